@@ -1,0 +1,107 @@
+// Command kprune compresses trained BERT-family encoders stored as ONNX without retraining,
+// using K-prune (Park et al., ICLR 2024), and checks the result with onnxruntime.
+//
+// Run `kprune help` for the subcommands. The command is a thin layer: flags, progress bars and
+// tables; everything a library user would need lives in the packages it imports.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+)
+
+// command is one subcommand of the CLI.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"version":  {"print kprune's and onnxruntime's versions", cmdVersion},
+		"inspect":  {"describe an ONNX model: inputs, outputs, ops, parameters, encoder structure", cmdInspect},
+		"demo":     {"prune the built-in demo model and evaluate it", cmdDemo},
+		"tokenize": {"tokenize a data file with a model's tokenizer and print ids as JSON lines", cmdTokenize},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "kprune: retraining-free pruning of ONNX encoder language models (K-prune)")
+	fmt.Fprintln(w, "\nusage: kprune COMMAND [flags] [args]\n\ncommands:")
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun `kprune COMMAND -h` for a command's flags.")
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the CLI and returns the process exit code: 0 success, 1 failure, 2 usage error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "kprune: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if err := c.run(ctx, args[1:], stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "kprune %s: %v\n", args[0], err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "kprune %s: %v\n", args[0], strings.TrimSpace(err.Error()))
+		return 1
+	}
+	return 0
+}
+
+// usageError marks errors in the command line itself (exit code 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// newFlags makes a flag set that reports errors instead of exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("kprune "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses args, turning flag errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	return nil
+}

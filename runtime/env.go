@@ -1,0 +1,106 @@
+// Package runtime is kprune's only door to onnxruntime: it locates and initialises the shared
+// library once per process, creates sessions with thread, optimisation and execution-provider
+// options, runs them with named Go-side tensors, and measures latency.
+//
+// It knows nothing about encoders or pruning. Importers usually alias it (e.g. `ort`) to avoid
+// confusion with the standard library's runtime package.
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// EnvLibrary names the environment variable that, when set, gives the path of the onnxruntime
+// shared library (libonnxruntime.so.1, libonnxruntime.dylib...). It takes precedence over every
+// other location.
+const EnvLibrary = "KPRUNE_ORT_LIB"
+
+// ORTVersion is the onnxruntime release that kprune's set-up script installs and is tested with.
+const ORTVersion = "1.30.0"
+
+var (
+	initOnce sync.Once
+	initErr  error
+	initPath string
+)
+
+// libraryNames returns the file names of the onnxruntime library for this platform.
+func libraryNames() []string {
+	switch goruntime.GOOS {
+	case "darwin":
+		return []string{"libonnxruntime.dylib", "libonnxruntime.1.dylib", "libonnxruntime." + ORTVersion + ".dylib"}
+	case "windows":
+		return []string{"onnxruntime.dll"}
+	}
+	return []string{"libonnxruntime.so.1", "libonnxruntime.so", "libonnxruntime.so." + ORTVersion}
+}
+
+// LibraryPath finds the onnxruntime shared library: the KPRUNE_ORT_LIB environment variable,
+// then a `.ort` folder in the working directory or any parent of it, then next to the
+// executable, then the system library folders. The error says how to install it.
+func LibraryPath() (string, error) {
+	if p := os.Getenv(EnvLibrary); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("onnxruntime library from $%s: %w", EnvLibrary, err)
+		}
+		return p, nil
+	}
+	var dirs []string
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			dirs = append(dirs, filepath.Join(d, ".ort"))
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		dirs = append(dirs, filepath.Dir(exe), filepath.Join(filepath.Dir(exe), ".ort"))
+	}
+	dirs = append(dirs, "/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/opt/homebrew/lib")
+	for _, d := range dirs {
+		for _, n := range libraryNames() {
+			p := filepath.Join(d, n)
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				return p, nil
+			}
+		}
+	}
+	return "", errors.New("onnxruntime shared library not found: run `make ort` (or scripts/get-onnxruntime.sh) in the kprune repository to install it into .ort/, or set " + EnvLibrary + " to the path of libonnxruntime (version " + ORTVersion + " or newer)")
+}
+
+// Init locates the onnxruntime library and initialises its environment. It is safe to call
+// many times from many goroutines; only the first call does the work, and later calls return
+// its result.
+func Init() error {
+	initOnce.Do(func() {
+		p, err := LibraryPath()
+		if err != nil {
+			initErr = err
+			return
+		}
+		ort.SetSharedLibraryPath(p)
+		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+			initErr = fmt.Errorf("initialising onnxruntime from %s: %w", p, err)
+			return
+		}
+		initPath = p
+	})
+	return initErr
+}
+
+// Library returns the path of the loaded library and onnxruntime's version string; Init must
+// have succeeded.
+func Library() (path, version string) {
+	if Init() != nil {
+		return "", ""
+	}
+	return initPath, ort.GetVersion()
+}

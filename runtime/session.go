@@ -1,0 +1,324 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/kprune/kprune/onnx"
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// OptLevel is onnxruntime's graph optimisation level.
+type OptLevel int
+
+// Graph optimisation levels, as onnxruntime defines them.
+const (
+	OptAll OptLevel = iota // the default: every optimisation, including layout ones
+	OptDisabled
+	OptBasic
+	OptExtended
+)
+
+// ParseOptLevel parses "all", "extended", "basic" or "disabled".
+func ParseOptLevel(s string) (OptLevel, error) {
+	switch strings.ToLower(s) {
+	case "", "all":
+		return OptAll, nil
+	case "extended":
+		return OptExtended, nil
+	case "basic":
+		return OptBasic, nil
+	case "disabled", "none":
+		return OptDisabled, nil
+	}
+	return 0, fmt.Errorf("unknown optimisation level %q (want all, extended, basic or disabled)", s)
+}
+
+// Options configure a session.
+type Options struct {
+	// IntraOpThreads is the number of threads inside one operator; 0 lets onnxruntime choose.
+	IntraOpThreads int
+	// InterOpThreads is the number of threads running operators in parallel; 0 lets onnxruntime choose.
+	InterOpThreads int
+	// OptLevel is the graph optimisation level (default OptAll).
+	OptLevel OptLevel
+	// Provider is the execution provider: "" or "cpu", or "cuda".
+	Provider string
+	// OptimizedModelPath, when set, makes onnxruntime save its optimised graph there.
+	OptimizedModelPath string
+	// Outputs lists the tensors to return; empty means the graph's outputs. Tensors that are not
+	// graph outputs are added to the graph's outputs first, so intermediate activations can be
+	// fetched in the same run as the model's outputs.
+	Outputs []string
+}
+
+// IOInfo describes one input or output of a session.
+type IOInfo struct {
+	Name string
+	// Elem is the ONNX element type.
+	Elem onnx.TensorProto_DataType
+	// Shape has -1 for dynamic dimensions; nil when unknown.
+	Shape []int64
+}
+
+// Session is an onnxruntime session with fixed input and output names. Run may be called from
+// several goroutines at once.
+type Session struct {
+	s       *ort.DynamicAdvancedSession
+	inputs  []IOInfo
+	outputs []IOInfo
+}
+
+// NewSession creates a session for model m. m is not modified.
+func NewSession(m *onnx.ModelProto, opts Options) (*Session, error) {
+	if err := Init(); err != nil {
+		return nil, err
+	}
+	if len(opts.Outputs) > 0 {
+		m = withOutputs(m, opts.Outputs)
+	}
+	b, err := onnx.Encode(m)
+	if err != nil {
+		return nil, err
+	}
+	inits := map[string]bool{}
+	for _, t := range m.GetGraph().GetInitializer() {
+		inits[t.GetName()] = true
+	}
+	s := &Session{}
+	for _, v := range m.GetGraph().GetInput() {
+		if !inits[v.GetName()] {
+			s.inputs = append(s.inputs, ioInfo(v))
+		}
+	}
+	outNames := opts.Outputs
+	if len(outNames) == 0 {
+		for _, v := range m.GetGraph().GetOutput() {
+			outNames = append(outNames, v.GetName())
+		}
+	}
+	outInfo := map[string]*onnx.ValueInfoProto{}
+	for _, v := range m.GetGraph().GetOutput() {
+		outInfo[v.GetName()] = v
+	}
+	for _, n := range outNames {
+		if v := outInfo[n]; v != nil {
+			s.outputs = append(s.outputs, ioInfo(v))
+		} else {
+			s.outputs = append(s.outputs, IOInfo{Name: n})
+		}
+	}
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("creating session options: %w", err)
+	}
+	defer so.Destroy()
+	if err := applyOptions(so, opts); err != nil {
+		return nil, err
+	}
+	in := make([]string, len(s.inputs))
+	for i, v := range s.inputs {
+		in[i] = v.Name
+	}
+	sess, err := ort.NewDynamicAdvancedSessionWithONNXData(b, in, outNames, so)
+	if err != nil {
+		return nil, fmt.Errorf("onnxruntime refused the model: %w", err)
+	}
+	s.s = sess
+	return s, nil
+}
+
+func applyOptions(so *ort.SessionOptions, opts Options) error {
+	if opts.IntraOpThreads > 0 {
+		if err := so.SetIntraOpNumThreads(opts.IntraOpThreads); err != nil {
+			return fmt.Errorf("setting intra-op threads: %w", err)
+		}
+	}
+	if opts.InterOpThreads > 0 {
+		if err := so.SetInterOpNumThreads(opts.InterOpThreads); err != nil {
+			return fmt.Errorf("setting inter-op threads: %w", err)
+		}
+	}
+	lvl := map[OptLevel]ort.GraphOptimizationLevel{
+		OptAll: ort.GraphOptimizationLevelEnableAll, OptDisabled: ort.GraphOptimizationLevelDisableAll,
+		OptBasic: ort.GraphOptimizationLevelEnableBasic, OptExtended: ort.GraphOptimizationLevelEnableExtended,
+	}[opts.OptLevel]
+	if err := so.SetGraphOptimizationLevel(lvl); err != nil {
+		return fmt.Errorf("setting optimisation level: %w", err)
+	}
+	if opts.OptimizedModelPath != "" {
+		if err := so.SetOptimizedModelFilePath(opts.OptimizedModelPath); err != nil {
+			return fmt.Errorf("setting optimised model path: %w", err)
+		}
+	}
+	switch strings.ToLower(opts.Provider) {
+	case "", "cpu":
+	case "cuda":
+		cu, err := ort.NewCUDAProviderOptions()
+		if err != nil {
+			return fmt.Errorf("execution provider cuda is not available in this onnxruntime library: %w", err)
+		}
+		defer cu.Destroy()
+		if err := so.AppendExecutionProviderCUDA(cu); err != nil {
+			return fmt.Errorf("execution provider cuda is not available (no GPU, or a CPU-only onnxruntime library): %w", err)
+		}
+	default:
+		return fmt.Errorf("unknown execution provider %q (want cpu or cuda)", opts.Provider)
+	}
+	return nil
+}
+
+func ioInfo(v *onnx.ValueInfoProto) IOInfo {
+	info := IOInfo{Name: v.GetName()}
+	elem, shape, ok := onnx.ValueInfoShape(v)
+	info.Elem = onnx.TensorProto_DataType(elem)
+	if ok {
+		info.Shape = make([]int64, len(shape))
+		for i, d := range shape {
+			if d.Param != "" || d.Value <= 0 {
+				info.Shape[i] = -1
+			} else {
+				info.Shape[i] = d.Value
+			}
+		}
+	}
+	return info
+}
+
+// withOutputs returns a shallow copy of m whose graph outputs are exactly names (graph outputs
+// keep their value info; other tensors get an untyped one that onnxruntime infers).
+func withOutputs(m *onnx.ModelProto, names []string) *onnx.ModelProto {
+	g := m.GetGraph()
+	known := map[string]*onnx.ValueInfoProto{}
+	for _, v := range g.GetOutput() {
+		known[v.GetName()] = v
+	}
+	for _, v := range g.GetValueInfo() {
+		if _, ok := known[v.GetName()]; !ok {
+			known[v.GetName()] = v
+		}
+	}
+	ng := &onnx.GraphProto{}
+	*ng = onnx.GraphProto{
+		Node: g.Node, Name: g.Name, Initializer: g.Initializer, SparseInitializer: g.SparseInitializer,
+		DocString: g.DocString, Input: g.Input, ValueInfo: g.ValueInfo,
+	}
+	for _, n := range names {
+		if v := known[n]; v != nil {
+			ng.Output = append(ng.Output, v)
+		} else {
+			ng.Output = append(ng.Output, onnx.NewValueInfo(n, onnx.TensorProto_FLOAT, nil))
+		}
+	}
+	nm := &onnx.ModelProto{
+		IrVersion: m.IrVersion, OpsetImport: m.OpsetImport, ProducerName: m.ProducerName,
+		ProducerVersion: m.ProducerVersion, Domain: m.Domain, ModelVersion: m.ModelVersion,
+		Graph: ng, Functions: m.Functions,
+	}
+	return nm
+}
+
+// Inputs describes the session's inputs.
+func (s *Session) Inputs() []IOInfo { return s.inputs }
+
+// Outputs describes the session's outputs, in the order Run returns them.
+func (s *Session) Outputs() []IOInfo { return s.outputs }
+
+// Close releases the session.
+func (s *Session) Close() error {
+	if s == nil || s.s == nil {
+		return nil
+	}
+	err := s.s.Destroy()
+	s.s = nil
+	return err
+}
+
+// Run executes the session on the named inputs (every session input must be given) and returns
+// the outputs in the order of Outputs. Cancelling ctx terminates a run in progress.
+func (s *Session) Run(ctx context.Context, inputs map[string]*Tensor) ([]*Tensor, error) {
+	if s.s == nil {
+		return nil, errors.New("run: session is closed")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	in := make([]ort.Value, len(s.inputs))
+	defer func() {
+		for _, v := range in {
+			if v != nil {
+				v.Destroy()
+			}
+		}
+	}()
+	for i, info := range s.inputs {
+		t, ok := inputs[info.Name]
+		if !ok || t == nil {
+			return nil, fmt.Errorf("run: input %q was not given", info.Name)
+		}
+		v, err := t.toORT()
+		if err != nil {
+			return nil, fmt.Errorf("run: input %q: %w", info.Name, err)
+		}
+		in[i] = v
+	}
+	if len(inputs) > len(s.inputs) {
+		for name := range inputs {
+			if !s.hasInput(name) {
+				return nil, fmt.Errorf("run: the model has no input %q", name)
+			}
+		}
+	}
+	out := make([]ort.Value, len(s.outputs))
+	ro, err := ort.NewRunOptions()
+	if err != nil {
+		return nil, fmt.Errorf("run options: %w", err)
+	}
+	defer ro.Destroy()
+	done := make(chan struct{})
+	defer close(done)
+	if ctx.Done() != nil {
+		go func() {
+			select {
+			case <-ctx.Done():
+				ro.Terminate()
+			case <-done:
+			}
+		}()
+	}
+	err = s.s.RunWithOptions(in, out, ro)
+	defer func() {
+		for _, v := range out {
+			if v != nil {
+				v.Destroy()
+			}
+		}
+	}()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("onnxruntime: %w", err)
+	}
+	res := make([]*Tensor, len(out))
+	for i, v := range out {
+		t, err := fromORT(v)
+		if err != nil {
+			return nil, fmt.Errorf("output %q: %w", s.outputs[i].Name, err)
+		}
+		t.Name = s.outputs[i].Name
+		res[i] = t
+	}
+	return res, nil
+}
+
+func (s *Session) hasInput(name string) bool {
+	for _, i := range s.inputs {
+		if i.Name == name {
+			return true
+		}
+	}
+	return false
+}

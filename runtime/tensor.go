@@ -1,0 +1,89 @@
+package runtime
+
+import (
+	"fmt"
+
+	"github.com/kprune/kprune/onnx"
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// Tensor is a dense Go-side tensor exchanged with onnxruntime. Exactly one of F32, F64, I64 holds
+// the row-major data, according to Elem.
+type Tensor struct {
+	Name  string
+	Elem  onnx.TensorProto_DataType
+	Shape []int64
+	F32   []float32
+	F64   []float64
+	I64   []int64
+}
+
+// F32Tensor wraps float32 data (not copied).
+func F32Tensor(shape []int64, data []float32) *Tensor {
+	return &Tensor{Elem: onnx.TensorProto_FLOAT, Shape: shape, F32: data}
+}
+
+// F64Tensor wraps float64 data (not copied).
+func F64Tensor(shape []int64, data []float64) *Tensor {
+	return &Tensor{Elem: onnx.TensorProto_DOUBLE, Shape: shape, F64: data}
+}
+
+// I64Tensor wraps int64 data (not copied).
+func I64Tensor(shape []int64, data []int64) *Tensor {
+	return &Tensor{Elem: onnx.TensorProto_INT64, Shape: shape, I64: data}
+}
+
+// Len returns the number of elements the shape describes.
+func (t *Tensor) Len() int { return int(onnx.NumElements(t.Shape)) }
+
+func (t *Tensor) toORT() (ort.Value, error) {
+	shape := ort.NewShape(t.Shape...)
+	n := t.Len()
+	switch t.Elem {
+	case onnx.TensorProto_FLOAT:
+		if len(t.F32) != n {
+			return nil, fmt.Errorf("float32 data has %d values, shape %v needs %d", len(t.F32), t.Shape, n)
+		}
+		return ort.NewTensor(shape, t.F32)
+	case onnx.TensorProto_DOUBLE:
+		if len(t.F64) != n {
+			return nil, fmt.Errorf("float64 data has %d values, shape %v needs %d", len(t.F64), t.Shape, n)
+		}
+		return ort.NewTensor(shape, t.F64)
+	case onnx.TensorProto_INT64:
+		if len(t.I64) != n {
+			return nil, fmt.Errorf("int64 data has %d values, shape %v needs %d", len(t.I64), t.Shape, n)
+		}
+		return ort.NewTensor(shape, t.I64)
+	}
+	return nil, fmt.Errorf("element type %s is not supported as a session input", t.Elem)
+}
+
+func fromORT(v ort.Value) (*Tensor, error) {
+	shape := append([]int64{}, v.GetShape()...)
+	switch x := v.(type) {
+	case *ort.Tensor[float32]:
+		return &Tensor{Elem: onnx.TensorProto_FLOAT, Shape: shape, F32: append([]float32(nil), x.GetData()...)}, nil
+	case *ort.Tensor[float64]:
+		return &Tensor{Elem: onnx.TensorProto_DOUBLE, Shape: shape, F64: append([]float64(nil), x.GetData()...)}, nil
+	case *ort.Tensor[int64]:
+		return &Tensor{Elem: onnx.TensorProto_INT64, Shape: shape, I64: append([]int64(nil), x.GetData()...)}, nil
+	case *ort.Tensor[int32]:
+		d := x.GetData()
+		out := make([]int64, len(d))
+		for i, e := range d {
+			out[i] = int64(e)
+		}
+		return &Tensor{Elem: onnx.TensorProto_INT64, Shape: shape, I64: out}, nil
+	case *ort.Tensor[bool]:
+		d := x.GetData()
+		out := make([]int64, len(d))
+		for i, e := range d {
+			if e {
+				out[i] = 1
+			}
+		}
+		return &Tensor{Elem: onnx.TensorProto_INT64, Shape: shape, I64: out}, nil
+	}
+	return nil, fmt.Errorf("unsupported output value type %T", v)
+}
