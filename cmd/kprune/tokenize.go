@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/kprune/kprune/data"
+)
+
+// cmdTokenize implements "kprune tokenize": it tokenizes every record of a dataset with
+// a model's tokenizer and prints one JSON line per record,
+// {"input_ids":[...],"token_type_ids":[...]}, exactly as the model would receive them
+// (special tokens included, no padding). It is meant for checking a tokenizer against
+// another implementation and for inspecting what a model sees.
+func cmdTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("kprune tokenize", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tokPath := fs.String("tokenizer", "", "`FILE`: the model's tokenizer.json or vocab.txt (or a directory holding one)")
+	dataPath := fs.String("data", "", "`FILE` of data: .tsv (GLUE style, header), .csv (no header) or .jsonl")
+	columns := fs.String("columns", "", "text columns `a,b`: comma-separated header names or 0-based indexes, two for sentence pairs (default: GLUE conventions)")
+	maxLen := fs.Int("max-len", 0, "truncate each record to at most `N` tokens, special tokens included (0: the tokenizer file's setting, if any)")
+	format := fs.String("format", "", "data format: tsv, csv or jsonl (default: from the file extension)")
+	header := fs.String("header", "auto", "whether a TSV/CSV file starts with a header row: auto (TSV yes, CSV no), yes or no")
+	cased := fs.Bool("cased", false, "with a vocab.txt: keep case and accents (for cased models)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: kprune tokenize --tokenizer FILE --data FILE [--columns a,b] [--max-len N]")
+		fmt.Fprintln(fs.Output(), "\nPrints one JSON line per record: {\"input_ids\":[...],\"token_type_ids\":[...]}.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *tokPath == "" || *dataPath == "" {
+		fs.Usage()
+		return errors.New("--tokenizer and --data are required")
+	}
+	if *maxLen < 0 {
+		return fmt.Errorf("--max-len %d must not be negative", *maxLen)
+	}
+	opts := data.ReadOptions{Labels: data.LabelNone}
+	var err error
+	if opts.Format, err = data.ParseFormat(*format); err != nil {
+		return fmt.Errorf("--format: %w", err)
+	}
+	switch strings.ToLower(*header) {
+	case "auto", "":
+	case "yes", "true":
+		opts.Header = data.HeaderYes
+	case "no", "false":
+		opts.Header = data.HeaderNo
+	default:
+		return fmt.Errorf("--header %q: want auto, yes or no", *header)
+	}
+	if *columns != "" {
+		for _, c := range strings.Split(*columns, ",") {
+			opts.TextColumns = append(opts.TextColumns, strings.TrimSpace(c))
+		}
+	}
+
+	var tok *data.Tokenizer
+	if *cased {
+		if strings.EqualFold(filepath.Ext(*tokPath), ".json") {
+			return errors.New("--cased applies to a vocab.txt; a tokenizer.json carries its own settings")
+		}
+		vo := data.DefaultVocabOptions()
+		vo.Lowercase = false
+		tok, err = data.LoadVocab(*tokPath, vo)
+	} else {
+		tok, err = data.LoadTokenizer(*tokPath)
+	}
+	if err != nil {
+		return err
+	}
+	ds, err := data.ReadDataset(*dataPath, opts)
+	if err != nil {
+		return err
+	}
+	limit := *maxLen
+	if limit == 0 {
+		limit = tok.MaxLen()
+	}
+
+	w := bufio.NewWriterSize(stdout, 64<<10)
+	buf := make([]byte, 0, 4096)
+	for i := range ds.Records {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rec := &ds.Records[i]
+		enc, err := data.EncodeRecord(tok, rec, limit)
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", ds.Source, rec.Line, err)
+		}
+		buf = tokAppendJSON(buf[:0], enc)
+		if _, err := w.Write(buf); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// tokAppendJSON appends {"input_ids":[...],"token_type_ids":[...]} and a newline to b.
+func tokAppendJSON(b []byte, enc data.Encoding) []byte {
+	b = append(b, `{"input_ids":[`...)
+	for i, id := range enc.IDs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(id), 10)
+	}
+	b = append(b, `],"token_type_ids":[`...)
+	for i := range enc.IDs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		t := int32(0)
+		if i < len(enc.TypeIDs) {
+			t = enc.TypeIDs[i]
+		}
+		b = strconv.AppendInt(b, int64(t), 10)
+	}
+	return append(b, "]}\n"...)
+}

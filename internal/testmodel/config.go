@@ -1,0 +1,271 @@
+// Package testmodel builds synthetic BERT-like ONNX encoders in the forms that torch.onnx and
+// Hugging Face/optimum exports produce, with deterministic random weights, for the tests of every
+// other kprune package (graph discovery, rewrites, gradients, pruning, benchmarks).
+//
+// The graphs are post-LayerNorm BERT encoders: word + position + token-type embeddings and a
+// LayerNorm; per layer a multi-head attention sublayer and a feed-forward sublayer, each closed by
+// a residual Add and a LayerNorm (eps 1e-12); then an output head (see graph.HeadKind). Tensor and
+// initializer names imitate an exporter's anonymous names ("/MatMul_4711_output_0",
+// "onnx::MatMul_1234") with a numbering that is deterministic but unrelated to the structure, so
+// code under test cannot discover the structure from names.
+//
+// The package is meant for tests and benchmarks; it is internal to kprune.
+package testmodel
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/onnx"
+)
+
+// Reshape styles for Config.Reshape: how the head-split Reshape's target shape is given.
+const (
+	// ReshapeConst gives [0,0,H,d_h] (and [0,0,H*d_h] to merge heads back) as int64 initializers,
+	// shared by every Reshape that uses the same shape (Q, K and V of all layers with the same
+	// head count), as constant-folding exporters produce.
+	ReshapeConst = "const"
+	// ReshapeConcat computes the shape as Concat(Unsqueeze(Gather(Shape(x), 0)),
+	// Unsqueeze(Gather(Shape(x), 1)), [H], [d_h]) with Constant nodes, as torch 1.13 exports.
+	// Models in this style also compute position ids with Range, like the torch 1.13 export.
+	ReshapeConcat = "concat"
+	// ReshapeMinus1 gives [0,0,-1,d_h] and [0,0,-1] as shared int64 initializers, so the head
+	// count appears only in the weight shapes.
+	ReshapeMinus1 = "minus1"
+)
+
+// Activations for Config.Activation.
+const (
+	// ActGeluErf is x*0.5*(1+erf(x/sqrt2)) built from Div, Erf, Add, Mul, Mul (torch's exact GELU).
+	ActGeluErf = "gelu_erf"
+	// ActGeluTanh is 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3))) from Mul, Pow, Add, Tanh (HF's
+	// "gelu_new").
+	ActGeluTanh = "gelu_tanh"
+	// ActRelu is a Relu node.
+	ActRelu = "relu"
+)
+
+// Default values applied by Normalize to zero fields.
+const (
+	DefaultLayers    = 2
+	DefaultHeads     = 2
+	DefaultHeadDim   = 8
+	DefaultFFN       = 32
+	DefaultVocab     = 100
+	DefaultMaxPos    = 64
+	DefaultTypeVocab = 2
+	DefaultOpset     = 14
+)
+
+// Config describes a synthetic encoder. The zero value is valid: a 2-layer, 2-head, head
+// dimension 8, hidden 16, FFN 32, opset 14, float32 classification model with two labels.
+type Config struct {
+	// Layers is the number of encoder layers (default 2).
+	Layers int
+	// Hidden is the model width D (default Heads*HeadDim). It may differ from Heads*HeadDim, as
+	// in a model whose heads were pruned: Q, K and V then project D to Heads*HeadDim.
+	Hidden int
+	// Heads is the number of attention heads per layer (default 2, or the largest entry of
+	// HeadsPerLayer when that is given).
+	Heads int
+	// HeadDim is the per-head width d_h, the same in every layer (default 8).
+	HeadDim int
+	// FFN is the feed-forward width per layer (default 32).
+	FFN int
+	// HeadsPerLayer optionally gives each layer's head count (len must equal Layers), overriding
+	// Heads, as in a pruned model. A 0 entry builds a layer whose attention sublayer was removed:
+	// its output is LN(x + b) with b the former output-projection bias.
+	HeadsPerLayer []int
+	// FFNPerLayer optionally gives each layer's FFN width (len must equal Layers), overriding
+	// FFN. A 0 entry builds a layer whose FFN sublayer was removed: LN(x + b).
+	FFNPerLayer []int
+	// Vocab, MaxPos and TypeVocab size the word, position and token-type embedding tables
+	// (defaults 100, 64, 2). Sequences longer than MaxPos cannot be run.
+	Vocab, MaxPos, TypeVocab int
+	// Opset is the default-domain opset, 13 to 21 (default 14). Below 17 LayerNorm is decomposed
+	// into ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add as torch exports it; from 17
+	// it is a LayerNormalization node. From 18 ReduceMean takes its axes as an input.
+	Opset int
+	// Head is the output head (default graph.HeadClassification):
+	//   - classification: Gather of the [CLS] row, Gemm pooler, Tanh, Gemm classifier: "logits"
+	//     [batch, NumLabels];
+	//   - regression: the same with one output: "logits" [batch, 1];
+	//   - span: MatMul+Add to 2, Split and Squeeze: "start_logits", "end_logits" [batch, seq];
+	//   - token: MatMul+Add per token: "logits" [batch, seq, NumLabels];
+	//   - none: "last_hidden_state" [batch, seq, Hidden].
+	Head graph.HeadKind
+	// NumLabels is the number of labels for classification (>= 2, default 2) and token heads
+	// (>= 1, default 2); regression must leave it 0 or 1; span and none must leave it 0.
+	NumLabels int
+	// Gemm makes the encoder's linears Gemm nodes with transB=1 and weights stored [out, in],
+	// applied to the input reshaped to 2-D ([batch*seq, in]) and reshaped back to
+	// [batch, seq, out] afterwards; the default is MatMul with weights [in, out] then Add(bias, .).
+	// The Q, K and V Gemms share one 2-D reshape of their input.
+	Gemm bool
+	// Reshape is ReshapeConst (default), ReshapeConcat or ReshapeMinus1.
+	Reshape string
+	// Activation is ActGeluErf (default for FLOAT), ActGeluTanh (default for DOUBLE) or ActRelu.
+	Activation string
+	// MaskMin makes the extended attention mask (1-mask)*finfo(dtype).min, as newer
+	// transformers exports do, instead of (1-mask)*-10000.
+	MaskMin bool
+	// Seed selects the weights (math/rand/v2 PCG). Weights do not depend on any structural
+	// option other than the sizes, so the Opset 14/17, Gemm/MatMul and Reshape variants of a
+	// Config compute the same function.
+	Seed uint64
+	// DType is onnx.TensorProto_FLOAT (default, also for the zero value UNDEFINED) or
+	// onnx.TensorProto_DOUBLE, a float64 model for exact gradient checks. onnxruntime's CPU Erf
+	// kernel exists only for float32, so a DOUBLE model defaults to ActGeluTanh and rejects
+	// ActGeluErf; every other op used has a double CPU kernel.
+	DType onnx.TensorProto_DataType
+}
+
+// Normalize returns cfg with every default applied and HeadsPerLayer and FFNPerLayer filled in
+// (one entry per layer), or an error describing the first invalid field.
+func (cfg Config) Normalize() (Config, error) {
+	c := cfg
+	c.HeadsPerLayer = append([]int(nil), cfg.HeadsPerLayer...)
+	c.FFNPerLayer = append([]int(nil), cfg.FFNPerLayer...)
+	if c.Layers < 0 {
+		return c, fmt.Errorf("testmodel: Layers is %d, want >= 1", c.Layers)
+	}
+	if c.Layers == 0 {
+		c.Layers = DefaultLayers
+	}
+	names := []string{"Hidden", "Heads", "HeadDim", "FFN", "Vocab", "MaxPos", "TypeVocab", "Opset", "NumLabels"}
+	for i, v := range []int{c.Hidden, c.Heads, c.HeadDim, c.FFN, c.Vocab, c.MaxPos, c.TypeVocab, c.Opset, c.NumLabels} {
+		if v < 0 {
+			return c, fmt.Errorf("testmodel: %s is %d, want >= 0 (0 selects the default)", names[i], v)
+		}
+	}
+	if c.HeadDim == 0 {
+		c.HeadDim = DefaultHeadDim
+	}
+	if len(c.HeadsPerLayer) > 0 && len(c.HeadsPerLayer) != c.Layers {
+		return c, fmt.Errorf("testmodel: HeadsPerLayer has %d entries, want one per layer (Layers=%d)", len(c.HeadsPerLayer), c.Layers)
+	}
+	if len(c.FFNPerLayer) > 0 && len(c.FFNPerLayer) != c.Layers {
+		return c, fmt.Errorf("testmodel: FFNPerLayer has %d entries, want one per layer (Layers=%d)", len(c.FFNPerLayer), c.Layers)
+	}
+	if c.Heads == 0 {
+		c.Heads = DefaultHeads
+		if len(c.HeadsPerLayer) > 0 {
+			c.Heads = 0
+			for _, h := range c.HeadsPerLayer {
+				c.Heads = max(c.Heads, h)
+			}
+		}
+	}
+	if c.FFN == 0 {
+		c.FFN = DefaultFFN
+		if len(c.FFNPerLayer) > 0 {
+			c.FFN = 0
+			for _, f := range c.FFNPerLayer {
+				c.FFN = max(c.FFN, f)
+			}
+		}
+	}
+	if len(c.HeadsPerLayer) == 0 {
+		c.HeadsPerLayer = make([]int, c.Layers)
+		for i := range c.HeadsPerLayer {
+			c.HeadsPerLayer[i] = c.Heads
+		}
+	}
+	if len(c.FFNPerLayer) == 0 {
+		c.FFNPerLayer = make([]int, c.Layers)
+		for i := range c.FFNPerLayer {
+			c.FFNPerLayer[i] = c.FFN
+		}
+	}
+	for i, h := range c.HeadsPerLayer {
+		if h < 0 {
+			return c, fmt.Errorf("testmodel: HeadsPerLayer[%d] is %d, want >= 0 (0 removes the attention sublayer)", i, h)
+		}
+	}
+	for i, f := range c.FFNPerLayer {
+		if f < 0 {
+			return c, fmt.Errorf("testmodel: FFNPerLayer[%d] is %d, want >= 0 (0 removes the FFN sublayer)", i, f)
+		}
+	}
+	if c.Hidden == 0 {
+		c.Hidden = c.Heads * c.HeadDim
+		if c.Hidden == 0 {
+			return c, errors.New("testmodel: Hidden is 0 and cannot default to Heads*HeadDim because every layer has 0 heads; set Hidden")
+		}
+	}
+	if c.Vocab == 0 {
+		c.Vocab = DefaultVocab
+	}
+	if c.Vocab < 2 {
+		return c, fmt.Errorf("testmodel: Vocab is %d, want >= 2 (id 0 is padding)", c.Vocab)
+	}
+	if c.MaxPos == 0 {
+		c.MaxPos = DefaultMaxPos
+	}
+	if c.TypeVocab == 0 {
+		c.TypeVocab = DefaultTypeVocab
+	}
+	if c.Opset == 0 {
+		c.Opset = DefaultOpset
+	}
+	if c.Opset < 13 || c.Opset > 21 {
+		return c, fmt.Errorf("testmodel: Opset is %d, want 13 to 21", c.Opset)
+	}
+	switch c.DType {
+	case onnx.TensorProto_UNDEFINED:
+		c.DType = onnx.TensorProto_FLOAT
+	case onnx.TensorProto_FLOAT, onnx.TensorProto_DOUBLE:
+	default:
+		return c, fmt.Errorf("testmodel: DType is %v, want FLOAT or DOUBLE", c.DType)
+	}
+	if c.Head == "" {
+		c.Head = graph.HeadClassification
+	}
+	switch c.Head {
+	case graph.HeadClassification:
+		if c.NumLabels == 0 {
+			c.NumLabels = 2
+		}
+		if c.NumLabels < 2 {
+			return c, fmt.Errorf("testmodel: NumLabels is %d for a classification head, want >= 2", c.NumLabels)
+		}
+	case graph.HeadToken:
+		if c.NumLabels == 0 {
+			c.NumLabels = 2
+		}
+	case graph.HeadRegression:
+		if c.NumLabels > 1 {
+			return c, fmt.Errorf("testmodel: NumLabels is %d for a regression head, want 0 or 1", c.NumLabels)
+		}
+		c.NumLabels = 1
+	case graph.HeadSpan, graph.HeadNone:
+		if c.NumLabels != 0 {
+			return c, fmt.Errorf("testmodel: NumLabels is %d for a %s head, want 0", c.NumLabels, c.Head)
+		}
+	default:
+		return c, fmt.Errorf("testmodel: unknown Head %q, want classification, regression, span, token or none", c.Head)
+	}
+	switch c.Reshape {
+	case "":
+		c.Reshape = ReshapeConst
+	case ReshapeConst, ReshapeConcat, ReshapeMinus1:
+	default:
+		return c, fmt.Errorf("testmodel: unknown Reshape style %q, want %q, %q or %q", c.Reshape, ReshapeConst, ReshapeConcat, ReshapeMinus1)
+	}
+	switch c.Activation {
+	case "":
+		c.Activation = ActGeluErf
+		if c.DType == onnx.TensorProto_DOUBLE {
+			c.Activation = ActGeluTanh
+		}
+	case ActGeluErf:
+		if c.DType == onnx.TensorProto_DOUBLE {
+			return c, errors.New("testmodel: Activation gelu_erf is not available with DType DOUBLE (onnxruntime has no double Erf kernel); use gelu_tanh or relu")
+		}
+	case ActGeluTanh, ActRelu:
+	default:
+		return c, fmt.Errorf("testmodel: unknown Activation %q, want %q, %q or %q", c.Activation, ActGeluErf, ActGeluTanh, ActRelu)
+	}
+	return c, nil
+}
