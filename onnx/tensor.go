@@ -46,14 +46,33 @@ func checkRaw(t *TensorProto) (int, error) {
 	if t.GetDataLocation() == TensorProto_EXTERNAL {
 		return 0, fmt.Errorf("tensor %q: its data is in an external file that was not loaded", t.GetName())
 	}
-	n := NumElements(t.GetDims())
-	if n < 0 {
-		return 0, fmt.Errorf("tensor %q: negative dimension in %v", t.GetName(), t.GetDims())
+	n := int64(1)
+	for _, d := range t.GetDims() {
+		if d < 0 || (d > 0 && n > math.MaxInt32/d) {
+			return 0, fmt.Errorf("tensor %q: invalid or too large dims %v", t.GetName(), t.GetDims())
+		}
+		n *= d
 	}
 	if t.RawData != nil {
 		if want := n * int64(elemSize(t.GetDataType())); int64(len(t.RawData)) != want {
 			return 0, fmt.Errorf("tensor %q: raw_data has %d bytes, want %d for dims %v of %s", t.GetName(), len(t.RawData), want, t.GetDims(), DataTypeName(t.GetDataType()))
 		}
+		return int(n), nil
+	}
+	// Typed fields: check the count before allocating anything.
+	var have int
+	switch TensorProto_DataType(t.GetDataType()) {
+	case TensorProto_FLOAT:
+		have = len(t.FloatData)
+	case TensorProto_DOUBLE:
+		have = len(t.DoubleData)
+	case TensorProto_INT64:
+		have = len(t.Int64Data)
+	default:
+		have = len(t.Int32Data)
+	}
+	if int64(have) != n {
+		return 0, fmt.Errorf("tensor %q: has %d values, want %d for dims %v of %s", t.GetName(), have, n, t.GetDims(), DataTypeName(t.GetDataType()))
 	}
 	return int(n), nil
 }

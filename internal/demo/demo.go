@@ -32,3 +32,8 @@ const MaxLen = 64
 
 // DevAccuracy is the unpruned demo model's accuracy on DevTSV.
 const DevAccuracy = 0.8073
+
+// CalibTSV is the demo's calibration pool: 8,000 rows of GLUE SST-2 train (made by gen_calib.go).
+//
+//go:embed sst2-calib.tsv
+var CalibTSV []byte
