@@ -75,15 +75,15 @@ func Encode(m *ModelProto) ([]byte, error) {
 // Load reads an ONNX model file and resolves its external-data tensors (read relative to the
 // model's folder) into raw_data, so the returned model is self-contained.
 func Load(path string) (*ModelProto, error) {
-	b, err := os.ReadFile(path)
+	b, release, err := readMapped(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading ONNX model: %w", err)
 	}
 	m, err := Decode(b)
+	release()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	b = nil
 	if err := ResolveExternalData(m, filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
