@@ -1,0 +1,579 @@
+package data
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Format is the format of a dataset file.
+type Format string
+
+// Dataset formats. FormatAuto detects the format from the file extension.
+const (
+	FormatAuto  Format = ""
+	FormatTSV   Format = "tsv"   // tab-separated, no quoting (GLUE style)
+	FormatCSV   Format = "csv"   // comma-separated with RFC 4180 quoting
+	FormatJSONL Format = "jsonl" // one JSON object per line
+)
+
+// ParseFormat parses a format name: "tsv", "csv", "jsonl" (or "json", "ndjson"), or ""
+// / "auto" for detection from the extension.
+func ParseFormat(s string) (Format, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return FormatAuto, nil
+	case "tsv":
+		return FormatTSV, nil
+	case "csv":
+		return FormatCSV, nil
+	case "jsonl", "json", "ndjson":
+		return FormatJSONL, nil
+	}
+	return FormatAuto, fmt.Errorf("unknown data format %q (want tsv, csv or jsonl)", s)
+}
+
+// DetectFormat returns the format implied by the extension of path: .tsv, .csv, or
+// .jsonl/.ndjson/.json (read as JSON lines). A trailing .gz is not supported.
+func DetectFormat(path string) (Format, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".tsv":
+		return FormatTSV, nil
+	case ".csv":
+		return FormatCSV, nil
+	case ".jsonl", ".ndjson", ".json":
+		return FormatJSONL, nil
+	}
+	return FormatAuto, fmt.Errorf("cannot tell the format of %s from its extension; name it .tsv, .csv or .jsonl or set the format explicitly", path)
+}
+
+// Header says whether a TSV or CSV file starts with a header row.
+type Header int
+
+// Header modes. HeaderAuto means yes for TSV (GLUE files have one) and no for CSV
+// (STS-B CSV files have none).
+const (
+	HeaderAuto Header = iota
+	HeaderYes
+	HeaderNo
+)
+
+// LabelKind says what the label column holds.
+type LabelKind int
+
+// Label kinds.
+const (
+	// LabelAuto decides from the data: non-numeric labels are class names, integers are
+	// class ids, other numbers are regression scores.
+	LabelAuto LabelKind = iota
+	// LabelNone ignores labels (no label column is read).
+	LabelNone
+	// LabelClass reads classification labels: non-negative integer ids, or strings
+	// mapped to ids (through ReadOptions.LabelNames, or in sorted order).
+	LabelClass
+	// LabelScore reads regression scores (finite floats).
+	LabelScore
+)
+
+// String returns "auto", "none", "class" or "score".
+func (k LabelKind) String() string {
+	switch k {
+	case LabelAuto:
+		return "auto"
+	case LabelNone:
+		return "none"
+	case LabelClass:
+		return "class"
+	case LabelScore:
+		return "score"
+	}
+	return fmt.Sprintf("LabelKind(%d)", int(k))
+}
+
+// NoColumn as ReadOptions.LabelColumn means the data has no label column.
+const NoColumn = "-"
+
+// ReadOptions configures [ReadDataset]. The zero value reads GLUE-style files with
+// their conventional columns.
+type ReadOptions struct {
+	// Format of the file; FormatAuto detects it from the extension.
+	Format Format
+	// Header says whether a TSV/CSV file has a header row (ignored for JSONL).
+	Header Header
+	// TextColumns selects one text column, or two for sentence pairs, by header name
+	// (or JSONL field name) or by 0-based index. Empty means the GLUE conventions:
+	// the first of sentence1+sentence2, text_a+text_b, question1+question2,
+	// question+sentence, premise+hypothesis, sentence, text, text_a found in the header;
+	// for a JSONL file whose first object has "input_ids", the pre-tokenised fields; for a
+	// file without header, columns 0 (1 field), 0 (2 fields) or 0 and 1 (3 or more fields).
+	TextColumns []string
+	// LabelColumn selects the label column by name or index; NoColumn ("-") means none.
+	// Empty means "label" or "score" if the header has it, and for a file without header
+	// the last column when it is not a text column.
+	LabelColumn string
+	// Labels says how to read the label column.
+	Labels LabelKind
+	// LabelNames, if set, fixes the class ids of string labels: LabelNames[i] is class i.
+	// Labels not in the list are errors. Without it string labels get ids in sorted order.
+	LabelNames []string
+}
+
+// Record is one example of a dataset.
+type Record struct {
+	// Line is the 1-based line of the file where the record starts.
+	Line int
+	// Text holds one text, or two for a sentence pair. Empty for pre-tokenised records.
+	Text []string
+	// Label is the class id, or -1 when the dataset has no class labels.
+	Label int
+	// Score is the regression target, or NaN when the dataset has no scores.
+	Score float64
+	// InputIDs, AttentionMask and TokenTypeIDs hold a pre-tokenised record (JSONL);
+	// InputIDs is nil otherwise. The other two may be nil (all ones, all zeros).
+	InputIDs, AttentionMask, TokenTypeIDs []int32
+}
+
+// Pretokenized reports whether the record carries token ids instead of text.
+func (r *Record) Pretokenized() bool { return r.InputIDs != nil }
+
+// Dataset is the content of one data file.
+type Dataset struct {
+	// Source is the file name.
+	Source string
+	// Format is the format the file was read as.
+	Format Format
+	// TextColumns are the text columns used (header or field names, or "#i" for index
+	// i); nil for pre-tokenised data.
+	TextColumns []string
+	// LabelColumn is the label column used ("" if none).
+	LabelColumn string
+	// Labels is the resolved label kind: LabelNone, LabelClass or LabelScore.
+	Labels LabelKind
+	// LabelNames are the class names by id, for string labels; nil for integer labels.
+	LabelNames []string
+	// NumClasses is the number of classes (largest id + 1) for LabelClass, else 0.
+	NumClasses int
+	// Records are the examples in file order.
+	Records []Record
+}
+
+// Len returns the number of records.
+func (d *Dataset) Len() int { return len(d.Records) }
+
+// ClassLabels returns the class id of every record (-1 where absent).
+func (d *Dataset) ClassLabels() []int {
+	out := make([]int, len(d.Records))
+	for i := range d.Records {
+		out[i] = d.Records[i].Label
+	}
+	return out
+}
+
+// Scores returns the regression score of every record (NaN where absent).
+func (d *Dataset) Scores() []float64 {
+	out := make([]float64, len(d.Records))
+	for i := range d.Records {
+		out[i] = d.Records[i].Score
+	}
+	return out
+}
+
+// ReadDataset reads a TSV, CSV or JSONL dataset. Errors about the content name the file
+// and line ("FILE:LINE: ..."); an empty file, or one with a header but no records, is an
+// error.
+func ReadDataset(path string, opts ReadOptions) (*Dataset, error) {
+	if opts.Format == FormatAuto {
+		f, err := DetectFormat(path)
+		if err != nil {
+			return nil, err
+		}
+		opts.Format = f
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read dataset: %w", err)
+	}
+	defer f.Close()
+	return ReadDatasetFrom(f, path, opts)
+}
+
+// ReadDatasetFrom is [ReadDataset] reading from r; name is used in messages and, when
+// opts.Format is FormatAuto, to detect the format.
+func ReadDatasetFrom(r io.Reader, name string, opts ReadOptions) (*Dataset, error) {
+	if opts.Format == FormatAuto {
+		f, err := DetectFormat(name)
+		if err != nil {
+			return nil, err
+		}
+		opts.Format = f
+	}
+	if len(opts.TextColumns) > 2 {
+		return nil, fmt.Errorf("read dataset %s: %d text columns given; want 1, or 2 for sentence pairs", name, len(opts.TextColumns))
+	}
+	if opts.Labels < LabelAuto || opts.Labels > LabelScore {
+		return nil, fmt.Errorf("read dataset %s: invalid label kind %d", name, int(opts.Labels))
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	if b, _ := br.Peek(3); bytes.Equal(b, []byte("\xEF\xBB\xBF")) {
+		_, _ = br.Discard(3)
+	}
+	ds := &Dataset{Source: name, Format: opts.Format}
+	var raws []rawLabel
+	var err error
+	switch opts.Format {
+	case FormatTSV, FormatCSV:
+		raws, err = readDelimited(br, ds, opts)
+	case FormatJSONL:
+		raws, err = readJSONL(br, ds, opts)
+	default:
+		return nil, fmt.Errorf("read dataset %s: unknown format %q", name, opts.Format)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := resolveLabels(ds, raws, opts); err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// rawLabel is a label as found in the file, resolved once the whole file is read.
+type rawLabel struct {
+	s      string
+	quoted bool // a JSON string (never a number)
+}
+
+var (
+	defaultPairColumns   = [][]string{{"sentence1", "sentence2"}, {"text_a", "text_b"}, {"question1", "question2"}, {"question", "sentence"}, {"premise", "hypothesis"}}
+	defaultSingleColumns = []string{"sentence", "text", "text_a"}
+	defaultLabelColumns  = []string{"label", "score"}
+)
+
+// defaultTextColumns picks the GLUE-convention text columns among names.
+func defaultTextColumns(has func(string) bool) []string {
+	for _, p := range defaultPairColumns {
+		if has(p[0]) && has(p[1]) {
+			return []string{p[0], p[1]}
+		}
+	}
+	for _, s := range defaultSingleColumns {
+		if has(s) {
+			return []string{s}
+		}
+	}
+	return nil
+}
+
+// readDelimited reads TSV or CSV rows into ds and returns the raw labels.
+func readDelimited(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, error) {
+	name := ds.Source
+	var next func() ([]string, int, error) // fields, line, error (io.EOF at end)
+	if opts.Format == FormatTSV {
+		line := 0
+		next = func() ([]string, int, error) {
+			for {
+				s, err := br.ReadString('\n')
+				if s == "" && err != nil {
+					if errors.Is(err, io.EOF) {
+						return nil, 0, io.EOF
+					}
+					return nil, 0, fmt.Errorf("%s: %w", name, err)
+				}
+				line++
+				s = strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
+				if s == "" {
+					continue
+				}
+				return strings.Split(s, "\t"), line, nil
+			}
+		}
+	} else {
+		cr := newCSVReader(br)
+		next = func() ([]string, int, error) {
+			rec, err := cr.Read()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil, 0, io.EOF
+				}
+				return nil, 0, csvError(name, err)
+			}
+			line, _ := cr.FieldPos(0)
+			return rec, line, nil
+		}
+	}
+
+	hasHeader := opts.Header == HeaderYes || (opts.Header == HeaderAuto && opts.Format == FormatTSV)
+	first, firstLine, err := next()
+	if errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: empty file", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	nFields := len(first)
+	var header []string
+	pending := first // first data row, when there is no header
+	pendingLine := firstLine
+	if hasHeader {
+		header, pending = first, nil
+		for i, h := range header {
+			header[i] = strings.TrimSpace(h)
+		}
+	}
+
+	// Resolve columns.
+	col := func(spec, role string) (int, string, error) {
+		if header != nil {
+			if i := slices.Index(header, spec); i >= 0 {
+				return i, spec, nil
+			}
+		}
+		if i, err := strconv.Atoi(spec); err == nil {
+			if i < 0 || i >= nFields {
+				return 0, "", fmt.Errorf("%s: %s column %d out of range: the file has %d columns", name, role, i, nFields)
+			}
+			if header != nil {
+				return i, header[i], nil
+			}
+			return i, "#" + spec, nil
+		}
+		if header == nil {
+			return 0, "", fmt.Errorf("%s: %s column %q: the file has no header, select columns by 0-based index", name, role, spec)
+		}
+		return 0, "", fmt.Errorf("%s: %s column %q not in the header (%s)", name, role, spec, strings.Join(header, ", "))
+	}
+	textSpecs := opts.TextColumns
+	if len(textSpecs) == 0 {
+		if header != nil {
+			textSpecs = defaultTextColumns(func(s string) bool { return slices.Contains(header, s) })
+			if textSpecs == nil {
+				return nil, fmt.Errorf("%s: no known text column in the header (%s); select the text columns", name, strings.Join(header, ", "))
+			}
+		} else if nFields >= 3 {
+			textSpecs = []string{"0", "1"}
+		} else {
+			textSpecs = []string{"0"}
+		}
+	}
+	var textIdx []int
+	for _, spec := range textSpecs {
+		i, n, err := col(spec, "text")
+		if err != nil {
+			return nil, err
+		}
+		textIdx = append(textIdx, i)
+		ds.TextColumns = append(ds.TextColumns, n)
+	}
+	labelIdx := -1
+	if opts.Labels != LabelNone && opts.LabelColumn != NoColumn {
+		switch {
+		case opts.LabelColumn != "":
+			i, n, err := col(opts.LabelColumn, "label")
+			if err != nil {
+				return nil, err
+			}
+			labelIdx, ds.LabelColumn = i, n
+		case header != nil:
+			for _, l := range defaultLabelColumns {
+				if i := slices.Index(header, l); i >= 0 && !slices.Contains(textIdx, i) {
+					labelIdx, ds.LabelColumn = i, l
+					break
+				}
+			}
+		case nFields > len(textIdx) && !slices.Contains(textIdx, nFields-1):
+			labelIdx, ds.LabelColumn = nFields-1, "#"+strconv.Itoa(nFields-1)
+		}
+		if labelIdx >= 0 && slices.Contains(textIdx, labelIdx) {
+			return nil, fmt.Errorf("%s: column %s is both a text and the label column", name, ds.LabelColumn)
+		}
+	}
+
+	var raws []rawLabel
+	for {
+		fields, line := pending, pendingLine
+		if fields == nil {
+			var err error
+			fields, line, err = next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		pending = nil
+		if len(fields) != nFields {
+			what := "the header"
+			if header == nil {
+				what = "the first row"
+			}
+			return nil, fmt.Errorf("%s:%d: row has %d fields, %s has %d", name, line, len(fields), what, nFields)
+		}
+		rec := Record{Line: line, Label: -1, Score: math.NaN(), Text: make([]string, len(textIdx))}
+		for k, i := range textIdx {
+			if !isValidUTF8(fields[i]) {
+				return nil, fmt.Errorf("%s:%d: invalid UTF-8 in column %s (convert the file to UTF-8)", name, line, ds.TextColumns[k])
+			}
+			rec.Text[k] = fields[i]
+		}
+		ds.Records = append(ds.Records, rec)
+		if labelIdx >= 0 {
+			raws = append(raws, rawLabel{s: strings.TrimSpace(fields[labelIdx])})
+		}
+	}
+	if len(ds.Records) == 0 {
+		return nil, fmt.Errorf("%s: no records after the header", name)
+	}
+	return raws, nil
+}
+
+// resolveLabels turns the raw labels into class ids or scores (see LabelKind).
+func resolveLabels(ds *Dataset, raws []rawLabel, opts ReadOptions) error {
+	if ds.LabelColumn == "" || opts.Labels == LabelNone {
+		ds.Labels, ds.LabelColumn = LabelNone, ""
+		return nil
+	}
+	at := func(i int) string { return fmt.Sprintf("%s:%d", ds.Source, ds.Records[i].Line) }
+	for i, r := range raws {
+		if r.s == "" {
+			return fmt.Errorf("%s: empty label", at(i))
+		}
+	}
+	parseNum := func(i int) (float64, error) {
+		if raws[i].quoted {
+			return 0, fmt.Errorf("%s: bad label %q: expected a number", at(i), raws[i].s)
+		}
+		v, err := strconv.ParseFloat(raws[i].s, 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0, fmt.Errorf("%s: bad label %q: expected a number", at(i), raws[i].s)
+		}
+		return v, nil
+	}
+
+	if opts.Labels == LabelScore {
+		ds.Labels = LabelScore
+		for i := range raws {
+			v, err := parseNum(i)
+			if err != nil {
+				return err
+			}
+			ds.Records[i].Score = v
+		}
+		return nil
+	}
+
+	ds.Labels = LabelClass
+	if opts.LabelNames != nil {
+		ids := make(map[string]int, len(opts.LabelNames))
+		for i, n := range opts.LabelNames {
+			ids[n] = i
+		}
+		for i, r := range raws {
+			id, ok := ids[r.s]
+			if !ok {
+				return fmt.Errorf("%s: bad label %q: not one of %s", at(i), r.s, strings.Join(opts.LabelNames, ", "))
+			}
+			ds.Records[i].Label = id
+		}
+		ds.LabelNames = slices.Clone(opts.LabelNames)
+		ds.NumClasses = len(opts.LabelNames)
+		return nil
+	}
+
+	if _, err := parseNum(0); err == nil { // numeric labels
+		vals := make([]float64, len(raws))
+		integral := true
+		for i := range raws {
+			v, err := parseNum(i)
+			if err != nil {
+				return err
+			}
+			vals[i] = v
+			if _, err := strconv.Atoi(raws[i].s); err != nil {
+				integral = false
+				if opts.Labels == LabelClass {
+					return fmt.Errorf("%s: bad label %q: class labels must be integers", at(i), raws[i].s)
+				}
+			}
+		}
+		if !integral { // LabelAuto with non-integer numbers
+			ds.Labels = LabelScore
+			for i, v := range vals {
+				ds.Records[i].Score = v
+			}
+			return nil
+		}
+		for i, v := range vals {
+			if v < 0 || v >= 1<<31 {
+				return fmt.Errorf("%s: bad label %q: class ids must be non-negative", at(i), raws[i].s)
+			}
+			ds.Records[i].Label = int(v)
+			ds.NumClasses = max(ds.NumClasses, int(v)+1)
+		}
+		return nil
+	}
+
+	// String class names, ids in sorted order.
+	set := map[string]int{}
+	for _, r := range raws {
+		set[r.s] = 0
+	}
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		set[n] = i
+	}
+	for i, r := range raws {
+		ds.Records[i].Label = set[r.s]
+	}
+	ds.LabelNames, ds.NumClasses = names, len(names)
+	return nil
+}
+
+// EncodeRecord tokenizes one record: one text with tok.Encode, two with tok.EncodePair.
+// A pre-tokenised record is returned as is (tok may then be nil); it is an error if it
+// is longer than maxLen (> 0), since cutting it would drop its final special token.
+func EncodeRecord(tok *Tokenizer, r *Record, maxLen int) (Encoding, error) {
+	if r.Pretokenized() {
+		if maxLen > 0 && len(r.InputIDs) > maxLen {
+			return Encoding{}, fmt.Errorf("pre-tokenised record has %d tokens, more than the max length %d", len(r.InputIDs), maxLen)
+		}
+		return Encoding{IDs: r.InputIDs, TypeIDs: r.TokenTypeIDs, AttentionMask: r.AttentionMask}, nil
+	}
+	if tok == nil {
+		return Encoding{}, errors.New("record has text but no tokenizer was given")
+	}
+	switch len(r.Text) {
+	case 1:
+		return tok.Encode(r.Text[0], maxLen)
+	case 2:
+		return tok.EncodePair(r.Text[0], r.Text[1], maxLen)
+	}
+	return Encoding{}, fmt.Errorf("record has %d texts; want 1 or 2", len(r.Text))
+}
+
+// EncodeDataset tokenizes every record of ds (see [EncodeRecord]); errors name the
+// record's file and line.
+func EncodeDataset(tok *Tokenizer, ds *Dataset, maxLen int) ([]Encoding, error) {
+	out := make([]Encoding, len(ds.Records))
+	for i := range ds.Records {
+		enc, err := EncodeRecord(tok, &ds.Records[i], maxLen)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", ds.Source, ds.Records[i].Line, err)
+		}
+		out[i] = enc
+	}
+	return out, nil
+}
