@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
+	"sort"
 )
 
 // pcgStream is the second PCG seed word: sampling uses
@@ -280,11 +281,15 @@ type CalibOptions struct {
 	BatchSize int
 	// Padding is usually the tokenizer's ([Tokenizer.Padding]).
 	Padding Padding
+	// Bucket sorts the drawn sequences by length (stably) before batching, so that each batch
+	// holds sequences of similar length and little padding. The batch order is then fixed too,
+	// by length. Off by default, as in the K-prune reference (batches in draw order).
+	Bucket bool
 }
 
 // CalibSet is a calibration set ready to feed a model.
 type CalibSet struct {
-	// Indices are the sampled encodings, in draw order (= batch order).
+	// Indices are the sampled encodings, in draw order (= batch order unless bucketed).
 	Indices []int
 	Batches []Batch
 	Stats   Stats
@@ -297,7 +302,12 @@ func BuildCalibration(encs []Encoding, opts CalibOptions) (*CalibSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("calibration: %w", err)
 	}
-	batches, err := MakeBatches(encs, idx, opts.BatchSize, opts.Padding)
+	order := idx
+	if opts.Bucket {
+		order = append([]int(nil), idx...)
+		sort.SliceStable(order, func(a, b int) bool { return realTokens(&encs[order[a]]) < realTokens(&encs[order[b]]) })
+	}
+	batches, err := MakeBatches(encs, order, opts.BatchSize, opts.Padding)
 	if err != nil {
 		return nil, fmt.Errorf("calibration: %w", err)
 	}

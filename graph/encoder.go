@@ -6,6 +6,13 @@
 //
 // It does not run models (see package runtime) and knows nothing of K-prune's scores (package
 // prune). Differentiation lives in graph/autodiff.
+//
+// Models are treated as immutable. Every rewrite (Extract, Cut, AddOutputs, InsertMasks, Prune,
+// ReplaceOutputWeight, RemoveDeadNodes, TopoSort) returns a new *onnx.ModelProto and never modifies
+// its input, but the result shares by pointer every node, initializer and value info it did not
+// change: rewriting one sublayer of a BERT-base model copies only that sublayer's sliced weights,
+// not the whole model. Never modify a model passed to or returned by this package in place; deep-copy
+// it with onnx.Clone first if you must.
 package graph
 
 // Orientation tells how a linear layer's weight initializer is laid out.
@@ -54,7 +61,7 @@ type MHA struct {
 type FFN struct {
 	W1, W2     Linear
 	Width      int    // number of neurons
-	Activation string // op of the activation: "gelu_erf", "gelu_tanh", "relu", "gelu" (Gelu op)
+	Activation string // the activation: "gelu_erf", "gelu_tanh", "relu", "gelu" (Gelu op; "gelu_tanh" when approximate), "silu" (sigmoid-based)
 	Act        string // tensor feeding W_2's MatMul: [batch, seq, Width]
 	Input      string // residual input x
 	PreLN      string

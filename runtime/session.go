@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/kprune/kprune/onnx"
+	"google.golang.org/protobuf/proto"
 	ort "github.com/yalue/onnxruntime_go"
 )
 
@@ -209,7 +210,8 @@ func withOutputs(m *onnx.ModelProto, names []string) *onnx.ModelProto {
 		if v := known[n]; v != nil {
 			ng.Output = append(ng.Output, v)
 		} else {
-			ng.Output = append(ng.Output, onnx.NewValueInfo(n, onnx.TensorProto_FLOAT, nil))
+			// Untyped: onnxruntime infers the element type and shape.
+			ng.Output = append(ng.Output, &onnx.ValueInfoProto{Name: proto.String(n)})
 		}
 	}
 	nm := &onnx.ModelProto{

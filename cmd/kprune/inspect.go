@@ -8,6 +8,7 @@ import (
 	"sort"
 	"text/tabwriter"
 
+	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/onnx"
 )
 
@@ -31,6 +32,64 @@ type inspectReport struct {
 	Initializers     int              `json:"initializers"`
 	InitializerBytes int64            `json:"initializer_bytes"`
 	Parameters       int64            `json:"parameters"`
+	// The encoder structure, when discovery succeeds (its fields are then inlined).
+	*inspectEncoder
+	// EncoderError says why the encoder was not recognised.
+	EncoderError string `json:"encoder_error,omitempty"`
+}
+
+// inspectLayer is one encoder layer in inspect's report: its units and the FLOPs of its
+// sublayers for one sequence of length seq_len (kprune-spec section 2: per head
+// 8*D*d_h*s + 4*s^2*d_h, per neuron 4*s*D). A removed sublayer has 0 units.
+type inspectLayer struct {
+	Heads          int   `json:"heads"`
+	FFN            int   `json:"ffn"`
+	AttentionFLOPs int64 `json:"attention_flops"`
+	FFNFLOPs       int64 `json:"ffn_flops"`
+}
+
+// inspectEncoder is the discovered encoder structure.
+type inspectEncoder struct {
+	Layers        []inspectLayer `json:"layers"`
+	Hidden        int            `json:"hidden"`
+	HeadDim       int            `json:"head_dim"`
+	HeadKind      string         `json:"head_kind"`
+	NumLabels     int            `json:"num_labels"`
+	HeadOutputs   []string       `json:"head_outputs"`
+	SeqLen        int            `json:"seq_len"`
+	FLOPs         int64          `json:"flops"`
+	ParamsByPart  graph.Params   `json:"parameters_by_part"`
+	InputIDs      string         `json:"input_ids,omitempty"`
+	AttentionMask string         `json:"attention_mask,omitempty"`
+	TokenTypeIDs  string         `json:"token_type_ids,omitempty"`
+}
+
+// describeEncoder discovers the encoder and costs it for sequences of length seq.
+func describeEncoder(m *onnx.ModelProto, seq int) (*inspectEncoder, error) {
+	enc, err := graph.Discover(m)
+	if err != nil {
+		return nil, err
+	}
+	e := &inspectEncoder{Hidden: enc.Hidden, HeadDim: enc.HeadDim, HeadKind: string(enc.Head), NumLabels: enc.NumLabels,
+		HeadOutputs: enc.Outputs, SeqLen: seq, ParamsByPart: graph.CountParams(m, enc),
+		InputIDs: enc.InputIDs, AttentionMask: enc.AttentionMask, TokenTypeIDs: enc.TokenTypeIDs}
+	s, d, dh := int64(seq), int64(enc.Hidden), int64(enc.HeadDim)
+	fHead := 8*d*dh*s + 4*s*s*dh
+	fNeuron := 4 * s * d
+	for _, l := range enc.Layers {
+		var il inspectLayer
+		if l.MHA != nil {
+			il.Heads = l.MHA.Heads
+			il.AttentionFLOPs = int64(il.Heads) * fHead
+		}
+		if l.FFN != nil {
+			il.FFN = l.FFN.Width
+			il.FFNFLOPs = int64(il.FFN) * fNeuron
+		}
+		e.FLOPs += il.AttentionFLOPs + il.FFNFLOPs
+		e.Layers = append(e.Layers, il)
+	}
+	return e, nil
 }
 
 func ioList(vs []*onnx.ValueInfoProto, skip map[string]bool) []inspectIO {
@@ -84,8 +143,9 @@ func describeModel(path string, m *onnx.ModelProto) inspectReport {
 func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("inspect", stderr)
 	asJSON := fs.Bool("json", false, "print a JSON report")
+	seq := fs.Int("seq", 128, "sequence `LENGTH` for the FLOPs of each sublayer")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: kprune inspect [--json] MODEL.onnx")
+		fmt.Fprintln(stderr, "usage: kprune inspect [--json] [--seq N] MODEL.onnx")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -94,12 +154,20 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if fs.NArg() != 1 {
 		return usageError{"want exactly one MODEL.onnx argument"}
 	}
+	if *seq <= 0 {
+		return usageError{fmt.Sprintf("--seq must be positive, got %d", *seq)}
+	}
 	path := fs.Arg(0)
 	m, err := onnx.Load(path)
 	if err != nil {
 		return err
 	}
 	r := describeModel(path, m)
+	if e, err := describeEncoder(m, *seq); err != nil {
+		r.EncoderError = err.Error()
+	} else {
+		r.inspectEncoder = e
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -131,6 +199,25 @@ func printInspect(w io.Writer, r inspectReport) {
 		fmt.Fprintf(w, " %s=%d", op, r.OpCounts[op])
 	}
 	fmt.Fprintln(w)
+	if r.inspectEncoder == nil {
+		fmt.Fprintf(w, "encoder    not recognised: %s\n", r.EncoderError)
+		return
+	}
+	e := r.inspectEncoder
+	labels := ""
+	if e.NumLabels > 0 {
+		labels = fmt.Sprintf(", %d labels", e.NumLabels)
+	}
+	fmt.Fprintf(w, "encoder    %d layers, hidden %d, head dim %d, %s head%s\n", len(e.Layers), e.Hidden, e.HeadDim, e.HeadKind, labels)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "layer\theads\tffn\tattention GFLOPs\tffn GFLOPs\t\n")
+	for i, l := range e.Layers {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.3f\t%.3f\t\n", i, l.Heads, l.FFN, float64(l.AttentionFLOPs)/1e9, float64(l.FFNFLOPs)/1e9)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "flops      %.3f GFLOPs per sequence of %d tokens (attention and FFN sublayers)\n", float64(e.FLOPs)/1e9, e.SeqLen)
+	p := e.ParamsByPart
+	fmt.Fprintf(w, "parameters embeddings %d, attention %d, ffn %d, head %d, other %d\n", p.Embeddings, p.Attention, p.FFN, p.Head, p.Other)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

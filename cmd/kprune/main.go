@@ -28,6 +28,8 @@ func commands() map[string]command {
 		"version":  {"print kprune's and onnxruntime's versions", cmdVersion},
 		"inspect":  {"describe an ONNX model: inputs, outputs, ops, parameters, encoder structure", cmdInspect},
 		"demo":     {"prune the built-in demo model and evaluate it", cmdDemo},
+		"prune":    {"prune an ONNX encoder with K-prune under a FLOPs budget", cmdPrune},
+		"eval":     {"evaluate a model on labelled data (and its agreement with a teacher)", cmdEval},
 		"tokenize": {"tokenize a data file with a model's tokenizer and print ids as JSON lines", cmdTokenize},
 	}
 }

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kprune/kprune/data"
+)
+
+// dataFlags are the flags shared by commands that read a data file.
+type dataFlags struct {
+	tokenizer string
+	columns   string
+	label     string
+	maxLen    int
+	batch     int
+}
+
+// findTokenizer returns the tokenizer path: the flag, else a tokenizer.json or vocab.txt next
+// to the model.
+func findTokenizer(flagValue, modelPath string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	dir := filepath.Dir(modelPath)
+	for _, n := range []string{"tokenizer.json", "vocab.txt"} {
+		p := filepath.Join(dir, n)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no --tokenizer given and no tokenizer.json or vocab.txt next to %s", modelPath)
+}
+
+func (f *dataFlags) readOptions(withLabels bool) data.ReadOptions {
+	opts := data.ReadOptions{}
+	if f.columns != "" {
+		for _, c := range strings.Split(f.columns, ",") {
+			opts.TextColumns = append(opts.TextColumns, strings.TrimSpace(c))
+		}
+	}
+	if f.label != "" {
+		opts.LabelColumn = f.label
+	}
+	if !withLabels {
+		opts.LabelColumn = data.NoColumn
+		opts.Labels = data.LabelNone
+	}
+	return opts
+}
+
+// loadEncoded reads a data file (or bytes, when raw is non-nil) and tokenizes it.
+func loadEncoded(tok *data.Tokenizer, path string, raw []byte, opts data.ReadOptions, maxLen int) (*data.Dataset, []data.Encoding, error) {
+	var ds *data.Dataset
+	var err error
+	if raw != nil {
+		ds, err = data.ReadDatasetFrom(strings.NewReader(string(raw)), path, opts)
+	} else {
+		ds, err = data.ReadDataset(path, opts)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if ds.Len() == 0 {
+		return nil, nil, errors.New(path + ": no records")
+	}
+	encs, err := data.EncodeDataset(tok, ds, maxLen)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ds, encs, nil
+}
+
+// evalBatches batches encodings in file order.
+func evalBatches(tok *data.Tokenizer, encs []data.Encoding, batch int) ([]data.Batch, error) {
+	order := make([]int, len(encs))
+	for i := range order {
+		order[i] = i
+	}
+	return data.MakeBatches(encs, order, batch, tok.Padding())
+}

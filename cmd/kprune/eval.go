@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/kprune/kprune/data"
+	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/prune"
+)
+
+// evalResult is what `kprune eval --json` prints.
+type evalResult struct {
+	Model    string   `json:"model"`
+	Data     string   `json:"data"`
+	Examples int      `json:"examples"`
+	Head     string   `json:"head_kind"`
+	Accuracy *float64 `json:"accuracy,omitempty"`
+	F1       *float64 `json:"f1,omitempty"`
+	Matthews *float64 `json:"matthews,omitempty"`
+	Pearson  *float64 `json:"pearson,omitempty"`
+	Spearman *float64 `json:"spearman,omitempty"`
+	// Agreement with --teacher: top-1 match rate (cosine for embedding models).
+	Agreement *float64 `json:"agreement,omitempty"`
+	MeanKL    *float64 `json:"mean_kl,omitempty"`
+	MaxAbs    *float64 `json:"max_abs_diff,omitempty"`
+}
+
+func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval", stderr)
+	var df dataFlags
+	modelPath := fs.String("model", "", "ONNX `MODEL` to evaluate")
+	dataPath := fs.String("data", "", "evaluation data `FILE` with labels or scores")
+	teacherPath := fs.String("teacher", "", "original ONNX `MODEL` to measure agreement with")
+	asJSON := fs.Bool("json", false, "print JSON")
+	threads := fs.Int("threads", 0, "onnxruntime intra-op threads (0: all cores)")
+	fs.StringVar(&df.tokenizer, "tokenizer", "", "the model's tokenizer.json or vocab.txt (default: next to the model)")
+	fs.StringVar(&df.columns, "columns", "", "text columns `a,b` by header name or 0-based index")
+	fs.StringVar(&df.label, "label", "", "label or score column by name or index (default: label/score or the last column)")
+	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length")
+	fs.IntVar(&df.batch, "batch", 64, "batch size")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: kprune eval --model M.onnx --data FILE [--teacher ORIG.onnx] [--json] [flags]")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *modelPath == "" || *dataPath == "" {
+		return usageError{"--model and --data are required"}
+	}
+	tokPath := df.tokenizer
+	if tokPath == "" {
+		var err error
+		if tokPath, err = findTokenizer("", *modelPath); err != nil && *teacherPath != "" {
+			tokPath, err = findTokenizer("", *teacherPath)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	tok, err := data.LoadTokenizer(tokPath)
+	if err != nil {
+		return err
+	}
+	r, err := evaluate(ctx, *modelPath, *teacherPath, tok, *dataPath, nil, df, *threads)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	printEval(stdout, r)
+	return nil
+}
+
+func loadModelOrBytes(path string, raw []byte) (*onnx.ModelProto, error) {
+	if raw != nil {
+		return onnx.Decode(raw)
+	}
+	return onnx.Load(path)
+}
+
+// evaluate computes task metrics (and agreement with a teacher) of a model on a data file.
+func evaluate(ctx context.Context, modelPath, teacherPath string, tok *data.Tokenizer, dataPath string, rawData []byte, df dataFlags, threads int) (*evalResult, error) {
+	m, err := onnx.Load(modelPath)
+	if err != nil {
+		return nil, err
+	}
+	var teacher *onnx.ModelProto
+	if teacherPath != "" {
+		if teacher, err = onnx.Load(teacherPath); err != nil {
+			return nil, err
+		}
+	}
+	return evaluateModels(ctx, modelPath, m, teacher, tok, dataPath, rawData, df, threads)
+}
+
+func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProto, tok *data.Tokenizer, dataPath string, rawData []byte, df dataFlags, threads int) (*evalResult, error) {
+	enc, err := graph.Discover(m)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := checkTokenizer(tok, m, enc); err != nil {
+		return nil, fmt.Errorf("tokenizer does not fit %s: %w", name, err)
+	}
+	res := &evalResult{Model: name, Data: dataPath, Head: string(enc.Head)}
+	if enc.Head == graph.HeadNone {
+		return res, evalEmbeddings(ctx, res, m, teacher, tok, dataPath, rawData, df, threads)
+	}
+	ropts := df.readOptions(true)
+	if enc.Head == graph.HeadRegression {
+		ropts.Labels = data.LabelScore
+	}
+	ds, encs, err := loadEncoded(tok, dataPath, rawData, ropts, df.maxLen)
+	if err != nil {
+		return nil, err
+	}
+	batches, err := evalBatches(tok, encs, df.batch)
+	if err != nil {
+		return nil, err
+	}
+	res.Examples = len(encs)
+	p, err := prune.Predict(ctx, m, batches, threads)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	var labels []int
+	var scores []float64
+	switch ds.Labels {
+	case data.LabelClass:
+		labels = ds.ClassLabels()
+	case data.LabelScore:
+		scores = ds.Scores()
+	}
+	if labels != nil || scores != nil {
+		mt, err := prune.Score(p, labels, scores)
+		if err != nil {
+			return nil, err
+		}
+		res.Accuracy, res.F1, res.Matthews, res.Pearson, res.Spearman = mt.Accuracy, mt.F1, mt.Matthews, mt.Pearson, mt.Spearman
+	}
+	if teacher != nil {
+		tp, err := prune.Predict(ctx, teacher, batches, threads)
+		if err != nil {
+			return nil, fmt.Errorf("teacher: %w", err)
+		}
+		sc, err := prune.Compare(tp, p)
+		if err != nil {
+			return nil, err
+		}
+		res.Agreement, res.MaxAbs = &sc.Agreement, &sc.MaxAbs
+		if enc.Head == graph.HeadClassification {
+			res.MeanKL = &sc.MeanKL
+		}
+	}
+	return res, nil
+}
+
+// evalEmbeddings scores a sentence-embedding model on sentence pairs with similarity scores: the
+// cosine of the mean-pooled embeddings of each pair, correlated with the scores (STS-B style).
+func evalEmbeddings(ctx context.Context, res *evalResult, m, teacher *onnx.ModelProto, tok *data.Tokenizer, dataPath string, rawData []byte, df dataFlags, threads int) error {
+	opts := df.readOptions(true)
+	opts.Labels = data.LabelScore
+	ds, err := data.ReadDataset(dataPath, opts)
+	if err != nil {
+		return err
+	}
+	if len(ds.TextColumns) != 2 || ds.Labels != data.LabelScore {
+		return fmt.Errorf("%s: an embedding model is evaluated on sentence pairs with similarity scores (two text columns and a score column)", dataPath)
+	}
+	var left, right []data.Encoding
+	for i := range ds.Records {
+		r := &ds.Records[i]
+		a, err := tok.Encode(r.Text[0], df.maxLen)
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", dataPath, r.Line, err)
+		}
+		b, err := tok.Encode(r.Text[1], df.maxLen)
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", dataPath, r.Line, err)
+		}
+		left, right = append(left, a), append(right, b)
+	}
+	res.Examples = len(left)
+	sims := func(model *onnx.ModelProto) ([]float64, *prune.Predictions, error) {
+		var preds [2]*prune.Predictions
+		for k, encs := range [][]data.Encoding{left, right} {
+			batches, err := evalBatches(tok, encs, df.batch)
+			if err != nil {
+				return nil, nil, err
+			}
+			if preds[k], err = prune.Predict(ctx, model, batches, threads); err != nil {
+				return nil, nil, err
+			}
+		}
+		d := preds[0].Width
+		out := make([]float64, preds[0].Rows)
+		for i := range out {
+			c, err := data.MeanCosine(preds[0].Values[i*d:(i+1)*d], preds[1].Values[i*d:(i+1)*d], d)
+			if err != nil {
+				return nil, nil, err
+			}
+			out[i] = c
+		}
+		return out, preds[0], nil
+	}
+	s, p, err := sims(m)
+	if err != nil {
+		return err
+	}
+	pe, err := data.Pearson(s, ds.Scores())
+	if err != nil {
+		return err
+	}
+	sp, err := data.Spearman(s, ds.Scores())
+	if err != nil {
+		return err
+	}
+	res.Pearson, res.Spearman = &pe, &sp
+	if teacher != nil {
+		_, tp, err := sims(teacher)
+		if err != nil {
+			return err
+		}
+		sc, err := prune.Compare(tp, p)
+		if err != nil {
+			return err
+		}
+		res.Agreement, res.MaxAbs = &sc.Cosine, &sc.MaxAbs
+	}
+	return nil
+}
+
+func printEval(w io.Writer, r *evalResult) {
+	fmt.Fprintf(w, "model %s on %s (%d examples, %s head)\n", r.Model, r.Data, r.Examples, r.Head)
+	show := func(name string, v *float64) {
+		if v != nil {
+			fmt.Fprintf(w, "  %-10s %.4f\n", name, *v)
+		}
+	}
+	show("accuracy", r.Accuracy)
+	show("f1", r.F1)
+	show("matthews", r.Matthews)
+	show("pearson", r.Pearson)
+	show("spearman", r.Spearman)
+	show("agreement", r.Agreement)
+	show("mean_kl", r.MeanKL)
+}

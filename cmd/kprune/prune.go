@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"text/tabwriter"
+
+	"github.com/kprune/kprune/data"
+	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/prune"
+	ort "github.com/kprune/kprune/runtime"
+)
+
+// pruneJob is everything a pruning run needs, gathered and validated before the long work.
+type pruneJob struct {
+	modelPath, outPath, reportPath string
+	model                          *onnx.ModelProto
+	calib                          *data.CalibSet
+	holdout                        []data.Batch
+	opts                           prune.Options
+	seed                           uint64
+	calibSource                    string
+	force                          bool
+}
+
+func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("prune", stderr)
+	var df dataFlags
+	modelPath := fs.String("model", "", "input ONNX `MODEL` (never modified)")
+	outPath := fs.String("out", "", "output ONNX `FILE` for the pruned model")
+	calibPath := fs.String("calib", "", "calibration data `FILE` (.tsv with header, .csv, .jsonl); labels are not needed")
+	reportPath := fs.String("report", "", "write the JSON run report to `FILE` (default: OUT with .json)")
+	evalPath := fs.String("eval", "", "held-out data `FILE` for the self-check (default: up to 512 calibration-file rows not sampled)")
+	reduction := fs.Float64("flops-reduction", 0.5, "fraction of encoder FLOPs to remove, in [0, 1)")
+	samples := fs.Int("samples", 0, "number of calibration sequences (default: int(100000 / average length), as the reference)")
+	tokens := fs.Int("tokens", 0, "calibration token budget instead of --samples")
+	noReplace := fs.Bool("no-replacement", false, "sample calibration sequences without replacement")
+	bucket := fs.Bool("bucket", false, "[ours] batch calibration sequences of similar length together (less padding, faster; the reference batches in draw order)")
+	seed := fs.Uint64("seed", 0, "sampling seed")
+	fs.StringVar(&df.tokenizer, "tokenizer", "", "the model's tokenizer.json or vocab.txt (default: next to the model)")
+	fs.StringVar(&df.columns, "columns", "", "text columns `a,b` by header name or 0-based index (default: GLUE conventions)")
+	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length in tokens")
+	fs.IntVar(&df.batch, "batch", 32, "calibration batch size (sequences)")
+	var opts prune.Options
+	fs.Float64Var(&opts.Lambda, "lambda", 2.5e-4, "weight of representational knowledge")
+	fs.Float64Var(&opts.Mu, "mu", 64, "multiplier of head scores")
+	fs.Float64Var(&opts.Temperature, "temperature", 2, "softmax temperature of the predictive loss")
+	fs.Float64Var(&opts.SeqLen, "seq-len", 0, "costing sequence length for the FLOPs model (default: calibration average)")
+	fs.BoolVar(&opts.NoTuning, "no-tuning", false, "skip the least-squares weight tuning")
+	fs.BoolVar(&opts.KeepBias, "keep-bias", false, "[ours] a removed sublayer computes LN(x + b) instead of LN(x)")
+	fs.BoolVar(&opts.AutoLambda, "auto-lambda", false, "[ours] balance predictive and representational knowledge automatically")
+	fs.IntVar(&opts.Threads, "threads", 0, "onnxruntime intra-op threads (0: all cores)")
+	fs.StringVar(&opts.Provider, "provider", "cpu", "execution provider: cpu or cuda")
+	force := fs.Bool("force", false, "overwrite OUT and the report if they exist")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: kprune prune --model IN.onnx --out OUT.onnx --calib FILE [flags]")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	}
+	if *modelPath == "" || *outPath == "" || *calibPath == "" {
+		return usageError{"--model, --out and --calib are required"}
+	}
+	opts.Reduction = *reduction
+	job := &pruneJob{modelPath: *modelPath, outPath: *outPath, reportPath: *reportPath, opts: opts, seed: *seed, calibSource: *calibPath, force: *force}
+	if job.reportPath == "" {
+		job.reportPath = trimExt(*outPath) + ".json"
+	}
+	if err := job.checkPaths(); err != nil {
+		return err
+	}
+	if err := prune.CheckReduction(opts.Reduction); err != nil {
+		return usageError{"--flops-reduction: " + err.Error()}
+	}
+	if *samples < 0 || *tokens < 0 || (*samples > 0 && *tokens > 0) {
+		return usageError{"give at most one of --samples and --tokens, positive"}
+	}
+	if df.batch <= 0 || df.maxLen <= 2 {
+		return usageError{"--batch must be positive and --max-len above 2"}
+	}
+	m, err := onnx.Load(*modelPath)
+	if err != nil {
+		return err
+	}
+	job.model = m
+	enc, err := graph.Discover(m)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *modelPath, err)
+	}
+	tokPath, err := findTokenizer(df.tokenizer, *modelPath)
+	if err != nil {
+		return err
+	}
+	tok, err := data.LoadTokenizer(tokPath)
+	if err != nil {
+		return err
+	}
+	if err := checkTokenizer(tok, m, enc); err != nil {
+		return fmt.Errorf("tokenizer %s does not fit model %s: %w", tokPath, *modelPath, err)
+	}
+	_, encs, err := loadEncoded(tok, *calibPath, nil, df.readOptions(false), df.maxLen)
+	if err != nil {
+		return err
+	}
+	if err := job.buildCalibration(tok, encs, *samples, *tokens, !*noReplace, *bucket, df.batch); err != nil {
+		return err
+	}
+	if *evalPath != "" {
+		_, eencs, err := loadEncoded(tok, *evalPath, nil, df.readOptions(false), df.maxLen)
+		if err != nil {
+			return err
+		}
+		if job.holdout, err = evalBatches(tok, eencs, 64); err != nil {
+			return err
+		}
+	} else if job.holdout, err = unsampledBatches(tok, encs, job.calib.Indices, 512); err != nil {
+		return err
+	}
+	return job.run(ctx, stdout, stderr)
+}
+
+func trimExt(p string) string { return p[:len(p)-len(filepath.Ext(p))] }
+
+// checkPaths rejects output paths that would overwrite the input or cannot be written.
+func (j *pruneJob) checkPaths() error {
+	in, err1 := filepath.Abs(j.modelPath)
+	out, err2 := filepath.Abs(j.outPath)
+	if err1 == nil && err2 == nil && in == out {
+		return usageError{fmt.Sprintf("--out %s is the input model; choose another path (the input is never overwritten)", j.outPath)}
+	}
+	if ist, err := os.Stat(j.modelPath); err == nil {
+		if ost, err := os.Stat(j.outPath); err == nil && os.SameFile(ist, ost) {
+			return usageError{fmt.Sprintf("--out %s is the input model", j.outPath)}
+		}
+	}
+	for _, p := range []string{j.outPath, j.reportPath} {
+		dir := filepath.Dir(p)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("output folder %s does not exist", dir)
+		}
+		if _, err := os.Stat(p); err == nil && !j.force {
+			return fmt.Errorf("%s already exists (use --force to overwrite)", p)
+		}
+	}
+	return nil
+}
+
+// checkTokenizer verifies the tokenizer's vocabulary fits the model's embedding table.
+func checkTokenizer(tok *data.Tokenizer, m *onnx.ModelProto, enc *graph.Encoder) error {
+	rows := prune.VocabRows(m, enc)
+	if rows == 0 {
+		return nil
+	}
+	return data.CheckVocab(tok, rows)
+}
+
+// buildCalibration samples the calibration set as the reference does by default:
+// int(100000 / average length) sequences with replacement.
+func (j *pruneJob) buildCalibration(tok *data.Tokenizer, encs []data.Encoding, samples, tokens int, replace, bucket bool, batch int) error {
+	so := data.SampleOptions{N: samples, TokenBudget: tokens, Replacement: replace, Seed: j.seed}
+	if samples == 0 && tokens == 0 {
+		total := 0
+		for i := range encs {
+			total += encs[i].Len()
+		}
+		avg := float64(total) / float64(len(encs))
+		so.N = max(1, int(100000/avg))
+	}
+	cs, err := data.BuildCalibration(encs, data.CalibOptions{SampleOptions: so, BatchSize: batch, Padding: tok.Padding(), Bucket: bucket})
+	if err != nil {
+		return fmt.Errorf("%s: %w", j.calibSource, err)
+	}
+	j.calib = cs
+	return nil
+}
+
+// unsampledBatches batches up to n encodings that the calibration sample did not use.
+func unsampledBatches(tok *data.Tokenizer, encs []data.Encoding, used []int, n int) ([]data.Batch, error) {
+	seen := make([]bool, len(encs))
+	for _, i := range used {
+		seen[i] = true
+	}
+	var order []int
+	for i := range encs {
+		if !seen[i] && len(order) < n {
+			order = append(order, i)
+		}
+	}
+	if len(order) == 0 {
+		return nil, nil
+	}
+	return data.MakeBatches(encs, order, 64, tok.Padding())
+}
+
+func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
+	bar := newProgressBar(stderr)
+	res, err := prune.KPrune(ctx, j.model, j.calib.Batches, j.opts, bar.update)
+	bar.done()
+	if err != nil {
+		return err
+	}
+	rep := &res.Report
+	rep.InputModel, rep.OutputModel = j.modelPath, j.outPath
+	rep.Calibration.Seed, rep.Calibration.Source = j.seed, j.calibSource
+	rep.Versions = versions()
+	if st, err := os.Stat(j.modelPath); err == nil {
+		rep.InputBytes = st.Size()
+	}
+	if len(j.holdout) > 0 {
+		sc, err := selfCheck(ctx, j.model, res.Model, j.holdout, j.opts.Threads)
+		if err != nil {
+			return fmt.Errorf("self-check of the pruned model: %w", err)
+		}
+		rep.SelfCheck = sc
+	}
+	if err := onnx.Save(j.outPath, res.Model, onnx.SaveOptions{Overwrite: j.force}); err != nil {
+		return err
+	}
+	if st, err := os.Stat(j.outPath); err == nil {
+		rep.OutputBytes = st.Size()
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := onnx.WriteFileAtomic(j.reportPath, append(b, '\n')); err != nil {
+		return err
+	}
+	printSummary(stdout, rep)
+	fmt.Fprintf(stdout, "wrote %s and %s\n", j.outPath, j.reportPath)
+	return nil
+}
+
+// selfCheck runs teacher and student on held-out batches and compares them.
+func selfCheck(ctx context.Context, teacher, student *onnx.ModelProto, holdout []data.Batch, threads int) (*prune.SelfCheck, error) {
+	tp, err := prune.Predict(ctx, teacher, holdout, threads)
+	if err != nil {
+		return nil, fmt.Errorf("teacher: %w", err)
+	}
+	sp, err := prune.Predict(ctx, student, holdout, threads)
+	if err != nil {
+		return nil, fmt.Errorf("pruned model: %w", err)
+	}
+	sc, err := prune.Compare(tp, sp)
+	if err != nil {
+		return nil, err
+	}
+	return &sc, nil
+}
+
+func versions() prune.Versions {
+	v := prune.Versions{Kprune: Version, Go: goruntime.Version()}
+	if ort.Init() == nil {
+		_, v.ONNXRuntime = ort.Library()
+	}
+	return v
+}
+
+// printSummary prints the end-of-run table.
+func printSummary(w io.Writer, r *prune.Report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "layer\theads\t\tFFN neurons\t\t")
+	for l := range r.Layers {
+		fmt.Fprintf(tw, "%d\t%d\t/ %d\t%d\t/ %d\t\n", l, r.Layers[l].Heads, r.LayersBefore[l].Heads, r.Layers[l].FFN, r.LayersBefore[l].FFN)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "FLOPs reduction  requested %.1f%%, achieved %.2f%% (costing length %.1f)\n", 100*r.RequestedReduction, 100*r.AchievedReduction, r.SeqLen)
+	fmt.Fprintf(w, "parameters       %d -> %d (%.1f%% fewer)\n", r.ParamsBefore, r.ParamsAfter, 100*(1-float64(r.ParamsAfter)/float64(max(r.ParamsBefore, 1))))
+	if len(r.RemovedSublayers) > 0 {
+		fmt.Fprintf(w, "removed sublayers %v\n", r.RemovedSublayers)
+	}
+	fmt.Fprintf(w, "calibration      %d sequences, %d tokens in %d batches\n", r.Calibration.Sequences, r.Calibration.Tokens, r.Calibration.Batches)
+	fmt.Fprintf(w, "time             %.1fs (onnxruntime %.1fs), peak RSS %.0f MB\n", r.TotalSeconds, r.ORTSeconds, float64(r.PeakRSSBytes)/1e6)
+	if sc := r.SelfCheck; sc != nil {
+		fmt.Fprintf(w, "self-check       agreement with the original %.2f%% on %d held-out examples (mean KL %.4f)\n", 100*sc.Agreement, sc.Examples, sc.MeanKL)
+	}
+}
+
+var _ = errors.New
+var _ = flag.ErrHelp

@@ -1,0 +1,275 @@
+package autodiff
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/graph/infer"
+	"github.com/kprune/kprune/onnx"
+)
+
+// Names of the inputs and outputs BuildScoring adds (besides the masks, see graph.MaskName, and
+// the loss targets, see AddLoss).
+const (
+	// TeacherPreLNName is the input holding the teacher's pre-LayerNorm sum at sublayer s.
+	TeacherPreLNName = "kprune_teacher_preln"
+	// GramAAName and GramARName are the Gram outputs A^T A and A^T R.
+	GramAAName = "kprune_gram_aa"
+	GramARName = "kprune_gram_ar"
+)
+
+// SqSumName returns the name of the output holding sublayer s's per-unit sum of squared
+// output-projection inputs.
+func SqSumName(s int) string { return fmt.Sprintf("kprune_sqsum_%d", s) }
+
+// GradName returns the name of the output holding d loss / d mask of sublayer s.
+func GradName(s int) string { return fmt.Sprintf("kprune_grad_%d", s) }
+
+// ScoringOptions configure BuildScoring.
+type ScoringOptions struct {
+	// Temperature of the distillation loss (0 selects DefaultTemperature).
+	Temperature float64
+	// PerExample gives masks a batch axis ([batch, 1, W]) so that the gradients are per example.
+	PerExample bool
+	// Gram adds the teacher pre-LN input and the Gram outputs of sublayer s.
+	Gram bool
+}
+
+// Scoring is the graph K-prune's knowledge measurement runs once per calibration batch for
+// sublayer s, with the names of everything to feed and read.
+type Scoring struct {
+	// Model is the ONNX graph to run.
+	Model *onnx.ModelProto
+	// Sublayer is s.
+	Sublayer int
+	// Sublayers lists the masked sublayers (every present sublayer >= s), ascending.
+	Sublayers []int
+
+	// Inputs.
+
+	// Hidden is the student's hidden state entering sublayer s, [batch, seq, D].
+	Hidden string
+	// AttentionMask is the int64 [batch, seq] attention mask input ("" when the model has none).
+	AttentionMask string
+	// Masks maps each masked sublayer to its mask input: [W], or [batch, 1, W] with PerExample.
+	// Feed ones to measure the unpruned student.
+	Masks map[int]string
+	// Widths maps each masked sublayer to W (Heads*HeadDim for attention, Width for FFN).
+	Widths map[int]int
+	// Targets are the teacher-target inputs of the loss (see AddLoss and Loss.Targets).
+	Targets []string
+	// TeacherPreLN is the teacher's pre-LayerNorm sum X_T + Sub_T(X_T) at sublayer s,
+	// [batch, seq, D] (Gram only; "" otherwise).
+	TeacherPreLN string
+	// Inputs lists every graph input in order (others than the above are original model inputs a
+	// shape computation still reads, such as input_ids).
+	Inputs []string
+
+	// Outputs.
+
+	// Loss is the per-batch loss, shape [1].
+	Loss string
+	// LossInfo describes the loss (kind, temperature).
+	LossInfo Loss
+	// Grads maps each masked sublayer to d loss / d mask (the mask's shape).
+	Grads map[int]string
+	// SqSums maps each masked sublayer to the per-unit sum over non-padding tokens of the
+	// squared output-projection input A: [W].
+	SqSums map[int]string
+	// GramAA is A^T A [W, W] and GramAR is A^T R [W, D] for sublayer s, with A its
+	// output-projection input and R = TeacherPreLN - Hidden - b_out, both over the batch's
+	// non-padding tokens (Gram only; "" otherwise).
+	GramAA, GramAR string
+	// HeadOutputs are the model's own outputs (enc.Outputs), also returned.
+	HeadOutputs []string
+	// Outputs lists every graph output in order: Loss, the Grads by sublayer, the SqSums by
+	// sublayer, GramAA and GramAR when present, then HeadOutputs.
+	Outputs []string
+}
+
+// BuildScoring builds, from the student m (described by enc), the graph of knowledge
+// measurement at sublayer s: the student cut at s (graph.Cut), a mask on every present sublayer
+// >= s (graph.InsertMasks), the distillation loss (AddLoss), the gradient of the loss with respect
+// to every mask (Gradients), per-unit sums of squared projection inputs for every masked
+// sublayer, and with opts.Gram the Gram matrices that weight tuning of sublayer s needs. One
+// onnxruntime run per batch gives everything. m is not modified.
+func BuildScoring(m *onnx.ModelProto, enc *graph.Encoder, s int, opts ScoringOptions) (*Scoring, error) {
+	if m == nil || enc == nil {
+		return nil, errors.New("build scoring: nil model or encoder")
+	}
+	if s < 0 || s >= enc.NumSublayers() {
+		return nil, fmt.Errorf("build scoring: sublayer %d is out of range (the encoder has %d sublayers)", s, enc.NumSublayers())
+	}
+	if sublayerInner(enc, s) == "" {
+		return nil, fmt.Errorf("build scoring: sublayer %d was removed; there is nothing to measure", s)
+	}
+	sc := &Scoring{Sublayer: s, Masks: map[int]string{}, Widths: map[int]int{}, Grads: map[int]string{}, SqSums: map[int]string{}}
+	for t := s; t < enc.NumSublayers(); t++ {
+		if sublayerInner(enc, t) != "" {
+			sc.Sublayers = append(sc.Sublayers, t)
+		}
+	}
+	cut, err := graph.Cut(m, enc, s)
+	if err != nil {
+		return nil, fmt.Errorf("build scoring: %w", err)
+	}
+	cut = onnx.Clone(cut)
+	if err := redeclareInputs(cut, m); err != nil {
+		return nil, fmt.Errorf("build scoring: %w", err)
+	}
+	masked, err := graph.InsertMasks(cut, enc, sc.Sublayers, graph.MaskOptions{PerExample: opts.PerExample})
+	if err != nil {
+		return nil, fmt.Errorf("build scoring: %w", err)
+	}
+	lm, loss, err := AddLoss(masked, enc, LossOptions{Temperature: opts.Temperature})
+	if err != nil {
+		return nil, fmt.Errorf("build scoring: %w", err)
+	}
+	var masks []string
+	for _, t := range sc.Sublayers {
+		masks = append(masks, graph.MaskName(t))
+	}
+	gm, gnames, err := Gradients(lm, loss.Name, masks)
+	if err != nil {
+		return nil, fmt.Errorf("build scoring: %w", err)
+	}
+	b, err := newBuilder(gm)
+	if err != nil {
+		return nil, fmt.Errorf("build scoring: %w", err)
+	}
+	sc.Hidden = enc.SublayerInput(s)
+	sc.Loss, sc.LossInfo, sc.Targets = loss.Name, loss, loss.Targets
+	sc.HeadOutputs = append([]string{}, enc.Outputs...)
+	hi, ok := b.info[sc.Hidden]
+	if !ok || hi.Rank != 3 {
+		return nil, fmt.Errorf("build scoring: hidden state %q should be a [batch, seq, D] input of the cut graph", sc.Hidden)
+	}
+	elem := hi.Elem
+	// The 0/1 token mask [batch, seq, 1] (nil without an attention mask).
+	var tok string
+	if enc.AttentionMask != "" {
+		if _, ok := b.info[enc.AttentionMask]; !ok {
+			in := infer.FromDims(onnx.TensorProto_INT64, hi.DimList()[:2])
+			b.g.Input = append(b.g.Input, valueInfo(enc.AttentionMask, in))
+			b.info[enc.AttentionMask] = in
+			b.used[enc.AttentionMask] = true
+		}
+		sc.AttentionMask = enc.AttentionMask
+		tok = b.unsqueeze(b.op("Cast", []string{enc.AttentionMask}, onnx.AttrInt("to", int64(elem))), []int{2})
+	}
+	for i, t := range sc.Sublayers {
+		sc.Masks[t] = masks[i]
+		a := sublayerInner(enc, t)
+		ai := b.info[a]
+		if ai.Rank != 3 && ai.Rank != 2 {
+			return nil, fmt.Errorf("build scoring: sublayer %d: projection input %q has rank %d, want 3 ([batch, seq, W]) or 2 ([batch*seq, W])", t, a, ai.Rank)
+		}
+		w := ai.Dim(-1)
+		if !w.Known {
+			return nil, fmt.Errorf("build scoring: sublayer %d: the width of projection input %q is not static", t, a)
+		}
+		sc.Widths[t] = int(w.V)
+		am := a
+		if tok != "" {
+			tm := tok
+			if ai.Rank == 2 {
+				tm = b.op("Reshape", []string{tok, b.constI(-1, 1)})
+			}
+			am = b.mul(a, tm)
+		}
+		axes := []int{0, 1}
+		if ai.Rank == 2 {
+			axes = []int{0}
+		}
+		sq := b.reduceSum(b.mul(am, am), axes, false)
+		sc.SqSums[t] = b.rename(sq, SqSumName(t), infer.FromDims(elem, []infer.SymInt{w}))
+		sc.Grads[t] = b.rename(gnames[masks[i]], GradName(t), b.info[masks[i]])
+		if t == s && opts.Gram {
+			tp := b.unique(TeacherPreLNName)
+			b.g.Input = append(b.g.Input, valueInfo(tp, hi))
+			b.info[tp] = hi
+			sc.TeacherPreLN = tp
+			r := b.sub(tp, sc.Hidden)
+			if bias := sublayerOutBias(enc, t); bias != "" {
+				r = b.sub(r, bias)
+			}
+			if tok != "" {
+				r = b.mul(r, tok)
+			}
+			a2 := b.op("Reshape", []string{am, b.constI(-1, w.V)})
+			r2 := b.op("Reshape", []string{r, b.constI(-1, int64(enc.Hidden))})
+			aa := b.gemm2(a2, a2, true, false, 1)
+			ar := b.gemm2(a2, r2, true, false, 1)
+			sc.GramAA = b.rename(aa, GramAAName, infer.FromDims(elem, []infer.SymInt{w, w}))
+			sc.GramAR = b.rename(ar, GramARName, infer.FromDims(elem, []infer.SymInt{w, {Known: true, V: int64(enc.Hidden)}}))
+		}
+	}
+	if err := b.finish(); err != nil {
+		return nil, fmt.Errorf("build scoring: %w", err)
+	}
+	// Outputs in a fixed order.
+	sc.Outputs = append(sc.Outputs, sc.Loss)
+	for _, t := range sc.Sublayers {
+		sc.Outputs = append(sc.Outputs, sc.Grads[t])
+	}
+	for _, t := range sc.Sublayers {
+		sc.Outputs = append(sc.Outputs, sc.SqSums[t])
+	}
+	if opts.Gram {
+		sc.Outputs = append(sc.Outputs, sc.GramAA, sc.GramAR)
+	}
+	sc.Outputs = append(sc.Outputs, sc.HeadOutputs...)
+	byName := map[string]*onnx.ValueInfoProto{}
+	for _, v := range gm.GetGraph().GetOutput() {
+		byName[v.GetName()] = v
+	}
+	outs := make([]*onnx.ValueInfoProto, 0, len(sc.Outputs))
+	for _, o := range sc.Outputs {
+		v := byName[o]
+		if v == nil {
+			v = valueInfo(o, b.info[o])
+		}
+		outs = append(outs, v)
+	}
+	gm.Graph.Output = outs
+	for _, v := range gm.GetGraph().GetInput() {
+		sc.Inputs = append(sc.Inputs, v.GetName())
+	}
+	sort.Ints(sc.Sublayers)
+	sc.Model = gm
+	return sc, nil
+}
+
+// rename gives tensor t the output name (made unique) through an Identity and records its info.
+func (b *builder) rename(t, name string, in infer.Info) string {
+	n := b.unique(name)
+	b.emitTo("Identity", []string{t}, []string{n})
+	b.info[n] = in
+	return n
+}
+
+// sublayerInner returns the output-projection input of sublayer s ("" when it was removed).
+func sublayerInner(enc *graph.Encoder, s int) string {
+	l := enc.Layers[s/2]
+	if s%2 == 0 {
+		if l.MHA == nil {
+			return ""
+		}
+		return l.MHA.Context
+	}
+	if l.FFN == nil {
+		return ""
+	}
+	return l.FFN.Act
+}
+
+// sublayerOutBias returns the output projection's bias initializer of sublayer s ("" for none).
+func sublayerOutBias(enc *graph.Encoder, s int) string {
+	l := enc.Layers[s/2]
+	if s%2 == 0 {
+		return l.MHA.O.Bias
+	}
+	return l.FFN.W2.Bias
+}

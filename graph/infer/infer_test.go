@@ -1,0 +1,254 @@
+package infer
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/kprune/kprune/internal/testutil"
+	"github.com/kprune/kprune/onnx"
+	"google.golang.org/protobuf/proto"
+)
+
+var seqNo int
+
+func nd(op string, inputs []string, out string, attrs ...*onnx.AttributeProto) *onnx.NodeProto {
+	seqNo++
+	return onnx.NewNode(op, fmt.Sprintf("%s_%d", op, seqNo), inputs, []string{out}, attrs...)
+}
+
+func ndN(op string, inputs, outs []string, attrs ...*onnx.AttributeProto) *onnx.NodeProto {
+	seqNo++
+	return onnx.NewNode(op, fmt.Sprintf("%s_%d", op, seqNo), inputs, outs, attrs...)
+}
+
+func i64(name string, v ...int64) *onnx.TensorProto {
+	return onnx.NewInt64Tensor(name, []int64{int64(len(v))}, v)
+}
+
+func i64s(name string, v int64) *onnx.TensorProto { return onnx.NewInt64Tensor(name, nil, []int64{v}) }
+
+func dims(d ...any) []onnx.Dim {
+	out := make([]onnx.Dim, len(d))
+	for k, v := range d {
+		switch x := v.(type) {
+		case int:
+			out[k] = onnx.Dim{Value: int64(x)}
+		case string:
+			out[k] = onnx.Dim{Param: x}
+		}
+	}
+	return out
+}
+
+const f32 = onnx.TensorProto_FLOAT
+
+// graphOf builds a graph with float inputs of the given shapes.
+func graphOf(inputs map[string][]onnx.Dim, inits []*onnx.TensorProto, nodes ...*onnx.NodeProto) *onnx.GraphProto {
+	g := &onnx.GraphProto{Name: proto.String("g"), Initializer: inits, Node: nodes}
+	for _, name := range []string{"x", "y", "z", "ids"} {
+		if d, ok := inputs[name]; ok {
+			elem := f32
+			if name == "ids" {
+				elem = onnx.TensorProto_INT64
+			}
+			g.Input = append(g.Input, onnx.NewValueInfo(name, elem, d))
+		}
+	}
+	return g
+}
+
+func TestShapes(t *testing.T) {
+	x := map[string][]onnx.Dim{"x": dims("batch", "seq", 8)}
+	cases := []struct {
+		name  string
+		g     *onnx.GraphProto
+		out   string
+		want  string // Info.String()
+		value string // fmt of Value or Parts ("" to skip)
+	}{
+		{"matmul", graphOf(x, []*onnx.TensorProto{onnx.NewFloatTensor("w", []int64{8, 4}, make([]float32, 32))},
+			nd("MatMul", []string{"x", "w"}, "o")), "o", "FLOAT[batch,seq,4]", ""},
+		{"broadcast add", graphOf(map[string][]onnx.Dim{"x": dims("batch", "seq", 8), "y": dims(1, "seq", 1)}, nil,
+			nd("Add", []string{"x", "y"}, "o")), "o", "FLOAT[batch,seq,8]", ""},
+		{"shape gather unsqueeze concat reshape (torch 1.13 heads)", graphOf(x, []*onnx.TensorProto{i64s("zero", 0), i64s("one", 1), i64("hd", 2, 4), i64("ax", 0)},
+			nd("Shape", []string{"x"}, "s"), nd("Gather", []string{"s", "zero"}, "b", onnx.AttrInt("axis", 0)),
+			nd("Gather", []string{"s", "one"}, "q", onnx.AttrInt("axis", 0)), nd("Unsqueeze", []string{"b", "ax"}, "b1"),
+			nd("Unsqueeze", []string{"q", "ax"}, "q1"), nd("Concat", []string{"b1", "q1", "hd"}, "tgt", onnx.AttrInt("axis", 0)),
+			nd("Reshape", []string{"x", "tgt"}, "o")), "o", "FLOAT[batch,seq,2,4]", ""},
+		{"reshape zeros and -1", graphOf(x, []*onnx.TensorProto{i64("tgt", 0, 0, -1, 2)},
+			nd("Reshape", []string{"x", "tgt"}, "o")), "o", "FLOAT[batch,seq,4,2]", ""},
+		{"reshape -1 absorbs a symbol", graphOf(x, []*onnx.TensorProto{i64("tgt", -1, 8)},
+			nd("Reshape", []string{"x", "tgt"}, "o")), "o", "FLOAT[?1,8]", ""},
+		{"reshape -1 equals a symbol", graphOf(x, []*onnx.TensorProto{i64s("zero", 0), i64("ax", 0), i64("rest", -1, 8)},
+			nd("Shape", []string{"x"}, "s"), nd("Gather", []string{"s", "zero"}, "b", onnx.AttrInt("axis", 0)),
+			nd("Unsqueeze", []string{"b", "ax"}, "b1"), nd("Concat", []string{"b1", "rest"}, "tgt", onnx.AttrInt("axis", 0)),
+			nd("Reshape", []string{"x", "tgt"}, "o")), "o", "FLOAT[batch,seq,8]", ""},
+		{"range over a symbolic length (position ids)", graphOf(x, []*onnx.TensorProto{i64s("one", 1), i64s("zero", 0)},
+			nd("Shape", []string{"x"}, "s"), nd("Gather", []string{"s", "one"}, "n", onnx.AttrInt("axis", 0)),
+			nd("Range", []string{"zero", "n", "one"}, "o")), "o", "INT64[seq]", ""},
+		{"range folded", graphOf(nil, []*onnx.TensorProto{i64s("a", 2), i64s("b", 9), i64s("c", 3)},
+			nd("Range", []string{"a", "b", "c"}, "o")), "o", "INT64[3]", "[2 5 8]"},
+		{"constant of shape from a shape", graphOf(x, nil, nd("Shape", []string{"x"}, "s"),
+			nd("ConstantOfShape", []string{"s"}, "o", onnx.AttrTensor("value", i64("", 1)))), "o", "INT64[batch,seq,8]", ""},
+		{"HF expand shape: Where(Equal(shape, -1), ones, shape)", graphOf(x, []*onnx.TensorProto{i64("m1", -1), i64("one3", 1, 1, 1)},
+			nd("Shape", []string{"x"}, "s"), nd("Equal", []string{"s", "m1"}, "eq"), nd("Where", []string{"eq", "one3", "s"}, "sh"),
+			nd("Expand", []string{"x", "sh"}, "o")), "o", "FLOAT[batch,seq,8]", ""},
+		{"equal folds a symbol against a negative constant", graphOf(x, []*onnx.TensorProto{i64("m1", -1)},
+			nd("Shape", []string{"x"}, "s"), nd("Equal", []string{"s", "m1"}, "o")), "o", "BOOL[3]", "[0 0 0]"},
+		{"slice of a shape", graphOf(x, []*onnx.TensorProto{i64("st", 1), i64("en", 3)},
+			nd("Shape", []string{"x"}, "s"), nd("Slice", []string{"s", "st", "en"}, "o")), "o", "INT64[2]", "[{false 0 seq} {true 8 }]"},
+		{"shape with start (opset 15)", graphOf(x, nil, nd("Shape", []string{"x"}, "o", onnx.AttrInt("start", -1))), "o", "INT64[1]", "[8]"},
+		{"slice static", graphOf(x, []*onnx.TensorProto{i64("st", 1, -3), i64("en", 100, -1), i64("ax", 1, 2)},
+			nd("Slice", []string{"x", "st", "en", "ax"}, "o")), "o", "FLOAT[batch,?1,2]", ""},
+		{"slice whole symbolic axis", graphOf(x, []*onnx.TensorProto{i64("st", 0), i64("en", 1<<62), i64("ax", 1)},
+			nd("Slice", []string{"x", "st", "en", "ax"}, "o")), "o", "FLOAT[batch,seq,8]", ""},
+		{"transpose", graphOf(x, nil, nd("Transpose", []string{"x"}, "o", onnx.AttrInts("perm", 2, 0, 1))), "o", "FLOAT[8,batch,seq]", ""},
+		{"squeeze unsqueeze attrs (opset 11)", graphOf(x, nil, nd("Unsqueeze", []string{"x"}, "u", onnx.AttrInts("axes", 0, 3)),
+			nd("Squeeze", []string{"u"}, "o", onnx.AttrInts("axes", 0))), "o", "FLOAT[batch,seq,1,8]", ""},
+		{"squeeze without axes", graphOf(map[string][]onnx.Dim{"x": dims(1, 3, 1)}, nil, nd("Squeeze", []string{"x"}, "o")), "o", "FLOAT[3]", ""},
+		{"reduce mean axes attribute", graphOf(x, nil, nd("ReduceMean", []string{"x"}, "o", onnx.AttrInts("axes", -1))), "o", "FLOAT[batch,seq,1]", ""},
+		{"reduce sum axes input no keepdims", graphOf(x, []*onnx.TensorProto{i64("ax", 0, 2)},
+			nd("ReduceSum", []string{"x", "ax"}, "o", onnx.AttrInt("keepdims", 0))), "o", "FLOAT[seq]", ""},
+		{"reduce all", graphOf(x, nil, nd("ReduceSum", []string{"x"}, "o", onnx.AttrInt("keepdims", 0))), "o", "FLOAT[]", ""},
+		{"gather embedding", graphOf(map[string][]onnx.Dim{"ids": dims("batch", "seq")},
+			[]*onnx.TensorProto{onnx.NewFloatTensor("emb", []int64{10, 4}, make([]float32, 40))},
+			nd("Gather", []string{"emb", "ids"}, "o")), "o", "FLOAT[batch,seq,4]", ""},
+		{"gather scalar index (CLS)", graphOf(x, []*onnx.TensorProto{i64s("zero", 0)},
+			nd("Gather", []string{"x", "zero"}, "o", onnx.AttrInt("axis", 1))), "o", "FLOAT[batch,8]", ""},
+		{"gemm transB", graphOf(map[string][]onnx.Dim{"x": dims("batch", 8)}, []*onnx.TensorProto{onnx.NewFloatTensor("w", []int64{3, 8}, make([]float32, 24))},
+			nd("Gemm", []string{"x", "w"}, "o", onnx.AttrInt("transB", 1))), "o", "FLOAT[batch,3]", ""},
+		{"split input sizes", graphOf(x, []*onnx.TensorProto{i64("sp", 3, 5)},
+			ndN("Split", []string{"x", "sp"}, []string{"o", "o2"}, onnx.AttrInt("axis", -1))), "o2", "FLOAT[batch,seq,5]", ""},
+		{"split equal", graphOf(x, nil, ndN("Split", []string{"x"}, []string{"o", "o2"}, onnx.AttrInt("axis", 2))), "o", "FLOAT[batch,seq,4]", ""},
+		{"concat symbolic axis", graphOf(map[string][]onnx.Dim{"x": dims("batch", "seq", 8), "y": dims("batch", 2, 8)}, nil,
+			nd("Concat", []string{"x", "y"}, "o", onnx.AttrInt("axis", 1))), "o", "FLOAT[batch,?1,8]", ""},
+		{"concat known", graphOf(map[string][]onnx.Dim{"x": dims("batch", 3, 8), "y": dims("batch", 2, 8)}, nil,
+			nd("Concat", []string{"x", "y"}, "o", onnx.AttrInt("axis", 1))), "o", "FLOAT[batch,5,8]", ""},
+		{"cast keeps the shape", graphOf(map[string][]onnx.Dim{"ids": dims("batch", "seq")}, nil,
+			nd("Cast", []string{"ids"}, "o", onnx.AttrInt("to", int64(f32)))), "o", "FLOAT[batch,seq]", ""},
+		{"layer normalization stats", graphOf(x, []*onnx.TensorProto{onnx.NewFloatTensor("g", []int64{8}, make([]float32, 8))},
+			ndN("LayerNormalization", []string{"x", "g"}, []string{"y1", "o"})), "o", "FLOAT[batch,seq,1]", ""},
+		{"constant value_ints", graphOf(nil, nil, nd("Constant", nil, "o", onnx.AttrInts("value_ints", 4, 5))), "o", "INT64[2]", "[4 5]"},
+		{"flatten", graphOf(map[string][]onnx.Dim{"x": dims(2, 3, 4)}, nil, nd("Flatten", []string{"x"}, "o", onnx.AttrInt("axis", 2))), "o", "FLOAT[6,4]", ""},
+		{"pad", graphOf(x, []*onnx.TensorProto{i64("p", 0, 1, 0, 0, 2, 0)}, nd("Pad", []string{"x", "p"}, "o")), "o", "FLOAT[batch,?1,8]", ""},
+		{"expand", graphOf(map[string][]onnx.Dim{"x": dims(3, 1)}, []*onnx.TensorProto{i64("s", 2, 1, 4)}, nd("Expand", []string{"x", "s"}, "o")), "o", "FLOAT[2,3,4]", ""},
+		{"unknown operator", graphOf(x, nil, nd("Einsum", []string{"x"}, "o")), "o", "[rank?]", ""},
+		{"value_info fills an unknown", func() *onnx.GraphProto {
+			g := graphOf(x, nil, nd("Einsum", []string{"x"}, "o"))
+			g.ValueInfo = []*onnx.ValueInfoProto{onnx.NewValueInfo("o", f32, dims("batch", 3))}
+			return g
+		}(), "o", "FLOAT[batch,3]", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			info, err := Shapes(c.g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := info[c.out]
+			if got.String() != c.want {
+				t.Errorf("%s: %s, want %s", c.out, got, c.want)
+			}
+			if c.value != "" {
+				v := fmt.Sprint(got.Value)
+				if got.Value == nil {
+					v = fmt.Sprint(got.Parts)
+				}
+				if v != c.value {
+					t.Errorf("%s: value %s, want %s", c.out, v, c.value)
+				}
+			}
+		})
+	}
+}
+
+func TestShapesErrors(t *testing.T) {
+	x := map[string][]onnx.Dim{"x": dims(2, 3)}
+	for _, c := range []struct {
+		name string
+		g    *onnx.GraphProto
+		want string
+	}{
+		{"undefined input", graphOf(x, nil, nd("Relu", []string{"nope"}, "o")), `input "nope"`},
+		{"cycle", graphOf(x, nil, nd("Add", []string{"x", "b"}, "a"), nd("Relu", []string{"a"}, "b")), "cycle"},
+		{"incompatible broadcast", graphOf(map[string][]onnx.Dim{"x": dims(2, 3), "y": dims(2, 4)}, nil, nd("Add", []string{"x", "y"}, "o")), "cannot broadcast"},
+		{"bad matmul", graphOf(map[string][]onnx.Dim{"x": dims(2, 3), "y": dims(4, 4)}, nil, nd("MatMul", []string{"x", "y"}, "o")), "inner dimensions"},
+		{"bad transpose perm", graphOf(x, nil, nd("Transpose", []string{"x"}, "o", onnx.AttrInts("perm", 0, 5))), "perm"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Shapes(c.g)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+			if !strings.Contains(err.Error(), "node ") {
+				t.Errorf("error %v does not name the node", err)
+			}
+		})
+	}
+}
+
+func TestTopoSortReorders(t *testing.T) {
+	g := graphOf(map[string][]onnx.Dim{"x": dims(2)}, nil, nd("Relu", []string{"a"}, "b"), nd("Neg", []string{"x"}, "a"))
+	order, err := TopoSort(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if order[0].GetOpType() != "Neg" || order[1].GetOpType() != "Relu" {
+		t.Fatalf("order %v", order)
+	}
+	info, err := Shapes(g)
+	if err != nil || info["b"].String() != "FLOAT[2]" {
+		t.Fatalf("b: %v %v", info["b"], err)
+	}
+}
+
+// TestSharedModels checks every activation of the shared BERT exports gets a known rank, and
+// the attention and FFN tensors static widths with the input's symbols.
+func TestSharedModels(t *testing.T) {
+	for _, rel := range []string{"models/tiny-bert-sst2/model.onnx", "models/tiny-bert-sst2/model-opset17.onnx"} {
+		t.Run(rel, func(t *testing.T) {
+			m, err := onnx.Load(testutil.Shared(t, rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := Shapes(m.GetGraph())
+			if err != nil {
+				t.Fatal(err)
+			}
+			counts := map[string]int{}
+			for _, n := range m.GetGraph().GetNode() {
+				for _, o := range n.GetOutput() {
+					in := info[o]
+					if in.Rank < 0 {
+						t.Errorf("node %s (%s): output %s has unknown rank", n.GetName(), n.GetOpType(), o)
+					}
+					if n.GetOpType() == "Softmax" && in.String() != "FLOAT[batch,2,seq,seq]" {
+						t.Errorf("attention probabilities %s: %s", o, in)
+					}
+					if n.GetOpType() == "MatMul" && in.Rank == 3 {
+						counts[in.String()]++
+					}
+				}
+			}
+			if counts["FLOAT[batch,seq,128]"] == 0 || counts["FLOAT[batch,seq,512]"] == 0 {
+				t.Errorf("projection shapes %v", counts)
+			}
+			if got := info["logits"].String(); got != "FLOAT[batch,2]" {
+				t.Errorf("logits %s", got)
+			}
+		})
+	}
+}
+
+func TestSliceRange(t *testing.T) {
+	for _, c := range []struct{ start, end, step, dim, first, count int64 }{
+		{0, 3, 1, 5, 0, 3}, {-3, 1 << 62, 1, 5, 2, 3}, {1, -1, 1, 5, 1, 3}, {4, 0, 1, 5, 4, 0},
+		{0, 5, 2, 5, 0, 3}, {4, -6, -1, 5, 4, 5}, {7, 9, 1, 5, 5, 0},
+	} {
+		f, n := SliceRange(c.start, c.end, c.step, c.dim)
+		if f != c.first || n != c.count {
+			t.Errorf("SliceRange(%d,%d,%d,%d) = %d,%d want %d,%d", c.start, c.end, c.step, c.dim, f, n, c.first, c.count)
+		}
+	}
+}

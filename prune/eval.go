@@ -1,0 +1,235 @@
+package prune
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/kprune/kprune/data"
+	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/onnx"
+	ort "github.com/kprune/kprune/runtime"
+)
+
+// Predictions are a model's outputs on a data set, one row per example in batch order.
+type Predictions struct {
+	Head graph.HeadKind
+	// Width is the row width of Values: labels for classification, 1 for regression, hidden for
+	// embeddings (mean-pooled over non-padding tokens), 2*seq positions argmax for span (start,
+	// end), and for token heads the per-token argmax of each non-padding token (flattened).
+	Width  int
+	Values []float32
+	// Rows is the number of examples.
+	Rows int
+}
+
+// Predict runs m over batches and collects its head outputs. threads is onnxruntime's intra-op
+// thread count (0 = default).
+func Predict(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, threads int) (*Predictions, error) {
+	enc, err := graph.Discover(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckBatches(batches, VocabRows(m, enc)); err != nil {
+		return nil, err
+	}
+	sess, err := newSession(m, ort.Options{IntraOpThreads: threads, Outputs: enc.Outputs}, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.close()
+	p := &Predictions{Head: enc.Head}
+	for i := range batches {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b := &batches[i]
+		out, err := sess.run(ctx, modelInputs(enc, b))
+		if err != nil {
+			return nil, fmt.Errorf("batch %d: %w", i, err)
+		}
+		if err := p.add(enc, out, b); err != nil {
+			return nil, fmt.Errorf("batch %d: %w", i, err)
+		}
+	}
+	return p, nil
+}
+
+func (p *Predictions) add(enc *graph.Encoder, out map[string]*ort.Tensor, b *data.Batch) error {
+	first := out[enc.Outputs[0]]
+	if first == nil || first.F32 == nil {
+		return fmt.Errorf("output %q missing or not float32", enc.Outputs[0])
+	}
+	switch enc.Head {
+	case graph.HeadClassification, graph.HeadRegression:
+		w := first.Len() / b.Size
+		p.Width = w
+		p.Values = append(p.Values, first.F32...)
+	case graph.HeadNone:
+		d := enc.Hidden
+		p.Width = d
+		if first.Len() != b.Size*b.SeqLen*d {
+			return fmt.Errorf("output %q has shape %v, want [%d %d %d]", first.Name, first.Shape, b.Size, b.SeqLen, d)
+		}
+		for r := 0; r < b.Size; r++ {
+			row := make([]float32, d)
+			n := 0
+			for t := 0; t < b.SeqLen; t++ {
+				if b.AttentionMask[r*b.SeqLen+t] == 0 {
+					continue
+				}
+				n++
+				h := first.F32[(r*b.SeqLen+t)*d : (r*b.SeqLen+t+1)*d]
+				for k := range row {
+					row[k] += h[k]
+				}
+			}
+			for k := range row {
+				row[k] /= float32(max(n, 1))
+			}
+			p.Values = append(p.Values, row...)
+		}
+	case graph.HeadSpan:
+		p.Width = 2
+		end := out[enc.Outputs[len(enc.Outputs)-1]]
+		for r := 0; r < b.Size; r++ {
+			p.Values = append(p.Values, float32(argmaxMasked(first.F32[r*b.SeqLen:(r+1)*b.SeqLen], b.AttentionMask[r*b.SeqLen:])),
+				float32(argmaxMasked(end.F32[r*b.SeqLen:(r+1)*b.SeqLen], b.AttentionMask[r*b.SeqLen:])))
+		}
+	case graph.HeadToken:
+		labels := first.Len() / (b.Size * b.SeqLen)
+		p.Width = 1
+		for r := 0; r < b.Size; r++ {
+			for t := 0; t < b.SeqLen; t++ {
+				if b.AttentionMask[r*b.SeqLen+t] == 0 {
+					continue
+				}
+				off := (r*b.SeqLen + t) * labels
+				p.Values = append(p.Values, float32(argmax(first.F32[off:off+labels])))
+			}
+		}
+		p.Rows += b.Size
+		return nil
+	default:
+		return fmt.Errorf("unsupported head kind %q", enc.Head)
+	}
+	p.Rows += b.Size
+	return nil
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i := range v {
+		if v[i] > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func argmaxMasked(v []float32, mask []int64) int {
+	best := -1
+	for i := range v {
+		if mask[i] != 0 && (best < 0 || v[i] > v[best]) {
+			best = i
+		}
+	}
+	return max(best, 0)
+}
+
+// Compare measures how well student predictions agree with the teacher's: top-1 agreement and
+// mean KL for classification (temperature 1), the share of equal argmax positions for span and
+// token heads, the mean cosine (and agreement within 0.5 for regression) otherwise; MaxAbs is the
+// largest absolute difference of raw values.
+func Compare(teacher, student *Predictions) (SelfCheck, error) {
+	if teacher.Rows != student.Rows || len(teacher.Values) != len(student.Values) || teacher.Width != student.Width {
+		return SelfCheck{}, fmt.Errorf("compare: teacher has %d rows x %d, student %d rows x %d", teacher.Rows, teacher.Width, student.Rows, student.Width)
+	}
+	sc := SelfCheck{Loaded: true, Examples: teacher.Rows}
+	for i := range teacher.Values {
+		sc.MaxAbs = math.Max(sc.MaxAbs, math.Abs(float64(teacher.Values[i]-student.Values[i])))
+	}
+	switch teacher.Head {
+	case graph.HeadClassification:
+		a, err := data.CompareLogits(teacher.Values, student.Values, teacher.Width, 1)
+		if err != nil {
+			return sc, err
+		}
+		sc.Agreement, sc.MeanKL = a.Top1, a.MeanKL
+	case graph.HeadSpan, graph.HeadToken:
+		same := 0
+		for i := range teacher.Values {
+			if teacher.Values[i] == student.Values[i] {
+				same++
+			}
+		}
+		sc.Agreement = float64(same) / float64(max(len(teacher.Values), 1))
+	case graph.HeadRegression:
+		close := 0
+		for i := range teacher.Values {
+			if math.Abs(float64(teacher.Values[i]-student.Values[i])) <= 0.5 {
+				close++
+			}
+		}
+		sc.Agreement = float64(close) / float64(max(len(teacher.Values), 1))
+	case graph.HeadNone:
+		c, err := data.MeanCosine(teacher.Values, student.Values, teacher.Width)
+		if err != nil {
+			return sc, err
+		}
+		sc.Cosine, sc.Agreement = c, c
+	}
+	return sc, nil
+}
+
+// Metrics are task metrics of predictions against gold labels or scores.
+type Metrics struct {
+	Accuracy *float64 `json:"accuracy,omitempty"`
+	F1       *float64 `json:"f1,omitempty"`
+	Matthews *float64 `json:"matthews,omitempty"`
+	Pearson  *float64 `json:"pearson,omitempty"`
+	Spearman *float64 `json:"spearman,omitempty"`
+}
+
+// Score computes task metrics: accuracy (and F1 and Matthews for two classes) from class labels,
+// or Pearson and Spearman from scores (regression heads, or cosine similarities of pairs).
+func Score(p *Predictions, labels []int, scores []float64) (Metrics, error) {
+	var m Metrics
+	switch {
+	case labels != nil && p.Head == graph.HeadClassification:
+		pred, err := data.Argmax(p.Values, p.Width)
+		if err != nil {
+			return m, err
+		}
+		acc, err := data.Accuracy(pred, labels)
+		if err != nil {
+			return m, err
+		}
+		m.Accuracy = &acc
+		if p.Width == 2 {
+			if f1, err := data.F1(pred, labels); err == nil {
+				m.F1 = &f1
+			}
+			if mcc, err := data.MatthewsCorrelation(pred, labels); err == nil {
+				m.Matthews = &mcc
+			}
+		}
+	case scores != nil && p.Head == graph.HeadRegression:
+		vals := make([]float64, len(p.Values))
+		for i, v := range p.Values {
+			vals[i] = float64(v)
+		}
+		pe, err := data.Pearson(vals, scores)
+		if err != nil {
+			return m, err
+		}
+		sp, err := data.Spearman(vals, scores)
+		if err != nil {
+			return m, err
+		}
+		m.Pearson, m.Spearman = &pe, &sp
+	default:
+		return m, fmt.Errorf("no metric for a %s head with the given labels", p.Head)
+	}
+	return m, nil
+}

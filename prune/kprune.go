@@ -1,0 +1,569 @@
+package prune
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/kprune/kprune/data"
+	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/graph/autodiff"
+	"github.com/kprune/kprune/onnx"
+	ort "github.com/kprune/kprune/runtime"
+)
+
+// Options configure a K-prune run. The zero value of every [ours] option gives the behaviour of
+// the reference implementation.
+type Options struct {
+	// Reduction is the fraction of encoder FLOPs to remove, in [0, 1).
+	Reduction float64
+	// Lambda weighs representational knowledge (default 2.5e-4), Mu multiplies head scores
+	// (default 64), Temperature softens the predictive loss (default 2).
+	Lambda, Mu, Temperature float64
+	// SeqLen is the costing sequence length; 0 means the calibration set's average length.
+	SeqLen float64
+	// NoTuning skips the least-squares weight tuning (KPWT).
+	NoTuning bool
+	// KeepBias [ours]: a removed sublayer computes LN(x + b) instead of the reference's LN(x).
+	KeepBias bool
+	// AutoLambda [ours]: choose lambda in every iteration so that the predictive and the weighted
+	// representational terms carry equal total mass over the candidates (falls back to Lambda when
+	// the predictive mass is zero, as at the first sublayer).
+	AutoLambda bool
+	// Threads is onnxruntime's intra-op thread count (0 = onnxruntime's default); Provider is the
+	// execution provider ("cpu" or "cuda").
+	Threads  int
+	Provider string
+}
+
+func (o *Options) defaults() {
+	if o.Lambda == 0 {
+		o.Lambda = 2.5e-4
+	}
+	if o.Mu == 0 {
+		o.Mu = 64
+	}
+	if o.Temperature == 0 {
+		o.Temperature = 2
+	}
+}
+
+// Progress reports the driver's position; the CLI renders it.
+type Progress struct {
+	Phase     string // "teacher", "measure", "tune", "advance"
+	Sublayer  int    // current sublayer s (-1 during the teacher pass)
+	Sublayers int    // 2L
+	Done      int    // batches done in this phase
+	Total     int    // batches in this phase
+}
+
+// Result is a pruned model with its description and run report.
+type Result struct {
+	Model   *onnx.ModelProto
+	Encoder *graph.Encoder
+	Report  Report
+}
+
+// state is the driver's working state: the teacher, the student, and both frontiers.
+type state struct {
+	opts     Options
+	teacher  *onnx.ModelProto
+	tenc     *graph.Encoder
+	student  *onnx.ModelProto
+	senc     *graph.Encoder
+	batches  []data.Batch
+	inputs   []map[string]*ort.Tensor // model inputs per batch (ids, mask, token types)
+	targets  [][]*ort.Tensor          // teacher targets per batch, in the scoring graph's order
+	xs, xt   [][]float32              // student and teacher frontiers per batch [B, T, D]
+	tokMask  [][]float32              // 0/1 per token per batch
+	ortOpts  ort.Options
+	ortTime  time.Duration
+	progress func(Progress)
+}
+
+// KPrune prunes m to remove opts.Reduction of its encoder FLOPs with K-prune, calibrating on
+// batches (padded, fixed order). m is not modified. progress may be nil.
+func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts Options, progress func(Progress)) (*Result, error) {
+	start := time.Now()
+	opts.defaults()
+	if err := CheckReduction(opts.Reduction); err != nil {
+		return nil, err
+	}
+	enc, err := graph.Discover(m)
+	if err != nil {
+		return nil, fmt.Errorf("reading the encoder: %w", err)
+	}
+	if err := CheckBatches(batches, VocabRows(m, enc)); err != nil {
+		return nil, fmt.Errorf("calibration set: %w", err)
+	}
+	if progress == nil {
+		progress = func(Progress) {}
+	}
+	st := &state{opts: opts, teacher: m, tenc: enc, student: m, senc: enc, batches: batches, progress: progress,
+		ortOpts: ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider}}
+	stats := data.ComputeStats(batches)
+	seqLen := opts.SeqLen
+	if seqLen == 0 {
+		seqLen = stats.AvgLen
+	}
+	cost, err := NewCost(enc, seqLen)
+	if err != nil {
+		return nil, err
+	}
+	rep := Report{
+		Method: "kprune", RequestedReduction: opts.Reduction, Options: opts, SeqLen: seqLen,
+		Calibration: CalibStats{Sequences: stats.Sequences, Tokens: stats.Tokens, PaddedTokens: stats.PaddedTokens, AvgLen: stats.AvgLen, Batches: len(batches)},
+	}
+	total := cost.Encoder(enc)
+	if total <= 0 {
+		return nil, errNoUnits
+	}
+	budget := (1 - opts.Reduction) * total
+
+	t0 := time.Now()
+	if err := st.teacherPass(ctx); err != nil {
+		return nil, fmt.Errorf("teacher pass: %w", err)
+	}
+	rep.TeacherSeconds = time.Since(t0).Seconds()
+
+	for s := 0; s < enc.NumSublayers(); s++ {
+		it, err := st.iterate(ctx, s, cost, budget)
+		if err != nil {
+			return nil, fmt.Errorf("sublayer %d (%s of layer %d): %w", s, kindName(s), s/2, err)
+		}
+		budget -= float64(it.Kept) * cost.Unit(s)
+		rep.Iterations = append(rep.Iterations, it)
+	}
+	st.frontiersDone()
+	rep.fill(cost, enc, st.senc, m, st.student)
+	rep.TotalSeconds = time.Since(start).Seconds()
+	rep.ORTSeconds = st.ortTime.Seconds()
+	rep.PeakRSSBytes = peakRSS()
+	return &Result{Model: st.student, Encoder: st.senc, Report: rep}, nil
+}
+
+func kindName(s int) string {
+	if s%2 == 0 {
+		return "MHA"
+	}
+	return "FFN"
+}
+
+// teacherPass runs the teacher once over the calibration set: it caches the loss targets and the
+// hidden state entering sublayer 0 (both frontiers start equal).
+func (st *state) teacherPass(ctx context.Context) error {
+	enc := st.tenc
+	x0 := enc.SublayerInput(0)
+	outs := append(append([]string{}, enc.Outputs...), x0)
+	opts := st.ortOpts
+	opts.Outputs = outs
+	sess, err := newSession(st.teacher, opts, &st.ortTime)
+	if err != nil {
+		return err
+	}
+	defer sess.close()
+	n := len(st.batches)
+	st.inputs = make([]map[string]*ort.Tensor, n)
+	st.targets = make([][]*ort.Tensor, n)
+	st.xs = make([][]float32, n)
+	st.xt = make([][]float32, n)
+	st.tokMask = make([][]float32, n)
+	for i := range st.batches {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b := &st.batches[i]
+		st.inputs[i] = modelInputs(enc, b)
+		res, err := sess.run(ctx, st.inputs[i])
+		if err != nil {
+			return fmt.Errorf("batch %d: %w", i, err)
+		}
+		teacherOut := make([]*ort.Tensor, len(enc.Outputs))
+		for k, name := range enc.Outputs {
+			teacherOut[k] = res[name]
+		}
+		tg, err := teacherTargets(enc, teacherOut, b.AttentionMask, b.Size, b.SeqLen, st.opts.Temperature)
+		if err != nil {
+			return fmt.Errorf("batch %d: teacher targets: %w", i, err)
+		}
+		st.targets[i] = tg
+		x := res[x0].F32
+		st.xt[i] = x
+		st.xs[i] = append([]float32(nil), x...)
+		mask := make([]float32, len(b.AttentionMask))
+		for k, v := range b.AttentionMask {
+			if v != 0 {
+				mask[k] = 1
+			}
+		}
+		st.tokMask[i] = mask
+		st.progress(Progress{Phase: "teacher", Sublayer: -1, Sublayers: enc.NumSublayers(), Done: i + 1, Total: n})
+	}
+	return nil
+}
+
+func (st *state) frontiersDone() {
+	st.xs, st.xt, st.targets, st.inputs = nil, nil, nil, nil
+}
+
+// hiddenShape is [B, T, D] of batch i.
+func (st *state) hiddenShape(i int) []int64 {
+	b := &st.batches[i]
+	return []int64{int64(b.Size), int64(b.SeqLen), int64(st.tenc.Hidden)}
+}
+
+// unitWidth is the output-projection input width of sublayer s in enc, and d_h for MHA (1 for FFN).
+func unitWidth(enc *graph.Encoder, s int) (width, group int) {
+	l := enc.Layers[s/2]
+	if s%2 == 0 {
+		if l.MHA == nil {
+			return 0, enc.HeadDim
+		}
+		return l.MHA.Heads * l.MHA.HeadDim, l.MHA.HeadDim
+	}
+	if l.FFN == nil {
+		return 0, 1
+	}
+	return l.FFN.Width, 1
+}
+
+// outLinear returns the output projection of sublayer s, or nil when it was removed.
+func outLinear(enc *graph.Encoder, s int) *graph.Linear {
+	l := enc.Layers[s/2]
+	if s%2 == 0 {
+		if l.MHA == nil {
+			return nil
+		}
+		return &l.MHA.O
+	}
+	if l.FFN == nil {
+		return nil
+	}
+	return &l.FFN.W2
+}
+
+func preLN(enc *graph.Encoder, s int) string {
+	l := enc.Layers[s/2]
+	if s%2 == 0 {
+		return l.MHA.PreLN
+	}
+	return l.FFN.PreLN
+}
+
+// iterate performs one K-prune iteration on sublayer s.
+func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) (Iteration, error) {
+	it := Iteration{Sublayer: s, Layer: s / 2, Kind: kindName(s)}
+	width, group := unitWidth(st.senc, s)
+	if width == 0 {
+		return it, fmt.Errorf("internal error: sublayer was removed before its iteration")
+	}
+	tMeasure := time.Now()
+	ortBefore := st.ortTime
+
+	// Sessions: the teacher's sublayer s, and the student's scoring graph from s upward.
+	tsubModel, err := graph.Extract(st.teacher, []string{st.tenc.SublayerInput(s)}, []string{preLN(st.tenc, s), st.tenc.SublayerOutput(s)})
+	if err != nil {
+		return it, fmt.Errorf("extracting the teacher's sublayer: %w", err)
+	}
+	tsub, err := newSession(tsubModel, st.ortOpts, &st.ortTime)
+	if err != nil {
+		return it, fmt.Errorf("teacher sublayer session: %w", err)
+	}
+	defer tsub.close()
+	tuning := !st.opts.NoTuning
+	sc, err := autodiff.BuildScoring(st.student, st.senc, s, autodiff.ScoringOptions{Temperature: st.opts.Temperature, Gram: tuning})
+	if err != nil {
+		return it, fmt.Errorf("building the scoring graph: %w", err)
+	}
+	scs, err := newSession(sc.Model, st.ortOpts, &st.ortTime)
+	if err != nil {
+		return it, fmt.Errorf("scoring session: %w", err)
+	}
+	defer scs.close()
+
+	// Accumulators per masked sublayer.
+	type acc struct{ pred, sq []float64 }
+	accs := map[int]*acc{}
+	ones := map[int]*ort.Tensor{}
+	for s2, name := range sc.Masks {
+		w, _ := unitWidth(st.senc, s2)
+		accs[s2] = &acc{pred: make([]float64, w), sq: make([]float64, w)}
+		one := make([]float32, w)
+		for k := range one {
+			one[k] = 1
+		}
+		ones[s2] = ort.F32Tensor([]int64{int64(w)}, one)
+		_ = name
+	}
+	var gram *Gram
+	if tuning {
+		gram = NewGram(width, st.tenc.Hidden)
+	}
+	nSeq, nTok := 0, 0.0
+	var lossSum float64
+	for i := range st.batches {
+		if err := ctx.Err(); err != nil {
+			return it, err
+		}
+		b := &st.batches[i]
+		nSeq += b.Size
+		for _, v := range st.tokMask[i] {
+			nTok += float64(v)
+		}
+		hshape := st.hiddenShape(i)
+		tin := map[string]*ort.Tensor{}
+		for k, v := range st.inputs[i] {
+			tin[k] = v
+		}
+		tin[st.tenc.SublayerInput(s)] = ort.F32Tensor(hshape, st.xt[i])
+		tout, err := tsub.run(ctx, tin)
+		if err != nil {
+			return it, fmt.Errorf("teacher sublayer, batch %d: %w", i, err)
+		}
+		yT := tout[preLN(st.tenc, s)].F32
+		st.xt[i] = tout[st.tenc.SublayerOutput(s)].F32
+
+		in := map[string]*ort.Tensor{}
+		for k, v := range st.inputs[i] {
+			in[k] = v
+		}
+		in[sc.Hidden] = ort.F32Tensor(hshape, st.xs[i])
+		for s2, name := range sc.Masks {
+			in[name] = ones[s2]
+		}
+		for k, name := range sc.Targets {
+			in[name] = st.targets[i][k]
+		}
+		if tuning {
+			in[sc.TeacherPreLN] = ort.F32Tensor(hshape, yT)
+		}
+		out, err := scs.run(ctx, in)
+		if err != nil {
+			return it, fmt.Errorf("scoring graph, batch %d: %w", i, err)
+		}
+		lossSum += float64(out[sc.Loss].F32[0])
+		for s2, a := range accs {
+			g := out[sc.Grads[s2]].F32
+			sq := out[sc.SqSums[s2]].F32
+			if len(g) != len(a.pred) || len(sq) != len(a.sq) {
+				return it, fmt.Errorf("scoring graph, batch %d: sublayer %d outputs have %d and %d values, want %d", i, s2, len(g), len(sq), len(a.pred))
+			}
+			for k := range g {
+				a.pred[k] += 0.5 * float64(g[k]) * float64(g[k])
+				a.sq[k] += float64(sq[k])
+			}
+		}
+		if tuning {
+			if err := gram.Add(out[sc.GramAA].F32, out[sc.GramAR].F32); err != nil {
+				return it, fmt.Errorf("batch %d: %w", i, err)
+			}
+		}
+		st.progress(Progress{Phase: "measure", Sublayer: s, Sublayers: st.tenc.NumSublayers(), Done: i + 1, Total: len(st.batches)})
+	}
+	it.MeanLoss = lossSum / float64(len(st.batches))
+
+	// Knowledge per unit, then scores.
+	type unitK struct{ pred, rep []float64 }
+	know := map[int]unitK{}
+	var predMass, repMass float64
+	for s2, a := range accs {
+		lin := outLinear(st.senc, s2)
+		rows, err := weightRowNorms(st.student, lin, st.tenc.Hidden)
+		if err != nil {
+			return it, fmt.Errorf("sublayer %d output weight: %w", s2, err)
+		}
+		_, g2 := unitWidth(st.senc, s2)
+		units := len(a.pred) / g2
+		k := unitK{pred: make([]float64, units), rep: make([]float64, units)}
+		for u := 0; u < units; u++ {
+			var p, r float64
+			for d := u * g2; d < (u+1)*g2; d++ {
+				p += a.pred[d]
+				r += a.sq[d] * rows[d]
+			}
+			k.pred[u] = p / float64(g2) / float64(nSeq)
+			k.rep[u] = r / float64(g2) / nTok
+			predMass += k.pred[u]
+			repMass += k.rep[u]
+		}
+		know[s2] = k
+	}
+	lambda := st.opts.Lambda
+	if st.opts.AutoLambda && predMass > 0 && repMass > 0 {
+		lambda = predMass / repMass
+	}
+	it.PredMass, it.RepMass, it.Lambda = predMass, repMass, lambda
+
+	var cands []Candidate
+	scores := map[int][]float64{}
+	for s2, k := range know {
+		// Candidates: for MHA s, heads and neurons of layers >= l; for FFN s, heads of layers > l
+		// and neurons of layers >= l. Masked sublayers are exactly those >= s.
+		sc := make([]float64, len(k.pred))
+		for u := range sc {
+			v := k.pred[u] + lambda*k.rep[u]
+			if s2%2 == 0 {
+				sc[u] = st.opts.Mu * v / cost.Head()
+			} else {
+				sc[u] = v / cost.Neuron()
+			}
+			cands = append(cands, Candidate{Sublayer: s2, Unit: u, Score: sc[u], Cost: cost.Unit(s2)})
+		}
+		scores[s2] = sc
+	}
+	it.MeasureSeconds = time.Since(tMeasure).Seconds()
+	tSearch := time.Now()
+	thr := Threshold(cands, budget)
+	kept := Kept(scores[s], thr)
+	it.Units = len(scores[s])
+	it.Kept = len(kept)
+	it.SearchSeconds = time.Since(tSearch).Seconds()
+
+	// Weight tuning on the kept columns.
+	var newW []float32
+	if tuning && len(kept) > 0 {
+		tTune := time.Now()
+		cols := make([]int, 0, len(kept)*group)
+		for _, u := range kept {
+			for d := u * group; d < (u+1)*group; d++ {
+				cols = append(cols, d)
+			}
+		}
+		res, err := gram.Solve(cols)
+		if err != nil {
+			return it, fmt.Errorf("weight tuning: %w", err)
+		}
+		newW, it.Ridge = res.W, res.Ridge
+		it.TuneSeconds = time.Since(tTune).Seconds()
+	}
+
+	// Physical rewrite of sublayer s.
+	tRewrite := time.Now()
+	plan := graph.Plan{Heads: make([][]int, len(st.senc.Layers)), Neurons: make([][]int, len(st.senc.Layers))}
+	if s%2 == 0 {
+		plan.Heads[s/2] = kept
+	} else {
+		plan.Neurons[s/2] = kept
+	}
+	pm, penc, err := graph.Prune(st.student, st.senc, plan, graph.PruneOptions{KeepBias: st.opts.KeepBias})
+	if err != nil {
+		return it, fmt.Errorf("pruning: %w", err)
+	}
+	if newW != nil {
+		pm, err = graph.ReplaceOutputWeight(pm, penc, s, newW, nil)
+		if err != nil {
+			return it, fmt.Errorf("writing the tuned weights: %w", err)
+		}
+	}
+	st.student, st.senc = pm, penc
+	it.Removed = len(kept) == 0
+	it.RewriteSeconds = time.Since(tRewrite).Seconds()
+
+	// Advance the student's frontier through the pruned sublayer s.
+	tAdv := time.Now()
+	if err := st.advance(ctx, s); err != nil {
+		return it, fmt.Errorf("advancing the student: %w", err)
+	}
+	it.AdvanceSeconds = time.Since(tAdv).Seconds()
+	it.ORTSeconds = (st.ortTime - ortBefore).Seconds()
+	return it, nil
+}
+
+// advance pushes the student's frontier through its (now final) sublayer s.
+func (st *state) advance(ctx context.Context, s int) error {
+	sub, err := graph.Extract(st.student, []string{st.senc.SublayerInput(s)}, []string{st.senc.SublayerOutput(s)})
+	if err != nil {
+		return err
+	}
+	sess, err := newSession(sub, st.ortOpts, &st.ortTime)
+	if err != nil {
+		return err
+	}
+	defer sess.close()
+	for i := range st.batches {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		in := map[string]*ort.Tensor{}
+		for k, v := range st.inputs[i] {
+			in[k] = v
+		}
+		in[st.senc.SublayerInput(s)] = ort.F32Tensor(st.hiddenShape(i), st.xs[i])
+		out, err := sess.run(ctx, in)
+		if err != nil {
+			return fmt.Errorf("batch %d: %w", i, err)
+		}
+		st.xs[i] = out[st.senc.SublayerOutput(s)].F32
+		st.progress(Progress{Phase: "advance", Sublayer: s, Sublayers: st.tenc.NumSublayers(), Done: i + 1, Total: len(st.batches)})
+	}
+	return nil
+}
+
+// weightRowNorms returns (1/D) * sum_j W[k, j]^2 for each input row k of the output projection
+// lin (in y = x @ W orientation).
+func weightRowNorms(m *onnx.ModelProto, lin *graph.Linear, hidden int) ([]float64, error) {
+	w, err := linearWeight(m, lin)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, lin.In)
+	for k := 0; k < lin.In; k++ {
+		var s float64
+		for j := 0; j < lin.Out; j++ {
+			v := float64(w[k*lin.Out+j])
+			s += v * v
+		}
+		out[k] = s / float64(hidden)
+	}
+	return out, nil
+}
+
+// linearWeight returns the weight of lin row-major [In, Out] (y = x @ W orientation).
+func linearWeight(m *onnx.ModelProto, lin *graph.Linear) ([]float32, error) {
+	t := findInitializer(m, lin.Weight)
+	if t == nil {
+		return nil, fmt.Errorf("initializer %q not found", lin.Weight)
+	}
+	w, err := onnx.Float32s(t)
+	if err != nil {
+		return nil, err
+	}
+	if len(w) != lin.In*lin.Out {
+		return nil, fmt.Errorf("initializer %q has %d values, want %d x %d", lin.Weight, len(w), lin.In, lin.Out)
+	}
+	if lin.Orient == graph.InOut {
+		return w, nil
+	}
+	tw := make([]float32, len(w))
+	for o := 0; o < lin.Out; o++ {
+		for i := 0; i < lin.In; i++ {
+			tw[i*lin.Out+o] = w[o*lin.In+i]
+		}
+	}
+	return tw, nil
+}
+
+func findInitializer(m *onnx.ModelProto, name string) *onnx.TensorProto {
+	for _, t := range m.GetGraph().GetInitializer() {
+		if t.GetName() == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// VocabRows returns the number of rows of the word-embedding table feeding input_ids, or 0 when
+// it cannot be found.
+func VocabRows(m *onnx.ModelProto, enc *graph.Encoder) int {
+	if enc.InputIDs == "" {
+		return 0
+	}
+	for _, n := range m.GetGraph().GetNode() {
+		if n.GetOpType() == "Gather" && len(n.GetInput()) == 2 && n.GetInput()[1] == enc.InputIDs {
+			if t := findInitializer(m, n.GetInput()[0]); t != nil && len(t.GetDims()) == 2 {
+				return int(t.GetDims()[0])
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,184 @@
+package prune_test
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/kprune/kprune/data"
+	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/internal/demo"
+	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/prune"
+)
+
+// demoSet tokenizes n rows of an embedded demo TSV into batches of 32 (file order).
+func demoSet(t testing.TB, raw []byte, n int) ([]data.Batch, []int) {
+	t.Helper()
+	tok, err := data.ReadVocab(bytes.NewReader(demo.Vocab), "demo vocab", data.DefaultVocabOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := data.ReadDatasetFrom(bytes.NewReader(raw), "demo.tsv", data.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	encs, err := data.EncodeDataset(tok, ds, demo.MaxLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n > 0 && n < len(encs) {
+		encs = encs[:n]
+	}
+	order := make([]int, len(encs))
+	for i := range order {
+		order[i] = i
+	}
+	b, err := data.MakeBatches(encs, order, 32, tok.Padding())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, ds.ClassLabels()[:len(encs)]
+}
+
+func demoModel(t testing.TB) *onnx.ModelProto {
+	t.Helper()
+	m, err := onnx.Decode(demo.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestZeroReductionKeepsTheModel: with nothing to remove, K-prune with tuning on must give the
+// original accuracy and logits within 1e-3.
+func TestZeroReductionKeepsTheModel(t *testing.T) {
+	m := demoModel(t)
+	calib, _ := demoSet(t, demo.CalibTSV, 512)
+	dev, labels := demoSet(t, demo.DevTSV, 0)
+	res, err := prune.KPrune(context.Background(), m, calib, prune.Options{Reduction: 0, Threads: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Report.AchievedReduction != 0 {
+		t.Fatalf("achieved reduction %v at budget 0", res.Report.AchievedReduction)
+	}
+	tp, err := prune.Predict(context.Background(), m, dev, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := prune.Predict(context.Background(), res.Model, dev, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maxDiff := 0.0
+	for i := range tp.Values {
+		maxDiff = math.Max(maxDiff, math.Abs(float64(tp.Values[i]-sp.Values[i])))
+	}
+	if maxDiff > 1e-3 {
+		t.Fatalf("logits moved by %v at zero reduction, want <= 1e-3", maxDiff)
+	}
+	mt, err := prune.Score(sp, labels, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(*mt.Accuracy-704.0/872) > 1e-9 {
+		t.Fatalf("accuracy %v, want 704/872", *mt.Accuracy)
+	}
+}
+
+// TestReductionsMeetTheBudget checks the achieved FLOPs reduction is at least the requested one
+// and within one unit's FLOPs of it, and that the pruned model runs and mostly agrees.
+func TestReductionsMeetTheBudget(t *testing.T) {
+	m := demoModel(t)
+	calib, _ := demoSet(t, demo.CalibTSV, 384)
+	dev, _ := demoSet(t, demo.DevTSV, 256)
+	tp, err := prune.Predict(context.Background(), m, dev, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []float64{0.4, 0.6, 0.8} {
+		res, err := prune.KPrune(context.Background(), m, calib, prune.Options{Reduction: r, Threads: 2}, nil)
+		if err != nil {
+			t.Fatalf("reduction %v: %v", r, err)
+		}
+		rep := res.Report
+		enc, err := graph.Discover(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cost, _ := prune.NewCost(enc, rep.SeqLen)
+		unit := math.Max(cost.Head(), cost.Neuron()) / rep.FLOPsBefore
+		if rep.AchievedReduction < r || rep.AchievedReduction > r+unit+1e-12 {
+			t.Errorf("reduction %v: achieved %v, want in [%v, %v]", r, rep.AchievedReduction, r, r+unit)
+		}
+		if want := cost.Encoder(res.Encoder); math.Abs(want-rep.FLOPsAfter) > 1e-6*want {
+			t.Errorf("reported FLOPs %v, recomputed %v", rep.FLOPsAfter, want)
+		}
+		sp, err := prune.Predict(context.Background(), res.Model, dev, 2)
+		if err != nil {
+			t.Fatalf("reduction %v: pruned model does not run: %v", r, err)
+		}
+		sc, err := prune.Compare(tp, sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("reduction %.1f: achieved %.4f, layers %v, agreement %.3f", r, rep.AchievedReduction, rep.Layers, sc.Agreement)
+		if r <= 0.4 && sc.Agreement < 0.8 {
+			t.Errorf("reduction %v: agreement with the original only %v", r, sc.Agreement)
+		}
+		if rep.ParamsAfter >= rep.ParamsBefore {
+			t.Errorf("reduction %v: parameters %d -> %d", r, rep.ParamsBefore, rep.ParamsAfter)
+		}
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	m := demoModel(t)
+	calib, _ := demoSet(t, demo.CalibTSV, 256)
+	var out [2][]byte
+	for k := range out {
+		res, err := prune.KPrune(context.Background(), m, calib, prune.Options{Reduction: 0.5, Threads: 2}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out[k], err = onnx.Encode(res.Model); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(out[0], out[1]) {
+		t.Fatal("two runs with the same inputs gave different models")
+	}
+	if orig, _ := onnx.Encode(m); !bytes.Equal(orig, demo.Model) && len(orig) != len(demo.Model) {
+		t.Fatal("the input model was modified")
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	m := demoModel(t)
+	calib, _ := demoSet(t, demo.CalibTSV, 64)
+	cases := []struct {
+		name  string
+		batch []data.Batch
+		opts  prune.Options
+		want  string
+	}{
+		{"reduction 1", calib, prune.Options{Reduction: 1}, "[0, 1)"},
+		{"negative reduction", calib, prune.Options{Reduction: -0.1}, "[0, 1)"},
+		{"empty calibration", nil, prune.Options{Reduction: 0.5}, "empty"},
+		{"ids beyond vocabulary", []data.Batch{{InputIDs: []int64{101, 999999}, AttentionMask: []int64{1, 1}, Size: 1, SeqLen: 2}}, prune.Options{Reduction: 0.5}, "vocabulary"},
+	}
+	for _, c := range cases {
+		_, err := prune.KPrune(context.Background(), m, c.batch, c.opts, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error mentioning %q", c.name, err, c.want)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := prune.KPrune(ctx, m, calib, prune.Options{Reduction: 0.5}, nil); err == nil {
+		t.Error("cancelled context: want an error")
+	}
+}

@@ -1,0 +1,165 @@
+package prune
+
+import (
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/onnx"
+)
+
+// Report is the machine-readable account of a pruning run (written as JSON by the CLI).
+type Report struct {
+	Method             string  `json:"method"`
+	InputModel         string  `json:"input_model,omitempty"`
+	OutputModel        string  `json:"output_model,omitempty"`
+	InputBytes         int64   `json:"input_bytes,omitempty"`
+	OutputBytes        int64   `json:"output_bytes,omitempty"`
+	RequestedReduction float64 `json:"requested_flops_reduction"`
+	AchievedReduction  float64 `json:"achieved_flops_reduction"`
+	// SeqLen is the costing sequence length of the FLOPs model.
+	SeqLen       float64      `json:"costing_seq_len"`
+	FLOPsBefore  float64      `json:"flops_before"`
+	FLOPsAfter   float64      `json:"flops_after"`
+	ParamsBefore int64        `json:"params_before"`
+	ParamsAfter  int64        `json:"params_after"`
+	Layers       []LayerUnits `json:"layers"`
+	// LayersBefore describes the input model in the same way.
+	LayersBefore     []LayerUnits `json:"layers_before"`
+	RemovedSublayers []int        `json:"removed_sublayers"`
+	Iterations       []Iteration  `json:"iterations,omitempty"`
+	Calibration      CalibStats   `json:"calibration"`
+	Options          Options      `json:"options"`
+	TeacherSeconds   float64      `json:"teacher_seconds"`
+	TotalSeconds     float64      `json:"total_seconds"`
+	ORTSeconds       float64      `json:"ort_seconds"`
+	PeakRSSBytes     int64        `json:"peak_rss_bytes"`
+	Versions         Versions     `json:"versions"`
+	SelfCheck        *SelfCheck   `json:"self_check,omitempty"`
+}
+
+// LayerUnits is the number of heads and FFN neurons of one layer.
+type LayerUnits struct {
+	Heads int `json:"heads"`
+	FFN   int `json:"ffn"`
+}
+
+// Iteration records one sublayer's K-prune iteration.
+type Iteration struct {
+	Sublayer int    `json:"sublayer"`
+	Layer    int    `json:"layer"`
+	Kind     string `json:"kind"`
+	Units    int    `json:"units"`
+	Kept     int    `json:"kept"`
+	Removed  bool   `json:"removed"`
+	// MeanLoss is the mean predictive loss over the calibration batches.
+	MeanLoss float64 `json:"mean_loss"`
+	// PredMass and RepMass are the summed predictive and (unweighted) representational knowledge
+	// over all candidates; Lambda is the weight used on the latter.
+	PredMass       float64 `json:"pred_mass"`
+	RepMass        float64 `json:"rep_mass"`
+	Lambda         float64 `json:"lambda"`
+	Ridge          float64 `json:"ridge"`
+	MeasureSeconds float64 `json:"measure_seconds"`
+	SearchSeconds  float64 `json:"search_seconds"`
+	TuneSeconds    float64 `json:"tune_seconds"`
+	RewriteSeconds float64 `json:"rewrite_seconds"`
+	AdvanceSeconds float64 `json:"advance_seconds"`
+	ORTSeconds     float64 `json:"ort_seconds"`
+}
+
+// CalibStats describes the calibration set.
+type CalibStats struct {
+	Sequences int `json:"sequences"`
+	Tokens    int `json:"tokens"`
+	// PaddedTokens counts every position fed, padding included.
+	PaddedTokens int     `json:"padded_tokens"`
+	AvgLen       float64 `json:"avg_len"`
+	Batches      int     `json:"batches"`
+	Seed         uint64  `json:"seed"`
+	Source       string  `json:"source,omitempty"`
+}
+
+// Versions records the software that produced a result.
+type Versions struct {
+	Kprune      string `json:"kprune,omitempty"`
+	Go          string `json:"go,omitempty"`
+	ONNXRuntime string `json:"onnxruntime,omitempty"`
+}
+
+// SelfCheck is the verification of a pruned model against its teacher on held-out data.
+type SelfCheck struct {
+	Loaded    bool    `json:"loaded"`
+	Examples  int     `json:"examples"`
+	Agreement float64 `json:"agreement"`        // top-1 match rate (classification/span/token)
+	MeanKL    float64 `json:"mean_kl"`          // KL(teacher || student) of softmax outputs
+	MaxAbs    float64 `json:"max_abs_diff"`     // largest absolute output difference
+	Cosine    float64 `json:"cosine,omitempty"` // mean cosine of outputs (regression/embeddings)
+}
+
+// layerUnits lists heads and neurons per layer.
+func layerUnits(enc *graph.Encoder) []LayerUnits {
+	h, n := Units(enc)
+	out := make([]LayerUnits, len(h))
+	for i := range h {
+		out[i] = LayerUnits{Heads: h[i], FFN: n[i]}
+	}
+	return out
+}
+
+// RemovedSublayers lists the sublayers of enc that were removed entirely.
+func RemovedSublayers(enc *graph.Encoder) []int {
+	out := []int{}
+	for l, layer := range enc.Layers {
+		if layer.MHA == nil {
+			out = append(out, 2*l)
+		}
+		if layer.FFN == nil {
+			out = append(out, 2*l+1)
+		}
+	}
+	return out
+}
+
+// Params counts the floating-point parameters of a model.
+func Params(m *onnx.ModelProto) int64 {
+	var n int64
+	for _, t := range m.GetGraph().GetInitializer() {
+		switch onnx.TensorProto_DataType(t.GetDataType()) {
+		case onnx.TensorProto_FLOAT, onnx.TensorProto_DOUBLE, onnx.TensorProto_FLOAT16, onnx.TensorProto_BFLOAT16:
+			n += onnx.NumElements(t.GetDims())
+		}
+	}
+	return n
+}
+
+func (r *Report) fill(cost Cost, before, after *graph.Encoder, mb, ma *onnx.ModelProto) {
+	r.FLOPsBefore = cost.Encoder(before)
+	r.FLOPsAfter = cost.Encoder(after)
+	if r.FLOPsBefore > 0 {
+		r.AchievedReduction = 1 - r.FLOPsAfter/r.FLOPsBefore
+	}
+	r.ParamsBefore, r.ParamsAfter = Params(mb), Params(ma)
+	r.Layers = layerUnits(after)
+	r.LayersBefore = layerUnits(before)
+	r.RemovedSublayers = RemovedSublayers(after)
+}
+
+// peakRSS returns the process's peak resident set size (VmHWM) in bytes, or 0 where unknown.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}

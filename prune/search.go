@@ -1,0 +1,67 @@
+package prune
+
+import (
+	"math"
+	"sort"
+)
+
+// Candidate is one unit (a head or a neuron) taking part in a global mask search.
+type Candidate struct {
+	Sublayer int     // s = 2*layer + kind
+	Unit     int     // head or neuron index within the sublayer
+	Score    float64 // importance score; higher is more important
+	Cost     float64 // FLOPs of the unit
+}
+
+// Threshold implements the KPMS threshold rule of kprune-spec section 3.2: with candidates sorted
+// by ascending score, the threshold v is the first sorted score such that the FLOPs of candidates
+// scoring strictly above v is strictly below budget. Units scoring <= v are pruned (ties are pruned
+// together). If no score qualifies (budget <= 0), v is the highest score and every unit is pruned.
+//
+// One deliberate departure from the reference, for the degenerate case only: when all candidates
+// already fit in the budget (total FLOPs <= budget), nothing is pruned (v = -Inf), where the
+// reference would still prune the lowest-scoring unit. At any real reduction this never applies.
+func Threshold(cands []Candidate, budget float64) float64 {
+	if len(cands) == 0 {
+		return math.Inf(-1)
+	}
+	total := 0.0
+	for _, c := range cands {
+		total += c.Cost
+	}
+	if total <= budget {
+		return math.Inf(-1)
+	}
+	sorted := append([]Candidate(nil), cands...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Score < sorted[j].Score })
+	// above[i] = FLOPs of candidates sorted[i:]; scanning scores ascending, the FLOPs strictly
+	// above score v = sorted[i].Score is the suffix sum after the last index with that score.
+	n := len(sorted)
+	suffix := make([]float64, n+1)
+	for i := n - 1; i >= 0; i-- {
+		suffix[i] = suffix[i+1] + sorted[i].Cost
+	}
+	for i := 0; i < n; {
+		j := i
+		for j < n && sorted[j].Score == sorted[i].Score {
+			j++
+		}
+		if suffix[j] < budget {
+			return sorted[i].Score
+		}
+		i = j
+	}
+	return sorted[n-1].Score
+}
+
+// Kept returns, for the units of one sublayer with the given scores, the indices scoring strictly
+// above the threshold, in ascending order.
+func Kept(scores []float64, threshold float64) []int {
+	kept := []int{}
+	for i, s := range scores {
+		if s > threshold {
+			kept = append(kept, i)
+		}
+	}
+	return kept
+}
