@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/kprune/kprune/onnx"
-	"google.golang.org/protobuf/proto"
 	ort "github.com/yalue/onnxruntime_go"
+	"google.golang.org/protobuf/proto"
 )
 
 // OptLevel is onnxruntime's graph optimisation level.
