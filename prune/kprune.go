@@ -3,6 +3,7 @@ package prune
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/kprune/kprune/data"
@@ -30,6 +31,14 @@ type Options struct {
 	// representational terms carry equal total mass over the candidates (falls back to Lambda when
 	// the predictive mass is zero, as at the first sublayer).
 	AutoLambda bool
+	// PerExample [ours]: masks get a batch axis, so the predictive knowledge sums squared
+	// per-example gradients, Kpred = (1/N_seq) * sum_i 0.5 * (B * g_i)^2 (the B undoes the batch
+	// mean of the loss), instead of the squared batch gradient of the reference.
+	PerExample bool
+	// RoundTo [ours], when > 1, rounds the number of heads and neurons kept in each sublayer to
+	// the nearest multiple of RoundTo (keeping the best-scoring units), for kernels that prefer
+	// aligned widths; later sublayers absorb the difference through the remaining budget.
+	RoundTo int
 	// Threads is onnxruntime's intra-op thread count (0 = onnxruntime's default); Provider is the
 	// execution provider ("cpu" or "cuda").
 	Threads  int
@@ -271,7 +280,7 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 	}
 	defer tsub.close()
 	tuning := !st.opts.NoTuning
-	sc, err := autodiff.BuildScoring(st.student, st.senc, s, autodiff.ScoringOptions{Temperature: st.opts.Temperature, Gram: tuning})
+	sc, err := autodiff.BuildScoring(st.student, st.senc, s, autodiff.ScoringOptions{Temperature: st.opts.Temperature, Gram: tuning, PerExample: st.opts.PerExample})
 	if err != nil {
 		return it, fmt.Errorf("building the scoring graph: %w", err)
 	}
@@ -330,6 +339,9 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 		in[sc.Hidden] = ort.F32Tensor(hshape, st.xs[i])
 		for s2, name := range sc.Masks {
 			in[name] = ones[s2]
+			if st.opts.PerExample {
+				in[name] = perExampleOnes(b.Size, ones[s2].Len())
+			}
 		}
 		for k, name := range sc.Targets {
 			in[name] = st.targets[i][k]
@@ -345,11 +357,18 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 		for s2, a := range accs {
 			g := out[sc.Grads[s2]].F32
 			sq := out[sc.SqSums[s2]].F32
+			if st.opts.PerExample {
+				g = perExampleSquares(g, b.Size, len(a.pred))
+			}
 			if len(g) != len(a.pred) || len(sq) != len(a.sq) {
 				return it, fmt.Errorf("scoring graph, batch %d: sublayer %d outputs have %d and %d values, want %d", i, s2, len(g), len(sq), len(a.pred))
 			}
 			for k := range g {
-				a.pred[k] += 0.5 * float64(g[k]) * float64(g[k])
+				if st.opts.PerExample {
+					a.pred[k] += 0.5 * float64(g[k]) // already squared and summed over examples
+				} else {
+					a.pred[k] += 0.5 * float64(g[k]) * float64(g[k])
+				}
 				a.sq[k] += float64(sq[k])
 			}
 		}
@@ -415,6 +434,9 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 	tSearch := time.Now()
 	thr := Threshold(cands, budget)
 	kept := Kept(scores[s], thr)
+	if st.opts.RoundTo > 1 {
+		kept = roundKept(scores[s], kept, st.opts.RoundTo)
+	}
 	it.Units = len(scores[s])
 	it.Kept = len(kept)
 	it.SearchSeconds = time.Since(tSearch).Seconds()
@@ -566,4 +588,47 @@ func VocabRows(m *onnx.ModelProto, enc *graph.Encoder) int {
 		}
 	}
 	return 0
+}
+
+// perExampleOnes is an all-ones per-example mask [batch, 1, w].
+func perExampleOnes(batch, w int) *ort.Tensor {
+	one := make([]float32, batch*w)
+	for k := range one {
+		one[k] = 1
+	}
+	return ort.F32Tensor([]int64{int64(batch), 1, int64(w)}, one)
+}
+
+// perExampleSquares turns per-example mask gradients g [batch, 1, w] of a batch-mean loss into
+// sum_i (batch * g_i)^2 per mask entry.
+func perExampleSquares(g []float32, batch, w int) []float32 {
+	if len(g) != batch*w {
+		return g // the caller reports the size mismatch
+	}
+	out := make([]float32, w)
+	for i := 0; i < batch; i++ {
+		for k := 0; k < w; k++ {
+			v := float64(batch) * float64(g[i*w+k])
+			out[k] += float32(v * v)
+		}
+	}
+	return out
+}
+
+// roundKept rounds the number of kept units to the nearest multiple of n (halves round up),
+// keeping the best-scoring units, and returns their indices ascending.
+func roundKept(scores []float64, kept []int, n int) []int {
+	want := (len(kept) + n/2) / n * n
+	want = min(want, len(scores))
+	if want == len(kept) {
+		return kept
+	}
+	order := make([]int, len(scores))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return scores[order[a]] > scores[order[b]] })
+	out := append([]int(nil), order[:want]...)
+	sort.Ints(out)
+	return out
 }

@@ -182,3 +182,35 @@ func TestBadInput(t *testing.T) {
 		t.Error("cancelled context: want an error")
 	}
 }
+
+// TestPerExampleMatchesBatchOfOne: with one sequence per batch, per-example gradients are the
+// batch gradients, so both settings must make the same pruning decisions.
+func TestPerExampleMatchesBatchOfOne(t *testing.T) {
+	m := demoModel(t)
+	calib, _ := demoSet(t, demo.CalibTSV, 48)
+	var single []data.Batch
+	for _, b := range calib {
+		for r := 0; r < b.Size; r++ {
+			row := func(v []int64) []int64 { return append([]int64(nil), v[r*b.SeqLen:(r+1)*b.SeqLen]...) }
+			single = append(single, data.Batch{InputIDs: row(b.InputIDs), AttentionMask: row(b.AttentionMask), TokenTypeIDs: row(b.TokenTypeIDs), Size: 1, SeqLen: b.SeqLen})
+		}
+	}
+	var layers [2][]prune.LayerUnits
+	var pred [2]float64
+	for k, per := range []bool{false, true} {
+		res, err := prune.KPrune(context.Background(), m, single, prune.Options{Reduction: 0.5, PerExample: per, AutoLambda: true, Threads: 2}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers[k] = res.Report.Layers
+		pred[k] = res.Report.Iterations[1].PredMass
+	}
+	if math.Abs(pred[0]-pred[1]) > 1e-4*math.Abs(pred[0]) || pred[0] == 0 {
+		t.Fatalf("predictive mass at sublayer 1: batch %v vs per-example %v", pred[0], pred[1])
+	}
+	for l := range layers[0] {
+		if layers[0][l] != layers[1][l] {
+			t.Fatalf("layers differ: %v vs %v", layers[0], layers[1])
+		}
+	}
+}
