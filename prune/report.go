@@ -18,6 +18,9 @@ type Report struct {
 	OutputBytes        int64   `json:"output_bytes,omitempty"`
 	RequestedReduction float64 `json:"requested_flops_reduction"`
 	AchievedReduction  float64 `json:"achieved_flops_reduction"`
+	// Hidden and HeadDim are the encoder's width D and head width d_h.
+	Hidden  int `json:"hidden"`
+	HeadDim int `json:"head_dim"`
 	// SeqLen is the costing sequence length of the FLOPs model.
 	SeqLen       float64      `json:"costing_seq_len"`
 	FLOPsBefore  float64      `json:"flops_before"`
@@ -135,6 +138,7 @@ func Params(m *onnx.ModelProto) int64 {
 }
 
 func (r *Report) fill(cost Cost, before, after *graph.Encoder, mb, ma *onnx.ModelProto) {
+	r.Hidden, r.HeadDim = cost.Hidden, cost.HeadDim
 	r.FLOPsBefore = cost.Encoder(before)
 	r.FLOPsAfter = cost.Encoder(after)
 	if r.FLOPsBefore > 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/kprune/kprune/internal/demo"
 	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/prune"
+	"github.com/kprune/kprune/report"
 	ort "github.com/kprune/kprune/runtime"
 )
 
@@ -91,13 +92,29 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := onnx.WriteFileAtomic(outReport, append(b, '\n')); err != nil {
 		return err
 	}
+	outHTML := filepath.Join(*outDir, "report.html")
+	var page bytes.Buffer
+	extra := report.Extra{
+		Title:   "kprune demo: SST-2 classifier pruned by K-prune",
+		Metrics: []report.Metric{{Name: "SST-2 dev accuracy", Original: before.Accuracy, Pruned: after.Accuracy}, {Name: "agreement with the original", Pruned: after.Agreement}},
+		Latency: []report.Latency{
+			{Model: "original", Batch: 32, Seq: demo.MaxLen, Threads: *threads, Runs: lat[0].Runs, Mean: lat[0].Mean, P50: lat[0].P50, P90: lat[0].P90},
+			{Model: "pruned", Batch: 32, Seq: demo.MaxLen, Threads: *threads, Runs: lat[1].Runs, Mean: lat[1].Mean, P50: lat[1].P50, P90: lat[1].P90, Speedup: float64(lat[0].P50) / float64(lat[1].P50)},
+		},
+	}
+	if err := report.HTML(&page, rep, extra); err != nil {
+		return err
+	}
+	if err := onnx.WriteFileAtomic(outHTML, page.Bytes()); err != nil {
+		return err
+	}
 	printSummary(stdout, rep)
 	fmt.Fprintf(stdout, "\n%-22s %10s %10s\n", "", "original", "pruned")
 	fmt.Fprintf(stdout, "%-22s %10.4f %10.4f\n", "SST-2 dev accuracy", *before.Accuracy, *after.Accuracy)
 	fmt.Fprintf(stdout, "%-22s %10.2f %10.2f\n", "latency ms (32x64)", ms(lat[0].P50), ms(lat[1].P50))
 	fmt.Fprintf(stdout, "%-22s %10s %9.2fx\n", "speed-up (p50)", "", float64(lat[0].P50)/float64(lat[1].P50))
 	fmt.Fprintf(stdout, "%-22s %10s %9.2f%%\n", "agreement", "", 100**after.Agreement)
-	fmt.Fprintf(stdout, "\npruned in %.1fs; wrote %s and %s\n", pruneTime.Seconds(), outModel, outReport)
+	fmt.Fprintf(stdout, "\npruned in %.1fs; wrote %s, %s and %s\n", pruneTime.Seconds(), outModel, outReport, outHTML)
 	return nil
 }
 

@@ -30,6 +30,8 @@ func commands() map[string]command {
 		"demo":     {"prune the built-in demo model and evaluate it", cmdDemo},
 		"prune":    {"prune an ONNX encoder with K-prune under a FLOPs budget", cmdPrune},
 		"eval":     {"evaluate a model on labelled data (and its agreement with a teacher)", cmdEval},
+		"bench":    {"measure latency, FLOPs and fusion of a model against a baseline", cmdBench},
+		"report":   {"render a JSON run report as a self-contained HTML page", cmdReport},
 		"tokenize": {"tokenize a data file with a model's tokenizer and print ids as JSON lines", cmdTokenize},
 	}
 }
