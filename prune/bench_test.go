@@ -1,0 +1,71 @@
+package prune_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/kprune/kprune/data"
+	"github.com/kprune/kprune/internal/testmodel"
+	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/prune"
+)
+
+// BenchmarkKPruneBERTBase prunes a generated BERT-base-sized encoder (12 layers, hidden 768, 12
+// heads, FFN 3072, vocab 30522) by 50% on random calibration sequences holding about
+// $KPRUNE_BENCH_TOKENS tokens (default 5000), and reports peak RSS against the memory budget
+// (model size + 2 frontiers + 512 MB) and the share of wall time spent inside onnxruntime.
+// Peak RSS is process-wide: run one token count per process, e.g.
+//
+//	KPRUNE_BENCH_TOKENS=10000 go test ./prune -run XXX -bench KPruneBERTBase -benchtime 1x
+func BenchmarkKPruneBERTBase(b *testing.B) {
+	tokens := 5000
+	if v := os.Getenv("KPRUNE_BENCH_TOKENS"); v != "" {
+		tokens, _ = strconv.Atoi(v)
+	}
+	cfg := testmodel.Config{Layers: 12, Hidden: 768, Heads: 12, HeadDim: 64, FFN: 3072, Vocab: 30522, MaxPos: 512, Seed: 1}
+	m, err := testmodel.Build(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	modelBytes, _ := onnx.Encode(m)
+	modelSize := len(modelBytes)
+	modelBytes = nil
+	const batch, seq = 32, 128
+	var batches []data.Batch
+	for n, i := 0, 0; n < tokens; i++ {
+		in := testmodel.Inputs(cfg, batch, seq, uint64(i))
+		bt := data.Batch{InputIDs: in["input_ids"].I64, AttentionMask: in["attention_mask"].I64, TokenTypeIDs: in["token_type_ids"].I64, Size: batch, SeqLen: seq}
+		for _, v := range bt.AttentionMask {
+			n += int(v)
+		}
+		batches = append(batches, bt)
+	}
+	stats := data.ComputeStats(batches)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := prune.KPrune(context.Background(), m, batches, prune.Options{Reduction: 0.5}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := res.Report
+		frontiers := 2 * stats.PaddedTokens * cfg.Hidden * 4
+		budget := modelSize + frontiers + 512<<20
+		b.ReportMetric(float64(stats.Tokens), "tokens")
+		b.ReportMetric(float64(r.PeakRSSBytes)/1e6, "peakRSS_MB")
+		b.ReportMetric(float64(budget)/1e6, "budget_MB")
+		b.ReportMetric(float64(modelSize)/1e6, "model_MB")
+		b.ReportMetric(float64(frontiers)/1e6, "frontiers_MB")
+		b.ReportMetric(r.ORTSeconds/r.TotalSeconds, "ort_share")
+		b.ReportMetric(r.TotalSeconds, "total_s")
+		var tune, search, rewrite float64
+		for _, it := range r.Iterations {
+			tune += it.TuneSeconds
+			search += it.SearchSeconds
+			rewrite += it.RewriteSeconds
+		}
+		b.ReportMetric(tune, "tune_s")
+		b.ReportMetric(rewrite, "rewrite_s")
+	}
+}
