@@ -1314,14 +1314,24 @@ func (d *disc) findInputs(enc *Encoder, x0 string) {
 	for _, e := range embs {
 		claimed[e.input] = true // position ids given as an input
 	}
-	var rest []string
+	var rest, unused []string
 	for _, v := range d.ix.Inputs() {
-		if !claimed[v.GetName()] && len(d.ix.Consumers(v.GetName())) > 0 {
+		if claimed[v.GetName()] {
+			continue
+		}
+		if len(d.ix.Consumers(v.GetName())) > 0 {
 			rest = append(rest, v.GetName())
+		} else {
+			unused = append(unused, v.GetName())
 		}
 	}
 	switch len(rest) {
 	case 0:
+		// Every attention sublayer was removed: the mask input is still declared (callers keep
+		// feeding it) but nothing reads it.
+		if len(unused) == 1 {
+			enc.AttentionMask = unused[0]
+		}
 	case 1:
 		enc.AttentionMask = rest[0]
 	default:

@@ -35,3 +35,27 @@ func TestSingleNeuronFFN(t *testing.T) {
 		t.Fatalf("rediscovered FFN: %+v", again.Layers[1].FFN)
 	}
 }
+
+// TestNoAttentionLeft: a model whose every attention sublayer was removed still declares the
+// attention mask input, and Discover still names it so that callers feed it.
+func TestNoAttentionLeft(t *testing.T) {
+	m, err := onnx.Decode(demoassets.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := graph.Discover(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, _, err := graph.Prune(m, enc, graph.Plan{Heads: [][]int{{}, {}}, Neurons: make([][]int, 2)}, graph.PruneOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := graph.Discover(pm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.AttentionMask != enc.AttentionMask {
+		t.Fatalf("attention mask input %q, want %q", again.AttentionMask, enc.AttentionMask)
+	}
+}

@@ -32,6 +32,7 @@ func commands() map[string]command {
 		"eval":     {"evaluate a model on labelled data (and its agreement with a teacher)", cmdEval},
 		"bench":    {"measure latency, FLOPs and fusion of a model against a baseline", cmdBench},
 		"report":   {"render a JSON run report as a self-contained HTML page", cmdReport},
+		"compare":  {"run pruning methods x reductions and compare accuracy, FLOPs and speed", cmdCompare},
 		"tokenize": {"tokenize a data file with a model's tokenizer and print ids as JSON lines", cmdTokenize},
 	}
 }

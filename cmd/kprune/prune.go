@@ -29,6 +29,11 @@ type pruneJob struct {
 	seed                           uint64
 	calibSource                    string
 	force                          bool
+	// method is the pruning method (see pruneMethods); labels and scores are the calibration
+	// targets kwon needs.
+	method string
+	labels [][]int
+	scores [][]float64
 }
 
 func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -36,7 +41,8 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var df dataFlags
 	modelPath := fs.String("model", "", "input ONNX `MODEL` (never modified)")
 	outPath := fs.String("out", "", "output ONNX `FILE` for the pruned model")
-	calibPath := fs.String("calib", "", "calibration data `FILE` (.tsv with header, .csv, .jsonl); labels are not needed")
+	calibPath := fs.String("calib", "", "calibration data `FILE` (.tsv with header, .csv, .jsonl); labels are needed only by --method kwon")
+	method := fs.String("method", "kprune", "pruning `METHOD`: kprune, kwon (Kwon et al. 2022; needs labels in --calib) or magnitude")
 	reportPath := fs.String("report", "", "write the JSON run report to `FILE` (default: OUT with .json)")
 	evalPath := fs.String("eval", "", "held-out data `FILE` for the self-check (default: up to 512 calibration-file rows not sampled)")
 	reduction := fs.Float64("flops-reduction", 0.5, "fraction of encoder FLOPs to remove, in [0, 1)")
@@ -47,6 +53,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seed := fs.Uint64("seed", 0, "sampling seed")
 	fs.StringVar(&df.tokenizer, "tokenizer", "", "the model's tokenizer.json or vocab.txt (default: next to the model)")
 	fs.StringVar(&df.columns, "columns", "", "text columns `a,b` by header name or 0-based index (default: GLUE conventions)")
+	fs.StringVar(&df.label, "label", "", "label column of --calib for --method kwon, by name or index (default: label/score or the last column)")
 	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length in tokens")
 	fs.IntVar(&df.batch, "batch", 32, "calibration batch size (sequences)")
 	var opts prune.Options
@@ -74,7 +81,10 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{"--model, --out and --calib are required"}
 	}
 	opts.Reduction = *reduction
-	job := &pruneJob{modelPath: *modelPath, outPath: *outPath, reportPath: *reportPath, opts: opts, seed: *seed, calibSource: *calibPath, force: *force}
+	job := &pruneJob{modelPath: *modelPath, outPath: *outPath, reportPath: *reportPath, opts: opts, seed: *seed, calibSource: *calibPath, force: *force, method: *method}
+	if err := checkMethod(*method); err != nil {
+		return usageError{"--method: " + err.Error()}
+	}
 	if job.reportPath == "" {
 		job.reportPath = trimExt(*outPath) + ".json"
 	}
@@ -110,12 +120,17 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkTokenizer(tok, m, enc); err != nil {
 		return fmt.Errorf("tokenizer %s does not fit model %s: %w", tokPath, *modelPath, err)
 	}
-	_, encs, err := loadEncoded(tok, *calibPath, nil, df.readOptions(false), df.maxLen)
+	cds, encs, err := loadEncoded(tok, *calibPath, nil, df.readOptions(*method == "kwon"), df.maxLen)
 	if err != nil {
 		return err
 	}
 	if err := job.buildCalibration(tok, encs, *samples, *tokens, !*noReplace, *bucket, df.batch); err != nil {
 		return err
+	}
+	if *method == "kwon" {
+		if job.labels, job.scores, err = calibTargets(cds, job.calib.Batches); err != nil {
+			return err
+		}
 	}
 	if *evalPath != "" {
 		_, eencs, err := loadEncoded(tok, *evalPath, nil, df.readOptions(false), df.maxLen)
@@ -206,7 +221,7 @@ func unsampledBatches(tok *data.Tokenizer, encs []data.Encoding, used []int, n i
 
 func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	bar := newProgressBar(stderr)
-	res, err := prune.KPrune(ctx, j.model, j.calib.Batches, j.opts, bar.update)
+	res, err := runMethod(ctx, j.method, j.model, j.calib.Batches, j.labels, j.scores, j.opts, nil, bar.update)
 	bar.done()
 	if err != nil {
 		return err

@@ -1,0 +1,979 @@
+package prune
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/kprune/kprune/data"
+	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/graph/autodiff"
+	"github.com/kprune/kprune/onnx"
+	ort "github.com/kprune/kprune/runtime"
+	"gonum.org/v1/gonum/mat"
+)
+
+// KwonOptions configure Kwon.
+type KwonOptions struct {
+	// Reduction is the fraction of encoder MACs to remove, in [0, 1): c_keep = 1 - Reduction.
+	// Kwon et al.'s MAC costs (kprune-spec section 5) are exactly half of the section 2 FLOPs of
+	// the same unit, so at the same costing length the MAC and FLOPs reductions are equal.
+	Reduction float64
+	// SeqLen is the costing sequence length; 0 means the calibration set's average length (the
+	// reference uses the task's average length too).
+	SeqLen float64
+	// Scores are the true targets of a regression head, per batch and row (labels are then not
+	// needed). Classification heads take the labels argument instead.
+	Scores [][]float64
+	// OriginalTeacher tunes the masks against the unpruned model instead of the reference's
+	// teacher, the model pruned (by the same search) to keep sqrt(c_keep) of the MACs.
+	OriginalTeacher bool
+	// NoRearrange skips the mask rearrangement (step 3); NoTuning skips the mask tuning (step 4).
+	NoRearrange, NoTuning bool
+	// Threads is onnxruntime's intra-op thread count (0 = onnxruntime's default); Provider is the
+	// execution provider ("cpu" or "cuda").
+	Threads  int
+	Provider string
+	// Info, when not nil, receives the details of the run that Report has no place for.
+	Info *KwonInfo
+}
+
+// KwonInfo describes a Kwon run beyond its Report.
+type KwonInfo struct {
+	// Keep is c_keep, TeacherKeep the MAC fraction the tuning teacher keeps (sqrt(c_keep), or 1
+	// with OriginalTeacher).
+	Keep        float64 `json:"keep"`
+	TeacherKeep float64 `json:"teacher_keep"`
+	// MACsBefore and MACsAfter are Kwon et al.'s MAC counts of the input and pruned encoders;
+	// MACReduction = 1 - MACsAfter/MACsBefore is the reduction in the method's own cost model.
+	MACsBefore   float64 `json:"macs_before"`
+	MACsAfter    float64 `json:"macs_after"`
+	MACReduction float64 `json:"mac_reduction"`
+	// Heads and Neurons are the kept totals; Importance is the summed Fisher importance of the
+	// searched (pre-rearrangement) selection.
+	Heads      int     `json:"heads"`
+	Neurons    int     `json:"neurons"`
+	Importance float64 `json:"importance"`
+	// MeanLoss is the mean task loss (cross-entropy or MSE on the true labels) over the
+	// calibration batches of the unpruned model.
+	MeanLoss float64 `json:"mean_loss"`
+	// Swapped counts units whose keep/prune decision the rearrangement changed; ObjectiveBefore
+	// and ObjectiveAfter are the summed rearrangement objectives (squared norms of the summed
+	// gradient vectors of the pruned units) over layers and unit types.
+	Swapped         int     `json:"swapped"`
+	ObjectiveBefore float64 `json:"objective_before"`
+	ObjectiveAfter  float64 `json:"objective_after"`
+	// Tuned lists the sublayers whose scales were solved and folded in. StoppedAt is the
+	// sublayer where tuning stopped early (-1 when it did not) and StopReason says why.
+	Tuned      []int  `json:"tuned"`
+	StoppedAt  int    `json:"stopped_at"`
+	StopReason string `json:"stop_reason,omitempty"`
+	// ScaleMin and ScaleMax are the extreme folded scales (1 and 1 when nothing was tuned).
+	ScaleMin float64 `json:"scale_min"`
+	ScaleMax float64 `json:"scale_max"`
+	// Seconds per phase.
+	GradientSeconds float64 `json:"gradient_seconds"`
+	SearchSeconds   float64 `json:"search_seconds"`
+	TuneSeconds     float64 `json:"tune_seconds"`
+}
+
+// kwonScaleLimit is the reference's bound on a tuned scale: beyond it tuning stops.
+const kwonScaleLimit = 10
+
+// Kwon prunes m with the post-training pruning framework of Kwon et al. (NeurIPS 2022), as
+// kprune-spec section 5 describes it, to remove opts.Reduction of the encoder's MACs:
+//
+//  1. Fisher importance from mask gradients of the task loss on the TRUE labels: labels[b][r] is
+//     the class of row r of batch b (regression heads take opts.Scores instead). The gradient
+//     graph is K-prune's scoring graph at sublayer 0 with temperature 1 and one-hot targets, whose
+//     loss, the mean KL(one-hot || softmax(z)), is exactly the cross-entropy. A head's gradient is
+//     the sum of its d_h per-dimension mask gradients; importance = sum over batches of g^2.
+//  2. Search under c_keep = 1 - Reduction with the MAC costs of section 5: heads and neurons are
+//     sorted separately; for every number of kept heads >= 1 the rest of the budget is filled
+//     with the best neurons, and the split with the largest total importance wins.
+//  3. Mask rearrangement per layer and unit type (same count): a greedy swap so that the pruned
+//     set minimises the squared norm of the summed per-batch gradient vectors of its units.
+//  4. Mask tuning, sublayer by sublayer bottom-up: one scale per kept head/neuron, solved by
+//     LSMR with damping 1 around scale 1 so that the sublayer's pre-LayerNorm output matches the
+//     teacher's (the model pruned to keep sqrt(c_keep) of the MACs); the scales are folded into
+//     the rows of W_O / W_2. A failed solve or a scale outside [-10, 10] stops all tuning.
+//
+// Details that follow the reference implementation (WoosukKwon/retraining-free-pruning) rather
+// than the paper: the teacher masks are searched but not rearranged; the MHA of layer 0 is not
+// tuned; the last FFN of a classification or regression model is tuned on the [CLS] token only;
+// LSMR uses cupy's defaults (atol = btol = 1e-6, conlim = 1e8, at most 5n iterations) and a
+// single unit is solved without damping; a sublayer that keeps nothing computes LN(x + b) (a zero
+// mask keeps the bias). Deliberate departures: the search never exceeds the budget (the
+// reference can keep more heads than it allows, with zero neurons); the MHA least-squares problem
+// lacks the reference's extra all-ones column (a free offset whose value is discarded: it needs
+// column sums of A that the Gram graph does not give); the Gram sums and the solve are float64
+// (the reference's are float32 on a GPU); a graph input no node reads any more (attention_mask,
+// when no attention is left) is dropped from the pruned model. m is not modified; progress may be
+// nil.
+func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels [][]int, opts KwonOptions, progress func(Progress)) (*Result, error) {
+	start := time.Now()
+	if err := CheckReduction(opts.Reduction); err != nil {
+		return nil, err
+	}
+	enc, err := graph.Discover(m)
+	if err != nil {
+		return nil, fmt.Errorf("reading the encoder: %w", err)
+	}
+	if err := CheckBatches(batches, VocabRows(m, enc)); err != nil {
+		return nil, fmt.Errorf("calibration set: %w", err)
+	}
+	targets, err := kwonTargets(enc, batches, labels, opts.Scores)
+	if err != nil {
+		return nil, err
+	}
+	if progress == nil {
+		progress = func(Progress) {}
+	}
+	stats := data.ComputeStats(batches)
+	seqLen := opts.SeqLen
+	if seqLen == 0 {
+		seqLen = stats.AvgLen
+	}
+	cost, err := NewCost(enc, seqLen)
+	if err != nil {
+		return nil, err
+	}
+	if cost.Encoder(enc) <= 0 {
+		return nil, errNoUnits
+	}
+	info := opts.Info
+	if info == nil {
+		info = &KwonInfo{}
+	}
+	*info = KwonInfo{StoppedAt: -1, ScaleMin: 1, ScaleMax: 1}
+	k := &kwonRun{m: m, enc: enc, batches: batches, targets: targets, progress: progress,
+		ortOpts: ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider}}
+
+	// 1. Fisher importance.
+	t0 := time.Now()
+	if err := k.gradients(ctx); err != nil {
+		return nil, fmt.Errorf("mask gradients: %w", err)
+	}
+	info.MeanLoss = k.meanLoss
+	info.GradientSeconds = time.Since(t0).Seconds()
+
+	// 2. Search, for the student and the tuning teacher.
+	t0 = time.Now()
+	headMAC, neuronMAC := kwonUnitMACs(cost)
+	headImp, neuronImp := make([][]float64, len(enc.Layers)), make([][]float64, len(enc.Layers))
+	for l := range enc.Layers {
+		headImp[l] = fisher(k.grads[2*l])
+		neuronImp[l] = fisher(k.grads[2*l+1])
+	}
+	info.MACsBefore = KwonMACs(enc, seqLen)
+	info.Keep = 1 - opts.Reduction
+	info.TeacherKeep = 1.0
+	if !opts.OriginalTeacher {
+		info.TeacherKeep = math.Sqrt(info.Keep)
+	}
+	keepH, keepN, imp := kwonSearch(headImp, neuronImp, headMAC, neuronMAC, info.Keep*info.MACsBefore)
+	teachH, teachN, _ := kwonSearch(headImp, neuronImp, headMAC, neuronMAC, info.TeacherKeep*info.MACsBefore)
+	info.Importance = imp
+
+	// 3. Rearrangement (student only, as in the reference).
+	if !opts.NoRearrange {
+		for l := range enc.Layers {
+			for _, u := range []struct {
+				keep  []bool
+				grads [][]float64
+			}{{keepH[l], k.grads[2*l]}, {keepN[l], k.grads[2*l+1]}} {
+				nk, before, after := rearrange(u.keep, u.grads)
+				for i := range nk {
+					if nk[i] != u.keep[i] {
+						info.Swapped++
+					}
+				}
+				copy(u.keep, nk)
+				info.ObjectiveBefore += before
+				info.ObjectiveAfter += after
+			}
+		}
+	}
+	for l := range enc.Layers {
+		info.Heads += count(keepH[l])
+		info.Neurons += count(keepN[l])
+	}
+	info.SearchSeconds = time.Since(t0).Seconds()
+
+	// 4. Physical pruning and mask tuning.
+	student, senc, err := graph.Prune(m, enc, keepPlan(keepH, keepN), graph.PruneOptions{KeepBias: true})
+	if err != nil {
+		return nil, fmt.Errorf("pruning: %w", err)
+	}
+	iters := make([]Iteration, enc.NumSublayers())
+	for s := range iters {
+		w, g := unitWidth(enc, s)
+		kept := keepN[s/2]
+		if s%2 == 0 {
+			kept = keepH[s/2]
+		}
+		iters[s] = Iteration{Sublayer: s, Layer: s / 2, Kind: kindName(s), Units: w / g, Kept: count(kept), Removed: outLinear(senc, s) == nil}
+	}
+	if !opts.NoTuning {
+		t0 = time.Now()
+		student, senc, err = k.tune(ctx, student, senc, teachH, teachN, iters, info)
+		if err != nil {
+			return nil, fmt.Errorf("mask tuning: %w", err)
+		}
+		info.TuneSeconds = time.Since(t0).Seconds()
+	}
+	k.x0, k.inputs = nil, nil
+
+	info.MACsAfter = KwonMACs(senc, seqLen)
+	info.MACReduction = 1 - info.MACsAfter/info.MACsBefore
+	rep := Report{
+		Method: "kwon", RequestedReduction: opts.Reduction, SeqLen: seqLen, Iterations: iters,
+		Options: Options{Reduction: opts.Reduction, SeqLen: opts.SeqLen, Temperature: 1, KeepBias: true,
+			NoTuning: opts.NoTuning, Threads: opts.Threads, Provider: opts.Provider},
+		Calibration: CalibStats{Sequences: stats.Sequences, Tokens: stats.Tokens, PaddedTokens: stats.PaddedTokens, AvgLen: stats.AvgLen, Batches: len(batches)},
+	}
+	rep.fill(cost, enc, senc, m, student)
+	rep.TotalSeconds = time.Since(start).Seconds()
+	rep.ORTSeconds = k.ortTime.Seconds()
+	rep.PeakRSSBytes = peakRSS()
+	return &Result{Model: student, Encoder: senc, Report: rep}, nil
+}
+
+// KwonMACs returns the encoder MACs of Kwon et al.'s cost model at costing length seqLen: per
+// head 3*s*D*d_h + 2*s^2*d_h + s*d_h*D, per neuron 2*s*D (kprune-spec section 5).
+func KwonMACs(enc *graph.Encoder, seqLen float64) float64 {
+	head, neuron := kwonUnitMACs(Cost{Hidden: enc.Hidden, HeadDim: enc.HeadDim, SeqLen: seqLen})
+	h, n := Units(enc)
+	var total float64
+	for l := range h {
+		total += float64(h[l])*head + float64(n[l])*neuron
+	}
+	return total
+}
+
+func kwonUnitMACs(c Cost) (head, neuron float64) {
+	s, d, dh := c.SeqLen, float64(c.Hidden), float64(c.HeadDim)
+	return 3*s*d*dh + 2*s*s*dh + s*dh*d, 2 * s * d
+}
+
+// kwonTargets turns the true labels (or scores) into the scoring graph's loss targets per batch:
+// one-hot class probabilities for a classification head (with temperature 1 the KL to them is the
+// cross-entropy), the scores themselves for a regression head (the loss is then the MSE).
+func kwonTargets(enc *graph.Encoder, batches []data.Batch, labels [][]int, scores [][]float64) ([][]*ort.Tensor, error) {
+	out := make([][]*ort.Tensor, len(batches))
+	switch enc.Head {
+	case graph.HeadClassification:
+		if labels == nil {
+			return nil, errors.New("Kwon et al. needs the true class labels of the calibration set (labels is nil): give a labelled calibration file")
+		}
+		if len(labels) != len(batches) {
+			return nil, fmt.Errorf("Kwon et al.: labels for %d batches, but the calibration set has %d batches", len(labels), len(batches))
+		}
+		c := enc.NumLabels
+		if c < 2 {
+			return nil, fmt.Errorf("Kwon et al.: the classification head has %d outputs", c)
+		}
+		for i, b := range batches {
+			if len(labels[i]) != b.Size {
+				return nil, fmt.Errorf("Kwon et al.: batch %d has %d rows but %d labels", i, b.Size, len(labels[i]))
+			}
+			p := make([]float32, b.Size*c)
+			for r, y := range labels[i] {
+				if y < 0 {
+					return nil, fmt.Errorf("Kwon et al.: row %d of calibration batch %d has no label (every calibration example needs its true class)", r, i)
+				}
+				if y >= c {
+					return nil, fmt.Errorf("Kwon et al.: row %d of calibration batch %d has label %d, but the model has %d classes", r, i, y, c)
+				}
+				p[r*c+y] = 1
+			}
+			out[i] = []*ort.Tensor{ort.F32Tensor([]int64{int64(b.Size), int64(c)}, p)}
+		}
+	case graph.HeadRegression:
+		if scores == nil {
+			return nil, errors.New("Kwon et al. needs the true scores of the calibration set for a regression head (KwonOptions.Scores is nil): give a calibration file with scores")
+		}
+		if len(scores) != len(batches) {
+			return nil, fmt.Errorf("Kwon et al.: scores for %d batches, but the calibration set has %d batches", len(scores), len(batches))
+		}
+		if enc.NumLabels != 1 {
+			return nil, fmt.Errorf("Kwon et al.: the regression head has %d outputs, want 1", enc.NumLabels)
+		}
+		for i, b := range batches {
+			if len(scores[i]) != b.Size {
+				return nil, fmt.Errorf("Kwon et al.: batch %d has %d rows but %d scores", i, b.Size, len(scores[i]))
+			}
+			t := make([]float32, b.Size)
+			for r, v := range scores[i] {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return nil, fmt.Errorf("Kwon et al.: row %d of calibration batch %d has no valid score (%v)", r, i, v)
+				}
+				t[r] = float32(v)
+			}
+			out[i] = []*ort.Tensor{ort.F32Tensor([]int64{int64(b.Size), 1}, t)}
+		}
+	default:
+		return nil, fmt.Errorf("Kwon et al. is implemented for classification and regression heads (it needs a task loss on true labels); this model has a %s head", enc.Head)
+	}
+	return out, nil
+}
+
+// kwonRun is the working state of one Kwon run.
+type kwonRun struct {
+	m        *onnx.ModelProto
+	enc      *graph.Encoder
+	batches  []data.Batch
+	targets  [][]*ort.Tensor
+	inputs   []map[string]*ort.Tensor
+	x0       [][]float32   // hidden state entering sublayer 0, per batch
+	grads    [][][]float64 // [sublayer][unit][batch] d loss / d unit mask
+	meanLoss float64
+	ortOpts  ort.Options
+	ortTime  time.Duration
+	progress func(Progress)
+}
+
+// gradients runs the embeddings and the scoring graph at sublayer 0 over the calibration set and
+// keeps every batch's per-unit mask gradients.
+func (k *kwonRun) gradients(ctx context.Context) error {
+	enc := k.enc
+	emb, err := graph.Extract(k.m, nil, []string{enc.SublayerInput(0)})
+	if err != nil {
+		return fmt.Errorf("extracting the embeddings: %w", err)
+	}
+	es, err := newSession(emb, k.ortOpts, &k.ortTime)
+	if err != nil {
+		return fmt.Errorf("embeddings session: %w", err)
+	}
+	defer es.close()
+	sc, err := autodiff.BuildScoring(k.m, enc, 0, autodiff.ScoringOptions{Temperature: 1})
+	if err != nil {
+		return fmt.Errorf("building the gradient graph: %w", err)
+	}
+	scs, err := newSession(sc.Model, k.ortOpts, &k.ortTime)
+	if err != nil {
+		return fmt.Errorf("gradient session: %w", err)
+	}
+	defer scs.close()
+	n := len(k.batches)
+	k.grads = make([][][]float64, enc.NumSublayers())
+	for s := range k.grads {
+		w, g := unitWidth(enc, s)
+		if outLinear(enc, s) == nil {
+			continue
+		}
+		k.grads[s] = make([][]float64, w/g)
+		for u := range k.grads[s] {
+			k.grads[s][u] = make([]float64, n)
+		}
+	}
+	ones := map[int]*ort.Tensor{}
+	for s, w := range sc.Widths {
+		one := make([]float32, w)
+		for i := range one {
+			one[i] = 1
+		}
+		ones[s] = ort.F32Tensor([]int64{int64(w)}, one)
+	}
+	k.inputs = make([]map[string]*ort.Tensor, n)
+	k.x0 = make([][]float32, n)
+	var loss float64
+	for i := range k.batches {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b := &k.batches[i]
+		k.inputs[i] = modelInputs(enc, b)
+		eo, err := es.run(ctx, k.inputs[i])
+		if err != nil {
+			return fmt.Errorf("embeddings, batch %d: %w", i, err)
+		}
+		k.x0[i] = eo[enc.SublayerInput(0)].F32
+		in := k.feed(i)
+		in[sc.Hidden] = ort.F32Tensor(k.hiddenShape(i), k.x0[i])
+		for s, name := range sc.Masks {
+			in[name] = ones[s]
+		}
+		for t, name := range sc.Targets {
+			in[name] = k.targets[i][t]
+		}
+		out, err := scs.run(ctx, in)
+		if err != nil {
+			return fmt.Errorf("gradient graph, batch %d: %w", i, err)
+		}
+		loss += float64(out[sc.Loss].F32[0])
+		for s, name := range sc.Grads {
+			g := out[name].F32
+			_, group := unitWidth(enc, s)
+			if len(g) != len(k.grads[s])*group {
+				return fmt.Errorf("gradient graph, batch %d: sublayer %d has %d gradients, want %d", i, s, len(g), len(k.grads[s])*group)
+			}
+			for u := range k.grads[s] {
+				var sum float64
+				for _, v := range g[u*group : (u+1)*group] {
+					sum += float64(v)
+				}
+				k.grads[s][u][i] = sum
+			}
+		}
+		k.progress(Progress{Phase: "gradients", Sublayer: -1, Sublayers: enc.NumSublayers(), Done: i + 1, Total: n})
+	}
+	k.meanLoss = loss / float64(n)
+	return nil
+}
+
+// feed returns a fresh copy of batch i's model inputs, to add graph-specific inputs to.
+func (k *kwonRun) feed(i int) map[string]*ort.Tensor {
+	in := make(map[string]*ort.Tensor, len(k.inputs[i])+8)
+	for name, t := range k.inputs[i] {
+		in[name] = t
+	}
+	return in
+}
+
+func (k *kwonRun) hiddenShape(i int) []int64 {
+	b := &k.batches[i]
+	return []int64{int64(b.Size), int64(b.SeqLen), int64(k.enc.Hidden)}
+}
+
+// fisher returns the importance sum_b g_b^2 of every unit from its per-batch gradients.
+func fisher(grads [][]float64) []float64 {
+	out := make([]float64, len(grads))
+	for u, g := range grads {
+		for _, v := range g {
+			out[u] += v * v
+		}
+	}
+	return out
+}
+
+func count(keep []bool) int {
+	n := 0
+	for _, k := range keep {
+		if k {
+			n++
+		}
+	}
+	return n
+}
+
+// kwonSearch is the mask search of Kwon et al.: heads (headImp[l][h]) and neurons (neuronImp[l][n])
+// are ranked separately by importance; for every number of kept heads h >= 1 whose MACs fit the
+// budget, the remaining budget keeps the floor((budget - h*headMAC) / neuronMAC) best neurons, and
+// the split with the largest total importance is returned with that importance.
+//
+// Unlike the reference, a head count whose MACs alone exceed the budget is not considered (the
+// reference then keeps zero neurons and exceeds the budget). If not even one head fits, no head
+// is kept and the budget goes to neurons. Ties in importance rank the lower layer and index first.
+func kwonSearch(headImp, neuronImp [][]float64, headMAC, neuronMAC, budget float64) (keepH, keepN [][]bool, best float64) {
+	type unit struct {
+		l, i int
+		v    float64
+	}
+	rank := func(imp [][]float64) ([]unit, [][]bool) {
+		var us []unit
+		keep := make([][]bool, len(imp))
+		for l, row := range imp {
+			keep[l] = make([]bool, len(row))
+			for i, v := range row {
+				us = append(us, unit{l, i, v})
+			}
+		}
+		sort.SliceStable(us, func(a, b int) bool { return us[a].v > us[b].v })
+		return us, keep
+	}
+	heads, keepH := rank(headImp)
+	neurons, keepN := rank(neuronImp)
+	prefix := func(us []unit) []float64 {
+		p := make([]float64, len(us)+1)
+		for i, u := range us {
+			p[i+1] = p[i] + u.v
+		}
+		return p
+	}
+	ph, pn := prefix(heads), prefix(neurons)
+	fill := func(rest float64) int {
+		if rest <= 0 || neuronMAC <= 0 {
+			return 0
+		}
+		// The tiny slack keeps a budget of exactly n neurons from rounding down to n-1.
+		return min(int(math.Floor(rest/neuronMAC+1e-9)), len(neurons))
+	}
+	bestH, bestN := 0, fill(budget)
+	best = math.Inf(-1)
+	if len(heads) == 0 || headMAC > budget {
+		best = pn[bestN]
+	}
+	for nh := 1; nh <= len(heads); nh++ {
+		rest := budget - float64(nh)*headMAC
+		if rest < 0 {
+			break
+		}
+		nn := fill(rest)
+		if v := ph[nh] + pn[nn]; v > best {
+			best, bestH, bestN = v, nh, nn
+		}
+	}
+	for _, u := range heads[:bestH] {
+		keepH[u.l][u.i] = true
+	}
+	for _, u := range neurons[:bestN] {
+		keepN[u.l][u.i] = true
+	}
+	return keepH, keepN, best
+}
+
+// rearrange is the greedy mask rearrangement of Kwon et al. for the units of one layer and type:
+// grads[u] is unit u's per-batch gradient vector. Keeping the number of pruned units p, it starts
+// from the p units of smallest sum_b g^2 and, for every other unit in ascending order, adds it to
+// the pruned set and drops the member whose removal leaves the smallest squared norm of the summed
+// gradient vectors. It returns the new keep mask and that objective before and after. Each step
+// can drop the unit it just added, so the objective never increases.
+func rearrange(keep []bool, grads [][]float64) ([]bool, float64, float64) {
+	out := append([]bool(nil), keep...)
+	pruned := len(keep) - count(keep)
+	if pruned == 0 || pruned == len(keep) {
+		obj := objective(out, grads)
+		return out, obj, obj
+	}
+	sq := fisher(grads)
+	order := make([]int, len(keep))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return sq[order[a]] < sq[order[b]] })
+	set := append([]int(nil), order[:pruned]...)
+	nb := len(grads[0])
+	sum := make([]float64, nb)
+	for _, u := range set {
+		for b, v := range grads[u] {
+			sum[b] += v
+		}
+	}
+	before := dot(sum, sum)
+	for _, add := range order[pruned:] {
+		set = append(set, add)
+		for b, v := range grads[add] {
+			sum[b] += v
+		}
+		bestK, bestV := 0, math.Inf(1)
+		for k, u := range set {
+			var v float64
+			for b, g := range grads[u] {
+				d := sum[b] - g
+				v += d * d
+			}
+			if v < bestV {
+				bestK, bestV = k, v
+			}
+		}
+		for b, v := range grads[set[bestK]] {
+			sum[b] -= v
+		}
+		set = append(set[:bestK], set[bestK+1:]...)
+	}
+	for i := range out {
+		out[i] = true
+	}
+	for _, u := range set {
+		out[u] = false
+	}
+	return out, before, objective(out, grads)
+}
+
+// objective is the squared norm of the summed gradient vectors of the pruned units.
+func objective(keep []bool, grads [][]float64) float64 {
+	if len(grads) == 0 {
+		return 0
+	}
+	sum := make([]float64, len(grads[0]))
+	for u, k := range keep {
+		if !k {
+			for b, v := range grads[u] {
+				sum[b] += v
+			}
+		}
+	}
+	return dot(sum, sum)
+}
+
+func dot(a, b []float64) float64 {
+	var s float64
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+// keepPlan turns keep masks into a graph.Plan (a layer keeping nothing gets an empty, non-nil list).
+func keepPlan(keepH, keepN [][]bool) graph.Plan {
+	idx := func(keep []bool) []int {
+		out := []int{}
+		for i, k := range keep {
+			if k {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	p := graph.Plan{Heads: make([][]int, len(keepH)), Neurons: make([][]int, len(keepN))}
+	for l := range keepH {
+		if len(keepH[l]) > 0 {
+			p.Heads[l] = idx(keepH[l])
+		}
+		if len(keepN[l]) > 0 {
+			p.Neurons[l] = idx(keepN[l])
+		}
+	}
+	return p
+}
+
+// tuneSystem builds the least-squares problem of per-unit scales for one sublayer from the Gram
+// matrices of its output-projection input A (aa = A^T A, width x width, row-major) and of A with
+// the target residual R (ar = A^T R, width x d) and its output weight w (width x d, y = A @ W).
+// Unit u owns group consecutive columns of A (d_h for heads, 1 for neurons). Its contribution to
+// the output is C_u = A[:, u] W[u, :], so the normal matrix is G[u][v] = <C_u, C_v> = the sum over
+// the (u, v) block of (A^T A) o (W W^T) (Hadamard product) and the right-hand side is
+// rhs[u] = <C_u, R> = the sum over u's rows of diag(A^T R W^T).
+func tuneSystem(aa, ar []float64, w []float32, width, d, group int) (g, rhs []float64) {
+	w64 := make([]float64, len(w))
+	for i, v := range w {
+		w64[i] = float64(v)
+	}
+	wm := mat.NewDense(width, d, w64)
+	var wwt mat.Dense
+	wwt.Mul(wm, wm.T())
+	units := width / group
+	g = make([]float64, units*units)
+	rhs = make([]float64, units)
+	for p := 0; p < width; p++ {
+		u := p / group
+		row := wwt.RawRowView(p)
+		for q := 0; q < width; q++ {
+			g[u*units+q/group] += aa[p*width+q] * row[q]
+		}
+		var r float64
+		for j := 0; j < d; j++ {
+			r += ar[p*d+j] * w64[p*d+j]
+		}
+		rhs[u] += r
+	}
+	return g, rhs
+}
+
+// solveScales solves for the per-unit scales x as the reference does: LSMR with damping 1 on
+// G y = rhs - G 1 with y = x - 1 (i.e. min ||G (x - 1) - (rhs - G 1)||^2 + ||x - 1||^2), where a
+// single unit is solved exactly without damping. LSMR runs with cupyx.scipy.sparse.linalg.lsmr's
+// defaults (atol = btol = 1e-6, conlim = 1e8, at most 5n iterations; scipy's limit of n
+// iterations stops most real problems short). ok is false when the solve did not converge
+// (LSMR's istop >= 3, or a zero or non-finite single pivot).
+func solveScales(g, rhs []float64) (x []float64, ok bool) {
+	n := len(rhs)
+	b := make([]float64, n)
+	for i := range b {
+		var s float64
+		for j := 0; j < n; j++ {
+			s += g[i*n+j]
+		}
+		b[i] = rhs[i] - s
+	}
+	if n == 1 {
+		v := b[0]/g[0] + 1
+		return []float64{v}, g[0] != 0 && !math.IsNaN(v) && !math.IsInf(v, 0)
+	}
+	mv := func(dst, v []float64) {
+		for i := 0; i < n; i++ {
+			dst[i] = dot(g[i*n:(i+1)*n], v)
+		}
+	}
+	y, istop, _ := lsmr(n, n, mv, mv, b, 1, 1e-6, 1e-6, 1e8, 5*n)
+	for i := range y {
+		y[i]++
+		if math.IsNaN(y[i]) || math.IsInf(y[i], 0) {
+			return y, false
+		}
+	}
+	return y, istop < 3
+}
+
+// tune runs the mask tuning of Kwon et al. sublayer by sublayer on the physically pruned student,
+// against the original model masked to the teacher's selection. Both frontiers (the hidden states
+// entering the current sublayer, per batch) advance together; the teacher's pre-LN sums are used
+// batch by batch and never stored for the whole calibration set.
+func (k *kwonRun) tune(ctx context.Context, student *onnx.ModelProto, senc *graph.Encoder, teachH, teachN [][]bool, iters []Iteration, info *KwonInfo) (*onnx.ModelProto, *graph.Encoder, error) {
+	enc := k.enc
+	var present []int
+	for s := 0; s < enc.NumSublayers(); s++ {
+		if outLinear(enc, s) != nil {
+			present = append(present, s)
+		}
+	}
+	teacher, err := graph.InsertMasks(k.m, enc, present, graph.MaskOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("masking the teacher: %w", err)
+	}
+	tmask := map[string]*ort.Tensor{}
+	for _, s := range present {
+		w, group := unitWidth(enc, s)
+		keep := teachN[s/2]
+		if s%2 == 0 {
+			keep = teachH[s/2]
+		}
+		v := make([]float32, w)
+		for i := range v {
+			if keep[i/group] {
+				v[i] = 1
+			}
+		}
+		tmask[graph.MaskName(s)] = ort.F32Tensor([]int64{int64(w)}, v)
+	}
+	n := len(k.batches)
+	// Both frontiers start at the embeddings output (replaced, never written in place).
+	xt := append([][]float32(nil), k.x0...)
+	xs := append([][]float32(nil), k.x0...)
+	k.x0 = nil
+	// The reference fits the last FFN of a sequence-level (classification, regression) model on
+	// the [CLS] token only: a mask with only position 0 set gives exactly that Gram.
+	var clsMask [][]int64
+	last := enc.NumSublayers() - 1
+	if (enc.Head == graph.HeadClassification || enc.Head == graph.HeadRegression) && enc.AttentionMask != "" {
+		clsMask = make([][]int64, n)
+		for i := range k.batches {
+			b := &k.batches[i]
+			cm := make([]int64, len(b.AttentionMask))
+			for r := 0; r < b.Size; r++ {
+				cm[r*b.SeqLen] = b.AttentionMask[r*b.SeqLen]
+			}
+			clsMask[i] = cm
+		}
+	}
+	first := true
+	for s := 0; s < enc.NumSublayers(); s++ {
+		ortBefore := k.ortTime
+		tTune := time.Now()
+		lin := outLinear(senc, s)
+		var acc *gramPass
+		if s > 0 && lin != nil { // the reference does not tune the MHA of layer 0
+			var cls [][]int64
+			if s == last {
+				cls = clsMask
+			}
+			if acc, err = k.newGramPass(student, senc, s, cls); err != nil {
+				return nil, nil, err
+			}
+		}
+		if err := k.teacherStep(ctx, teacher, tmask, s, xt, xs, acc); err != nil {
+			return nil, nil, err
+		}
+		if acc != nil {
+			scales, reason, err := acc.solve(student, senc)
+			if err != nil {
+				return nil, nil, err
+			}
+			if reason != "" {
+				info.StoppedAt, info.StopReason = s, reason
+				iters[s].TuneSeconds = time.Since(tTune).Seconds()
+				iters[s].ORTSeconds = (k.ortTime - ortBefore).Seconds()
+				return student, senc, nil
+			}
+			w, err := linearWeight(student, lin)
+			if err != nil {
+				return nil, nil, fmt.Errorf("sublayer %d output weight: %w", s, err)
+			}
+			_, group := unitWidth(senc, s)
+			nw := make([]float32, len(w))
+			for p := 0; p < lin.In; p++ {
+				f := float32(scales[p/group])
+				for j := 0; j < lin.Out; j++ {
+					nw[p*lin.Out+j] = w[p*lin.Out+j] * f
+				}
+			}
+			if student, err = graph.ReplaceOutputWeight(student, senc, s, nw, nil); err != nil {
+				return nil, nil, fmt.Errorf("writing the tuned weights of sublayer %d: %w", s, err)
+			}
+			for _, v := range scales {
+				if first {
+					info.ScaleMin, info.ScaleMax, first = v, v, false
+				}
+				info.ScaleMin, info.ScaleMax = math.Min(info.ScaleMin, v), math.Max(info.ScaleMax, v)
+			}
+			info.Tuned = append(info.Tuned, s)
+		}
+		iters[s].TuneSeconds = time.Since(tTune).Seconds()
+		if s < last {
+			tAdv := time.Now()
+			if err := k.studentStep(ctx, student, senc, s, xs); err != nil {
+				return nil, nil, err
+			}
+			iters[s].AdvanceSeconds = time.Since(tAdv).Seconds()
+		}
+		iters[s].ORTSeconds = (k.ortTime - ortBefore).Seconds()
+	}
+	return student, senc, nil
+}
+
+// teacherStep runs the masked teacher's sublayer s on every batch: it advances the teacher's
+// frontier xt and, when acc is not nil, feeds the teacher's pre-LN sum together with the
+// student's frontier xs to the Gram accumulation.
+func (k *kwonRun) teacherStep(ctx context.Context, teacher *onnx.ModelProto, tmask map[string]*ort.Tensor, s int, xt, xs [][]float32, acc *gramPass) error {
+	if acc != nil {
+		defer acc.sess.close()
+	}
+	enc := k.enc
+	tsub, err := graph.Extract(teacher, []string{enc.SublayerInput(s)}, []string{preLN(enc, s), enc.SublayerOutput(s)})
+	if err != nil {
+		return fmt.Errorf("extracting the teacher's sublayer %d: %w", s, err)
+	}
+	ts, err := newSession(tsub, k.ortOpts, &k.ortTime)
+	if err != nil {
+		return fmt.Errorf("teacher sublayer %d session: %w", s, err)
+	}
+	defer ts.close()
+	phase := "teacher"
+	if acc != nil {
+		phase = "tune"
+	}
+	for i := range k.batches {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		in := k.feed(i)
+		for name, t := range tmask {
+			in[name] = t
+		}
+		in[enc.SublayerInput(s)] = ort.F32Tensor(k.hiddenShape(i), xt[i])
+		out, err := ts.run(ctx, in)
+		if err != nil {
+			return fmt.Errorf("teacher sublayer %d, batch %d: %w", s, i, err)
+		}
+		xt[i] = out[enc.SublayerOutput(s)].F32
+		if acc != nil {
+			if err := acc.add(ctx, i, xs[i], out[preLN(enc, s)].F32); err != nil {
+				return err
+			}
+		}
+		k.progress(Progress{Phase: phase, Sublayer: s, Sublayers: enc.NumSublayers(), Done: i + 1, Total: len(k.batches)})
+	}
+	return nil
+}
+
+// studentStep advances the student's frontier xs through its (now final) sublayer s.
+func (k *kwonRun) studentStep(ctx context.Context, student *onnx.ModelProto, senc *graph.Encoder, s int, xs [][]float32) error {
+	sub, err := graph.Extract(student, []string{senc.SublayerInput(s)}, []string{senc.SublayerOutput(s)})
+	if err != nil {
+		return fmt.Errorf("extracting the student's sublayer %d: %w", s, err)
+	}
+	ss, err := newSession(sub, k.ortOpts, &k.ortTime)
+	if err != nil {
+		return fmt.Errorf("student sublayer %d session: %w", s, err)
+	}
+	defer ss.close()
+	for i := range k.batches {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		in := k.feed(i)
+		in[senc.SublayerInput(s)] = ort.F32Tensor(k.hiddenShape(i), xs[i])
+		out, err := ss.run(ctx, in)
+		if err != nil {
+			return fmt.Errorf("student sublayer %d, batch %d: %w", s, i, err)
+		}
+		xs[i] = out[senc.SublayerOutput(s)].F32
+		k.progress(Progress{Phase: "advance", Sublayer: s, Sublayers: k.enc.NumSublayers(), Done: i + 1, Total: len(k.batches)})
+	}
+	return nil
+}
+
+// gramPass accumulates, for student sublayer s, the Gram matrices A^T A and A^T R of its
+// output-projection input A and the residual R = teacher pre-LN sum - student input - bias, with
+// the scoring graph of K-prune (whose gradients are not needed here).
+type gramPass struct {
+	k    *kwonRun
+	s    int
+	sc   *autodiff.Scoring
+	sess *session
+	ones map[int]*ort.Tensor
+	cls  [][]int64
+	gram *Gram
+}
+
+func (k *kwonRun) newGramPass(student *onnx.ModelProto, senc *graph.Encoder, s int, cls [][]int64) (*gramPass, error) {
+	sc, err := autodiff.BuildScoring(student, senc, s, autodiff.ScoringOptions{Temperature: 1, Gram: true})
+	if err != nil {
+		return nil, fmt.Errorf("building the Gram graph of sublayer %d: %w", s, err)
+	}
+	sess, err := newSession(sc.Model, k.ortOpts, &k.ortTime)
+	if err != nil {
+		return nil, fmt.Errorf("Gram session of sublayer %d: %w", s, err)
+	}
+	g := &gramPass{k: k, s: s, sc: sc, sess: sess, ones: map[int]*ort.Tensor{}, cls: cls}
+	for s2, w := range sc.Widths {
+		one := make([]float32, w)
+		for i := range one {
+			one[i] = 1
+		}
+		g.ones[s2] = ort.F32Tensor([]int64{int64(w)}, one)
+	}
+	width, _ := unitWidth(senc, s)
+	g.gram = NewGram(width, k.enc.Hidden)
+	return g, nil
+}
+
+// add accumulates batch i, given the student's input xs and the teacher's pre-LN sum yT.
+func (g *gramPass) add(ctx context.Context, i int, xs, yT []float32) error {
+	k, sc := g.k, g.sc
+	hshape := k.hiddenShape(i)
+	in := k.feed(i)
+	if g.cls != nil {
+		in[k.enc.AttentionMask] = ort.I64Tensor(k.batches[i].Shape(), g.cls[i])
+	}
+	in[sc.Hidden] = ort.F32Tensor(hshape, xs)
+	in[sc.TeacherPreLN] = ort.F32Tensor(hshape, yT)
+	for s2, name := range sc.Masks {
+		in[name] = g.ones[s2]
+	}
+	for t, name := range sc.Targets {
+		in[name] = k.targets[i][t]
+	}
+	out, err := g.sess.run(ctx, in)
+	if err != nil {
+		return fmt.Errorf("Gram graph of sublayer %d, batch %d: %w", g.s, i, err)
+	}
+	if err := g.gram.Add(out[sc.GramAA].F32, out[sc.GramAR].F32); err != nil {
+		return fmt.Errorf("sublayer %d, batch %d: %w", g.s, i, err)
+	}
+	return nil
+}
+
+// solve builds the scale problem from the accumulated Gram matrices and the student's output
+// weight and solves it. reason is non-empty when the reference would stop tuning here.
+func (g *gramPass) solve(student *onnx.ModelProto, senc *graph.Encoder) (scales []float64, reason string, err error) {
+	w, err := linearWeight(student, outLinear(senc, g.s))
+	if err != nil {
+		return nil, "", fmt.Errorf("sublayer %d output weight: %w", g.s, err)
+	}
+	width, group := unitWidth(senc, g.s)
+	gm, rhs := tuneSystem(g.gram.AA, g.gram.AR, w, width, g.k.enc.Hidden, group)
+	x, ok := solveScales(gm, rhs)
+	if reason := scalesProblem(g.s, x, ok); reason != "" {
+		return nil, reason, nil
+	}
+	return x, "", nil
+}
+
+// scalesProblem returns why the reference would stop tuning at sublayer s given the outcome of
+// the solve (x, and whether it converged), or "" when the scales can be folded in.
+func scalesProblem(s int, x []float64, converged bool) string {
+	if !converged {
+		return fmt.Sprintf("the least-squares solve of sublayer %d (%s of layer %d) did not converge", s, kindName(s), s/2)
+	}
+	for _, v := range x {
+		if !(v >= -kwonScaleLimit && v <= kwonScaleLimit) {
+			return fmt.Sprintf("a scale of sublayer %d (%s of layer %d) is %.3g, outside [-10, 10]", s, kindName(s), s/2, v)
+		}
+	}
+	return ""
+}
