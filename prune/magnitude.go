@@ -129,4 +129,3 @@ func magnitudeScores(m *onnx.ModelProto, enc *graph.Encoder, cost Cost) ([][]flo
 	}
 	return out, nil
 }
-
