@@ -44,7 +44,7 @@ func libraryNames() []string {
 
 // LibraryPath finds the onnxruntime shared library: the KPRUNE_ORT_LIB environment variable,
 // then a `.ort` folder in the working directory or any parent of it, then next to the
-// executable, then the system library folders. The error says how to install it.
+// executable (or in ../.ort from it), then the system library folders. The error says how to install it.
 func LibraryPath() (string, error) {
 	if p := os.Getenv(EnvLibrary); p != "" {
 		if _, err := os.Stat(p); err != nil {
@@ -62,7 +62,11 @@ func LibraryPath() (string, error) {
 		}
 	}
 	if exe, err := os.Executable(); err == nil {
-		dirs = append(dirs, filepath.Dir(exe), filepath.Join(filepath.Dir(exe), ".ort"))
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
+		}
+		// Next to the binary, and the repository's .ort when the binary is in its bin/.
+		dirs = append(dirs, filepath.Dir(exe), filepath.Join(filepath.Dir(exe), ".ort"), filepath.Join(filepath.Dir(exe), "..", ".ort"))
 	}
 	dirs = append(dirs, "/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/opt/homebrew/lib")
 	for _, d := range dirs {

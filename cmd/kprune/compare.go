@@ -134,6 +134,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	methodList := fs.String("methods", strings.Join(pruneMethods, ","), "comma-separated pruning `METHODS`: "+strings.Join(pruneMethods, ", "))
 	reductionList := fs.String("reductions", "0.4,0.5,0.6,0.7,0.8", "comma-separated FLOPs `REDUCTIONS` to run, each in [0, 1)")
 	samples := fs.Int("samples", 0, "number of calibration sequences, the same for every method (default: int(100000 / average length), K-prune's reference)")
+	bucket := fs.Bool("bucket", false, "[ours] batch calibration sequences of similar length together (less padding, faster)")
 	seed := fs.Uint64("seed", 0, "calibration sampling seed")
 	seqLen := fs.Float64("seq-len", 0, "costing sequence length of the FLOPs model (default: calibration average)")
 	outDir := fs.String("out", "kprune-compare", "`FOLDER` for compare.csv, compare.json and compare.svg (created if missing)")
@@ -213,7 +214,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	job := &pruneJob{calibSource: *calibPath, seed: *seed}
-	if err := job.buildCalibration(tok, cencs, *samples, 0, true, false, df.batch); err != nil {
+	if err := job.buildCalibration(tok, cencs, *samples, 0, true, *bucket, df.batch); err != nil {
 		return err
 	}
 	var labels [][]int
