@@ -35,7 +35,7 @@ func Gradients(m *onnx.ModelProto, loss string, wrt []string) (*onnx.ModelProto,
 	if len(wrt) == 0 {
 		return nil, nil, errors.New("gradients: no tensors to differentiate with respect to")
 	}
-	out := onnx.Clone(m)
+	out := shallowClone(m)
 	b, err := newBuilder(out)
 	if err != nil {
 		return nil, nil, fmt.Errorf("gradients: %w", err)
@@ -69,9 +69,12 @@ type builder struct {
 	inits  []*onnx.TensorProto
 	consts map[string]string
 	shapes map[string]string
-	prod   map[string]*onnx.NodeProto
-	n      int
-	err    error
+	// syms caches, per symbolic dimension, a 1-element tensor holding its run-time value taken
+	// from a graph input ("" when no input has it).
+	syms map[string]string
+	prod map[string]*onnx.NodeProto
+	n    int
+	err  error
 }
 
 func newBuilder(m *onnx.ModelProto) (*builder, error) {
@@ -85,7 +88,7 @@ func newBuilder(m *onnx.ModelProto) (*builder, error) {
 		return nil, errors.New("the model imports no default-domain opset")
 	}
 	b := &builder{m: m, g: g, opset: opset, info: info, used: map[string]bool{}, consts: map[string]string{},
-		shapes: map[string]string{}, prod: map[string]*onnx.NodeProto{}}
+		shapes: map[string]string{}, prod: map[string]*onnx.NodeProto{}, syms: map[string]string{}}
 	for _, t := range g.GetInitializer() {
 		b.used[t.GetName()] = true
 	}
@@ -178,19 +181,8 @@ func (b *builder) addOutput(name string) {
 	b.g.Output = append(b.g.Output, valueInfo(name, in))
 }
 
-// valueInfo writes an Info as a value info; unknown dimensions have neither value nor name.
-func valueInfo(name string, in infer.Info) *onnx.ValueInfoProto {
-	v := onnx.NewValueInfo(name, in.Elem, in.Shape())
-	if in.Rank >= 0 {
-		dims := v.GetType().GetTensorType().GetShape().GetDim()
-		for k, d := range dims {
-			if in.Dims[k] < 0 && (in.Syms[k] == "" || in.Syms[k][0] == '?') {
-				d.Value = nil
-			}
-		}
-	}
-	return v
-}
+// valueInfo writes an Info as a value info (see infer.Info.ValueInfo).
+func valueInfo(name string, in infer.Info) *onnx.ValueInfoProto { return in.ValueInfo(name) }
 
 // finish writes the new nodes and constants into the graph.
 func (b *builder) finish() error {
@@ -492,6 +484,28 @@ func (b *builder) shapeOf(t string) string {
 	if s, ok := b.shapes[t]; ok {
 		return s
 	}
+	// Prefer assembling the shape from graph inputs that carry the same symbolic dimensions
+	// (batch, seq): a Shape of t itself would keep t alive until the backward pass reads it.
+	if in.Rank > 0 {
+		parts := make([]string, in.Rank)
+		ok := true
+		for k := range parts {
+			d := in.Dim(k)
+			switch {
+			case d.Known:
+				parts[k] = b.constI(d.V)
+			case b.symSource(d.Sym) != "":
+				parts[k] = b.symSource(d.Sym)
+			default:
+				ok = false
+			}
+		}
+		if ok {
+			s := b.concatDims(parts)
+			b.shapes[t] = s
+			return s
+		}
+	}
 	s := b.op("Shape", []string{t})
 	b.shapes[t] = s
 	b.info[s] = infer.FromDims(onnx.TensorProto_INT64, []infer.SymInt{{Known: in.Rank >= 0, V: int64(in.Rank)}})
@@ -501,8 +515,12 @@ func (b *builder) shapeOf(t string) string {
 // dimOf returns a 1-element int64 tensor holding dimension k of t.
 func (b *builder) dimOf(t string, k int) string {
 	in := b.info[t]
-	if d := in.Dim(k); d.Known {
+	d := in.Dim(k)
+	if d.Known {
 		return b.constI(d.V)
+	}
+	if src := b.symSource(d.Sym); src != "" {
+		return src
 	}
 	return b.op("Gather", []string{b.shapeOf(t), b.constI(int64(k))}, onnx.AttrInt("axis", 0))
 }
@@ -661,4 +679,68 @@ func redeclareInputs(cut, full *onnx.ModelProto) error {
 		}
 	}
 	return nil
+}
+
+// symSource returns a 1-element int64 tensor holding the run-time value of symbolic dimension
+// sym, read from the shape of a graph input that has it, or "" when no graph input does.
+func (b *builder) symSource(sym string) string {
+	if sym == "" {
+		return ""
+	}
+	if s, ok := b.syms[sym]; ok {
+		return s
+	}
+	src := ""
+	inits := map[string]bool{}
+	for _, t := range b.g.GetInitializer() {
+		inits[t.GetName()] = true
+	}
+	for _, v := range b.g.GetInput() {
+		in := b.info[v.GetName()]
+		if inits[v.GetName()] || in.Rank <= 0 {
+			continue
+		}
+		for k := 0; k < in.Rank && src == ""; k++ {
+			if in.Dims[k] < 0 && in.Syms[k] == sym {
+				s, ok := b.shapes[v.GetName()]
+				if !ok {
+					s = b.op("Shape", []string{v.GetName()})
+					b.shapes[v.GetName()] = s
+					b.info[s] = infer.FromDims(onnx.TensorProto_INT64, []infer.SymInt{{Known: true, V: int64(in.Rank)}})
+				}
+				src = b.op("Gather", []string{s, b.constI(int64(k))}, onnx.AttrInt("axis", 0))
+				b.info[src] = infer.FromDims(onnx.TensorProto_INT64, []infer.SymInt{{Known: true, V: 1}})
+			}
+		}
+		if src != "" {
+			break
+		}
+	}
+	b.syms[sym] = src
+	return src
+}
+
+// shallowClone copies a model's structure (the model, its graph and the graph's lists) but shares
+// the nodes, initializers and value infos, which this package never modifies: it only appends
+// to the lists and replaces list entries. Copying weights would cost a BERT-base's 440 MB per call.
+func shallowClone(m *onnx.ModelProto) *onnx.ModelProto {
+	c := &onnx.ModelProto{
+		IrVersion: m.IrVersion, OpsetImport: m.OpsetImport, ProducerName: m.ProducerName,
+		ProducerVersion: m.ProducerVersion, Domain: m.Domain, ModelVersion: m.ModelVersion,
+		DocString: m.DocString, MetadataProps: m.MetadataProps, Functions: m.Functions,
+	}
+	if g := m.GetGraph(); g != nil {
+		c.Graph = &onnx.GraphProto{
+			Name: g.Name, DocString: g.DocString,
+			Node:                   append([]*onnx.NodeProto(nil), g.Node...),
+			Initializer:            append([]*onnx.TensorProto(nil), g.Initializer...),
+			SparseInitializer:      g.SparseInitializer,
+			Input:                  append([]*onnx.ValueInfoProto(nil), g.Input...),
+			Output:                 append([]*onnx.ValueInfoProto(nil), g.Output...),
+			ValueInfo:              append([]*onnx.ValueInfoProto(nil), g.ValueInfo...),
+			QuantizationAnnotation: g.QuantizationAnnotation,
+			MetadataProps:          g.MetadataProps,
+		}
+	}
+	return c
 }

@@ -95,7 +95,7 @@ func AddLoss(m *onnx.ModelProto, enc *graph.Encoder, opts LossOptions) (*onnx.Mo
 	if T < 0 || math.IsNaN(T) || math.IsInf(T, 0) {
 		return nil, Loss{}, fmt.Errorf("add loss: temperature %g is not a positive number", T)
 	}
-	out := onnx.Clone(m)
+	out := shallowClone(m)
 	b, err := newBuilder(out)
 	if err != nil {
 		return nil, Loss{}, fmt.Errorf("add loss: %w", err)

@@ -172,7 +172,7 @@ func gradDiv(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string,
 
 func gradPow(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
 	x, e := in(n, 0), in(n, 1)
-	xi, ei := b.info[x], b.info[e]
+	ei := b.info[e]
 	elem := b.elemOf(x)
 	yi := b.info[n.GetOutput()[0]]
 	var d string
@@ -201,7 +201,6 @@ func gradPow(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string,
 		}
 		d = b.mul(b.op("Pow", []string{x, b.sub(ec, b.constF(elem, 1))}), ec)
 	}
-	_ = xi
 	return []string{b.unbroadcast(b.mul(gy[0], d), yi, x), ""}, nil
 }
 
@@ -213,7 +212,13 @@ func gradSqrt(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string
 func gradErf(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
 	x := in(n, 0)
 	elem := b.elemOf(x)
-	e := b.op("Exp", []string{b.mul(b.mul(x, x), b.constF(elem, -1))})
+	// exp(-x^2); when x = y/c or y*c with a constant c (x/sqrt2 in GELU), square y instead so
+	// that the backward keeps y, which GELU's backward keeps anyway, and not also x.
+	src, k := x, -1.0
+	if y, c, ok := b.scaledFrom(x); ok {
+		src, k = y, -c*c
+	}
+	e := b.op("Exp", []string{b.mul(b.mul(src, src), b.constF(elem, k))})
 	return []string{b.mul(gy[0], b.mul(e, b.constF(elem, 2/math.Sqrt(math.Pi))))}, nil
 }
 
@@ -847,4 +852,31 @@ func attrString(n *onnx.NodeProto, name string) string {
 		return string(a.GetS())
 	}
 	return ""
+}
+
+// scaledFrom reports whether tensor x is y*c (Mul by a scalar constant) or y/c (Div by one), and
+// returns y and the factor.
+func (b *builder) scaledFrom(x string) (string, float64, bool) {
+	p := b.prod[x]
+	if p == nil || (p.GetOpType() != "Mul" && p.GetOpType() != "Div") || len(p.GetInput()) != 2 || domainPrefix(p) != "" {
+		return "", 0, false
+	}
+	scalar := func(t string) (float64, bool) {
+		f := b.info[t].Float
+		if len(f) == 1 && f[0] != 0 {
+			return f[0], true
+		}
+		return 0, false
+	}
+	y0, y1 := p.GetInput()[0], p.GetInput()[1]
+	if c, ok := scalar(y1); ok {
+		if p.GetOpType() == "Div" {
+			c = 1 / c
+		}
+		return y0, c, b.info[y0].Elem == b.info[x].Elem
+	}
+	if c, ok := scalar(y0); ok && p.GetOpType() == "Mul" {
+		return y1, c, b.info[y1].Elem == b.info[x].Elem
+	}
+	return "", 0, false
 }

@@ -65,6 +65,12 @@ func TestRuleGradients(t *testing.T) {
 		unary("Reciprocal", f64, 17, true),
 		unary("Identity", f64, 17, false),
 		unary("Erf", f32, 17, false), // onnxruntime has no double Erf
+		{name: "erf of x/sqrt2 (GELU form)", elem: f32, opset: 14, inputs: []tin{x234}, inits: []*onnx.TensorProto{fconst(f32, "r2", nil, 1.4142135)},
+			nodes: []*onnx.NodeProto{nd("Div", []string{"x", "r2"}, "u"), nd("Erf", []string{"u"}, "e"), nd("Mul", []string{"x", "e"}, "y")},
+			out:   "y", outShape: sh(2, 3, 4)},
+		{name: "erf of 0.5*x", elem: f32, opset: 14, inputs: []tin{x234}, inits: []*onnx.TensorProto{fconst(f32, "h", nil, 0.5)},
+			nodes: []*onnx.NodeProto{nd("Mul", []string{"h", "x"}, "u"), nd("Erf", []string{"u"}, "y")},
+			out:   "y", outShape: sh(2, 3, 4)},
 		unary("Gelu", f32, 20, false),
 		unary("Gelu", f32, 20, false, onnx.AttrString("approximate", "tanh")),
 		unary("Softmax", f64, 17, false),
@@ -271,6 +277,9 @@ func TestGradientErrors(t *testing.T) {
 		{"pow with differentiated exponent", base(nd("Pow", []string{"x", "e"}, "y")), []string{"e"}, "does not propagate through that input"},
 		{"unknown wrt", base(nd("Mul", []string{"x", "e"}, "y")), []string{"nope"}, `"nope"`},
 		{"unknown loss", base(nd("Mul", []string{"x", "e"}, "y")), nil, "loss tensor"},
+		{"run-time broadcast at opset 11", gcase{name: "err", elem: f64, opset: 11,
+			inputs: []tin{{name: "x", decl: dims("b", "s", 4), shape: sh(2, 3, 4)}, {name: "p", decl: dims("c", "s", 4), shape: sh(1, 3, 4)}},
+			nodes:  []*onnx.NodeProto{nd("Add", []string{"x", "p"}, "y")}, out: "y", outShape: sh(2, 3, 4), rdecl: dims("b", "s", 4)}, []string{"p"}, "opset 13"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			loss := "loss"

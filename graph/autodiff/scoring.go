@@ -3,7 +3,6 @@ package autodiff
 import (
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/graph/infer"
@@ -115,7 +114,7 @@ func BuildScoring(m *onnx.ModelProto, enc *graph.Encoder, s int, opts ScoringOpt
 	if err != nil {
 		return nil, fmt.Errorf("build scoring: %w", err)
 	}
-	cut = onnx.Clone(cut)
+	cut = shallowClone(cut)
 	if err := redeclareInputs(cut, m); err != nil {
 		return nil, fmt.Errorf("build scoring: %w", err)
 	}
@@ -237,7 +236,6 @@ func BuildScoring(m *onnx.ModelProto, enc *graph.Encoder, s int, opts ScoringOpt
 	for _, v := range gm.GetGraph().GetInput() {
 		sc.Inputs = append(sc.Inputs, v.GetName())
 	}
-	sort.Ints(sc.Sublayers)
 	sc.Model = gm
 	return sc, nil
 }

@@ -145,25 +145,41 @@ func (i Info) String() string {
 	return b.String()
 }
 
-// Shape returns the dimensions as onnx.Dim values (symbols as dim_params), nil when the rank is
-// unknown, for writing value infos.
+// Shape returns the dimensions as onnx.Dim values, nil when the rank is unknown: known sizes as
+// values, symbols as dim_params (inference's own symbols "?n" as "unk_n"). A dimension with no
+// symbol comes back as the zero Dim, which onnx.NewValueInfo would write as size 0: use ValueInfo
+// to write value infos.
 func (i Info) Shape() []onnx.Dim {
 	if i.Rank < 0 {
 		return nil
 	}
 	out := make([]onnx.Dim, i.Rank)
 	for k := range out {
-		if i.Dims[k] >= 0 {
+		switch s := i.Syms[k]; {
+		case i.Dims[k] >= 0:
 			out[k] = onnx.Dim{Value: i.Dims[k]}
-		} else if s := i.Syms[k]; strings.HasPrefix(s, "?") {
+		case strings.HasPrefix(s, "?"):
 			out[k] = onnx.Dim{Param: "unk_" + s[1:]}
-		} else if s != "" {
+		case s != "":
 			out[k] = onnx.Dim{Param: s}
-		} else {
-			out[k] = onnx.Dim{Param: "unk"}
 		}
 	}
 	return out
+}
+
+// ValueInfo writes the info as a tensor value info called name. Symbols given by the graph (such
+// as "batch") become dim_params; dimensions known only to inference are left without value or
+// name, which onnxruntime reads as "any size".
+func (i Info) ValueInfo(name string) *onnx.ValueInfoProto {
+	v := onnx.NewValueInfo(name, i.Elem, i.Shape())
+	if i.Rank >= 0 {
+		for k, d := range v.GetType().GetTensorType().GetShape().GetDim() {
+			if i.Dims[k] < 0 && (i.Syms[k] == "" || i.Syms[k][0] == '?') {
+				d.Value = nil
+			}
+		}
+	}
+	return v
 }
 
 // FromDims builds an Info of known rank from SymInt dimensions.

@@ -97,12 +97,16 @@ func TestShapes(t *testing.T) {
 		{"equal folds a symbol against a negative constant", graphOf(x, []*onnx.TensorProto{i64("m1", -1)},
 			nd("Shape", []string{"x"}, "s"), nd("Equal", []string{"s", "m1"}, "o")), "o", "BOOL[3]", "[0 0 0]"},
 		{"slice of a shape", graphOf(x, []*onnx.TensorProto{i64("st", 1), i64("en", 3)},
-			nd("Shape", []string{"x"}, "s"), nd("Slice", []string{"s", "st", "en"}, "o")), "o", "INT64[2]", "[{false 0 seq} {true 8 }]"},
+			nd("Shape", []string{"x"}, "s"), nd("Slice", []string{"s", "st", "en"}, "o")), "o", "INT64[2]", "[seq 8]"},
 		{"shape with start (opset 15)", graphOf(x, nil, nd("Shape", []string{"x"}, "o", onnx.AttrInt("start", -1))), "o", "INT64[1]", "[8]"},
 		{"slice static", graphOf(x, []*onnx.TensorProto{i64("st", 1, -3), i64("en", 100, -1), i64("ax", 1, 2)},
 			nd("Slice", []string{"x", "st", "en", "ax"}, "o")), "o", "FLOAT[batch,?1,2]", ""},
 		{"slice whole symbolic axis", graphOf(x, []*onnx.TensorProto{i64("st", 0), i64("en", 1<<62), i64("ax", 1)},
 			nd("Slice", []string{"x", "st", "en", "ax"}, "o")), "o", "FLOAT[batch,seq,8]", ""},
+		{"slice of position ids to a symbolic length (HF)", graphOf(x, []*onnx.TensorProto{onnx.NewInt64Tensor("pos", []int64{1, 64}, make([]int64, 64)),
+			i64s("one", 1), i64("zero", 0), i64("ax", 1)},
+			nd("Shape", []string{"x"}, "s"), nd("Gather", []string{"s", "one"}, "n", onnx.AttrInt("axis", 0)), nd("Unsqueeze", []string{"n", "zero"}, "n1"),
+			nd("Slice", []string{"pos", "zero", "n1", "ax"}, "o")), "o", "INT64[1,seq]", ""},
 		{"transpose", graphOf(x, nil, nd("Transpose", []string{"x"}, "o", onnx.AttrInts("perm", 2, 0, 1))), "o", "FLOAT[8,batch,seq]", ""},
 		{"squeeze unsqueeze attrs (opset 11)", graphOf(x, nil, nd("Unsqueeze", []string{"x"}, "u", onnx.AttrInts("axes", 0, 3)),
 			nd("Squeeze", []string{"u"}, "o", onnx.AttrInts("axes", 0))), "o", "FLOAT[batch,seq,1,8]", ""},
@@ -250,5 +254,30 @@ func TestSliceRange(t *testing.T) {
 		if f != c.first || n != c.count {
 			t.Errorf("SliceRange(%d,%d,%d,%d) = %d,%d want %d,%d", c.start, c.end, c.step, c.dim, f, n, c.first, c.count)
 		}
+	}
+}
+
+func TestValueInfo(t *testing.T) {
+	in := FromDims(f32, []SymInt{{Sym: "batch"}, {Sym: "?3"}, {Known: true, V: 8}, {}})
+	v := in.ValueInfo("t")
+	dims := v.GetType().GetTensorType().GetShape().GetDim()
+	if len(dims) != 4 || dims[0].GetDimParam() != "batch" || dims[1].GetValue() != nil || dims[2].GetDimValue() != 8 || dims[3].GetValue() != nil {
+		t.Fatalf("value info dims %v", dims)
+	}
+	if got := fmt.Sprint(in.Shape()); got != "[{0 batch} {0 unk_3} {8 } {0 }]" {
+		t.Errorf("Shape() = %s", got)
+	}
+	// Read back as a graph input: the two unnamed dimensions get distinct fresh symbols.
+	g := &onnx.GraphProto{Name: proto.String("g"), Input: []*onnx.ValueInfoProto{v}}
+	info, err := Shapes(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := info["t"]
+	if back.Syms[0] != "batch" || back.Syms[1] == "" || back.Syms[1] == back.Syms[3] || back.Dims[2] != 8 {
+		t.Errorf("read back %s %v", back, back.Syms)
+	}
+	if SameDim(back, 1, back, 3) || !SameDim(back, 0, in, 0) {
+		t.Errorf("SameDim wrong")
 	}
 }

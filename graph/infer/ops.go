@@ -1164,6 +1164,9 @@ func (st *state) slice(n *onnx.NodeProto, ins []Info) ([]Info, error) {
 	}
 	starts, ends, axes, steps, ok := SliceParams(n, ins, x.Rank)
 	if !ok {
+		if d, ok := symbolicSlice(ins, x); ok {
+			return []Info{FromDims(x.Elem, d)}, nil
+		}
 		d := make([]SymInt, x.Rank)
 		if len(ins) >= 4 && ins[3].Value != nil {
 			// Axes known: the other dimensions are unchanged.
@@ -1403,4 +1406,55 @@ func (st *state) pad(n *onnx.NodeProto, ins []Info) ([]Info, error) {
 		}
 	}
 	return []Info{FromDims(x.Elem, d)}, nil
+}
+
+// symbolicSlice handles Slice nodes (input form) whose ends are only known symbolically, as in
+// Slice(position_ids, 0, seq): taking [0, n) with step 1 gives n elements. (n could exceed the
+// axis length in principle, but the models this serves only run when it does not.)
+func symbolicSlice(ins []Info, x Info) ([]SymInt, bool) {
+	if len(ins) < 3 || ins[1].Parts == nil || ins[2].Parts == nil || len(ins[1].Parts) != len(ins[2].Parts) {
+		return nil, false
+	}
+	starts, ends := ins[1].Parts, ins[2].Parts
+	var axes, steps []int64
+	if len(ins) >= 4 && ins[3].Rank >= 0 {
+		if axes = ins[3].Value; axes == nil {
+			return nil, false
+		}
+	} else {
+		for k := range starts {
+			axes = append(axes, int64(k))
+		}
+	}
+	if len(ins) >= 5 && ins[4].Rank >= 0 {
+		if steps = ins[4].Value; steps == nil {
+			return nil, false
+		}
+	}
+	if len(axes) != len(starts) || (steps != nil && len(steps) != len(starts)) {
+		return nil, false
+	}
+	d := x.DimList()
+	for k, a := range axes {
+		ax, err := normAxis(a, x.Rank)
+		if err != nil {
+			return nil, false
+		}
+		step := int64(1)
+		if steps != nil {
+			step = steps[k]
+		}
+		s, e := starts[k], ends[k]
+		switch {
+		case s.Known && e.Known && d[ax].Known:
+			_, c := SliceRange(s.V, e.V, step, d[ax].V)
+			d[ax] = SymInt{Known: true, V: c}
+		case s.Is(0) && step == 1 && !e.Known && e.Sym != "":
+			d[ax] = e
+		case s.Is(0) && step == 1 && e.Known && e.V >= math.MaxInt32:
+		default:
+			d[ax] = SymInt{}
+		}
+	}
+	return d, true
 }
