@@ -45,7 +45,7 @@ func BenchmarkKPruneBERTBase(b *testing.B) {
 	stats := data.ComputeStats(batches)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res, err := prune.KPrune(context.Background(), m, batches, prune.Options{Reduction: 0.5}, nil)
+		res, err := prune.KPrune(context.Background(), m, batches, prune.Options{Reduction: 0.5, LowMemory: os.Getenv("KPRUNE_BENCH_ARENA") == ""}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

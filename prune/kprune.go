@@ -39,6 +39,9 @@ type Options struct {
 	// the nearest multiple of RoundTo (keeping the best-scoring units), for kernels that prefer
 	// aligned widths; later sublayers absorb the difference through the remaining budget.
 	RoundTo int
+	// LowMemory runs onnxruntime without its memory arena (see runtime.Options.NoArena): the
+	// scoring graph's backward pass then holds only live tensors, at some cost in speed.
+	LowMemory bool
 	// Threads is onnxruntime's intra-op thread count (0 = onnxruntime's default); Provider is the
 	// execution provider ("cpu" or "cuda").
 	Threads  int
@@ -109,7 +112,7 @@ func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts 
 		progress = func(Progress) {}
 	}
 	st := &state{opts: opts, teacher: m, tenc: enc, student: m, senc: enc, batches: batches, progress: progress,
-		ortOpts: ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider}}
+		ortOpts: ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider, NoArena: opts.LowMemory}}
 	stats := data.ComputeStats(batches)
 	seqLen := opts.SeqLen
 	if seqLen == 0 {

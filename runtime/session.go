@@ -47,6 +47,10 @@ type Options struct {
 	OptLevel OptLevel
 	// Provider is the execution provider: "" or "cpu", or "cuda".
 	Provider string
+	// NoArena turns off onnxruntime's CPU memory arena and memory-pattern planning: tensors are
+	// allocated and freed as they are needed. Peak memory drops to what is live at once (large
+	// backward graphs otherwise keep several GB reserved), at some cost in speed.
+	NoArena bool
 	// OptimizedModelPath, when set, makes onnxruntime save its optimised graph there.
 	OptimizedModelPath string
 	// Outputs lists the tensors to return; empty means the graph's outputs. Tensors that are not
@@ -148,6 +152,14 @@ func applyOptions(so *ort.SessionOptions, opts Options) error {
 	}[opts.OptLevel]
 	if err := so.SetGraphOptimizationLevel(lvl); err != nil {
 		return fmt.Errorf("setting optimisation level: %w", err)
+	}
+	if opts.NoArena {
+		if err := so.SetCpuMemArena(false); err != nil {
+			return fmt.Errorf("disabling the memory arena: %w", err)
+		}
+		if err := so.SetMemPattern(false); err != nil {
+			return fmt.Errorf("disabling memory patterns: %w", err)
+		}
 	}
 	if opts.OptimizedModelPath != "" {
 		if err := so.SetOptimizedModelFilePath(opts.OptimizedModelPath); err != nil {
@@ -293,9 +305,7 @@ func (s *Session) Run(ctx context.Context, inputs map[string]*Tensor) ([]*Tensor
 	err = s.s.RunWithOptions(in, out, ro)
 	defer func() {
 		for _, v := range out {
-			if v != nil {
-				v.Destroy()
-			}
+			destroy(v)
 		}
 	}()
 	if err != nil {
@@ -323,4 +333,14 @@ func (s *Session) hasInput(name string) bool {
 		}
 	}
 	return false
+}
+
+// destroy releases a value, tolerating the typed nil pointers the binding leaves behind when a
+// run fails half-way through converting its outputs.
+func destroy(v ort.Value) {
+	if v == nil {
+		return
+	}
+	defer func() { _ = recover() }()
+	v.Destroy()
 }
