@@ -97,6 +97,7 @@ type state struct {
 // batches (padded, fixed order). m is not modified. progress may be nil.
 func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts Options, progress func(Progress)) (*Result, error) {
 	start := time.Now()
+	resetPeakRSS()
 	opts.defaults()
 	if err := CheckReduction(opts.Reduction); err != nil {
 		return nil, err

@@ -37,9 +37,11 @@ type Report struct {
 	TeacherSeconds   float64      `json:"teacher_seconds"`
 	TotalSeconds     float64      `json:"total_seconds"`
 	ORTSeconds       float64      `json:"ort_seconds"`
-	PeakRSSBytes     int64        `json:"peak_rss_bytes"`
-	Versions         Versions     `json:"versions"`
-	SelfCheck        *SelfCheck   `json:"self_check,omitempty"`
+	// PeakRSSBytes is the peak resident set size during the run (Linux; the process's lifetime
+	// peak where the counter cannot be reset).
+	PeakRSSBytes int64      `json:"peak_rss_bytes"`
+	Versions     Versions   `json:"versions"`
+	SelfCheck    *SelfCheck `json:"self_check,omitempty"`
 }
 
 // LayerUnits is the number of heads and FFN neurons of one layer.
@@ -148,6 +150,13 @@ func (r *Report) fill(cost Cost, before, after *graph.Encoder, mb, ma *onnx.Mode
 	r.Layers = layerUnits(after)
 	r.LayersBefore = layerUnits(before)
 	r.RemovedSublayers = RemovedSublayers(after)
+}
+
+// resetPeakRSS restarts the kernel's peak-RSS counter (Linux: "5" into /proc/self/clear_refs)
+// so that the report's peak covers the pruning run alone, not what the process did before.
+// Where that is not possible the peak is the process's lifetime peak.
+func resetPeakRSS() {
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
 // peakRSS returns the process's peak resident set size (VmHWM) in bytes, or 0 where unknown.
