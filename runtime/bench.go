@@ -52,3 +52,40 @@ func Measure(ctx context.Context, s *Session, inputs map[string]*Tensor, warmup,
 	}
 	return Summarize(d), nil
 }
+
+// MeasureInterleaved times every session on the same inputs (each gets the inputs it declares),
+// alternating between them run by run and reversing the order every other round, so that machine
+// noise and cache effects hit all of them alike. warmup rounds are not timed.
+func MeasureInterleaved(ctx context.Context, sess []*Session, feed map[string]*Tensor, warmup, runs int) ([]LatencyStats, error) {
+	if runs <= 0 {
+		return nil, errors.New("measure: runs must be positive")
+	}
+	feeds := make([]map[string]*Tensor, len(sess))
+	for k, s := range sess {
+		feeds[k] = map[string]*Tensor{}
+		for _, in := range s.Inputs() {
+			feeds[k][in.Name] = feed[in.Name]
+		}
+	}
+	d := make([][]time.Duration, len(sess))
+	for r := 0; r < warmup+runs; r++ {
+		for j := range sess {
+			k := j
+			if r%2 == 1 {
+				k = len(sess) - 1 - j
+			}
+			t0 := time.Now()
+			if _, err := sess[k].Run(ctx, feeds[k]); err != nil {
+				return nil, err
+			}
+			if r >= warmup {
+				d[k] = append(d[k], time.Since(t0))
+			}
+		}
+	}
+	out := make([]LatencyStats, len(sess))
+	for k := range d {
+		out[k] = Summarize(d[k])
+	}
+	return out, nil
+}

@@ -249,3 +249,37 @@ func TestSummarize(t *testing.T) {
 		t.Fatalf("summary %+v", st)
 	}
 }
+
+func TestMeasureInterleaved(t *testing.T) {
+	m, err := onnx.Decode(demoModelBytes(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sess []*runtime.Session
+	for i := 0; i < 2; i++ {
+		s, err := runtime.NewSession(m, runtime.Options{IntraOpThreads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		sess = append(sess, s)
+	}
+	stats, err := runtime.MeasureInterleaved(context.Background(), sess, batchInputs([][]int64{{101, 2009, 102}, {101, 102, 0}}), 1, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats) != 2 || stats[0].Runs != 4 || stats[1].Runs != 4 || stats[0].Min <= 0 || stats[0].Min > stats[0].Max {
+		t.Fatalf("stats %+v", stats)
+	}
+	if _, err := runtime.MeasureInterleaved(context.Background(), sess, nil, 0, 0); err == nil {
+		t.Fatal("zero runs: want an error")
+	}
+}
+
+func demoModelBytes(t *testing.T) []byte {
+	b, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "internal", "demo", "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

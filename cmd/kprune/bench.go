@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/onnx"
@@ -163,7 +161,7 @@ func runBench(ctx context.Context, modelPath, basePath string, batch, seq, threa
 			return nil, err
 		}
 	}
-	stats, err := measureInterleaved(ctx, sess, feed, warmup, runs)
+	stats, err := ort.MeasureInterleaved(ctx, sess, feed, warmup, runs)
 	if err != nil {
 		return nil, err
 	}
@@ -304,43 +302,6 @@ func addBenchInputs(feed map[string]*ort.Tensor, inputs []ort.IOInfo, bm *benchM
 		feed[in.Name] = ort.I64Tensor([]int64{int64(batch), int64(seq)}, v)
 	}
 	return nil
-}
-
-// measureInterleaved times every session on the same inputs (each gets the inputs it declares),
-// alternating between them run by run and reversing the order every other round, so that machine
-// noise and cache effects hit all of them alike. warmup rounds are not timed.
-func measureInterleaved(ctx context.Context, sess []*ort.Session, feed map[string]*ort.Tensor, warmup, runs int) ([]ort.LatencyStats, error) {
-	if runs <= 0 {
-		return nil, errors.New("measure: runs must be positive")
-	}
-	feeds := make([]map[string]*ort.Tensor, len(sess))
-	for k, s := range sess {
-		feeds[k] = map[string]*ort.Tensor{}
-		for _, in := range s.Inputs() {
-			feeds[k][in.Name] = feed[in.Name]
-		}
-	}
-	d := make([][]time.Duration, len(sess))
-	for r := 0; r < warmup+runs; r++ {
-		for j := range sess {
-			k := j
-			if r%2 == 1 {
-				k = len(sess) - 1 - j
-			}
-			t0 := time.Now()
-			if _, err := sess[k].Run(ctx, feeds[k]); err != nil {
-				return nil, err
-			}
-			if r >= warmup {
-				d[k] = append(d[k], time.Since(t0))
-			}
-		}
-	}
-	out := make([]ort.LatencyStats, len(sess))
-	for k := range d {
-		out[k] = ort.Summarize(d[k])
-	}
-	return out, nil
 }
 
 // fusedOps lets onnxruntime optimise m (all optimisations, as a latency session does), saves the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kprune/kprune/data"
+	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/internal/demo"
 	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/prune"
@@ -120,19 +121,30 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
-// measurePair measures the latency of two models on the same random-token batch, alternating
-// between them so that machine noise hits both alike.
+// measurePair measures the latency of two models on the same synthetic batch (token ids below
+// both models' vocabularies, full attention mask), interleaved run by run.
 func measurePair(ctx context.Context, a, b *onnx.ModelProto, batch, seq, threads, warmup, runs int) ([2]ort.LatencyStats, error) {
 	var res [2]ort.LatencyStats
+	vocab := 0
+	for _, m := range []*onnx.ModelProto{a, b} {
+		if enc, err := graph.Discover(m); err == nil {
+			if v := prune.VocabRows(m, enc); v > 0 && (vocab == 0 || v < vocab) {
+				vocab = v
+			}
+		}
+	}
+	if vocab < 2 {
+		vocab = 2
+	}
 	shape := []int64{int64(batch), int64(seq)}
 	ids := make([]int64, batch*seq)
 	mask := make([]int64, batch*seq)
 	for i := range ids {
-		ids[i] = int64(1000 + i%500)
+		ids[i] = int64(1 + (i*7919)%(vocab-1))
 		mask[i] = 1
 	}
 	in := map[string]*ort.Tensor{"input_ids": ort.I64Tensor(shape, ids), "attention_mask": ort.I64Tensor(shape, mask), "token_type_ids": ort.I64Tensor(shape, make([]int64, batch*seq))}
-	var sess [2]*ort.Session
+	sess := make([]*ort.Session, 2)
 	for k, m := range []*onnx.ModelProto{a, b} {
 		s, err := ort.NewSession(m, ort.Options{IntraOpThreads: threads})
 		if err != nil {
@@ -141,24 +153,9 @@ func measurePair(ctx context.Context, a, b *onnx.ModelProto, batch, seq, threads
 		defer s.Close()
 		sess[k] = s
 	}
-	feed := func(s *ort.Session) map[string]*ort.Tensor {
-		f := map[string]*ort.Tensor{}
-		for _, i := range s.Inputs() {
-			f[i.Name] = in[i.Name]
-		}
-		return f
+	lat, err := ort.MeasureInterleaved(ctx, sess, in, warmup, runs)
+	if err != nil {
+		return res, err
 	}
-	var d [2][]time.Duration
-	for r := 0; r < warmup+runs; r++ {
-		for k, s := range sess {
-			t0 := time.Now()
-			if _, err := s.Run(ctx, feed(s)); err != nil {
-				return res, err
-			}
-			if r >= warmup {
-				d[k] = append(d[k], time.Since(t0))
-			}
-		}
-	}
-	return [2]ort.LatencyStats{ort.Summarize(d[0]), ort.Summarize(d[1])}, nil
+	return [2]ort.LatencyStats{lat[0], lat[1]}, nil
 }
