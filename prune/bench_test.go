@@ -22,6 +22,7 @@ import (
 //	KPRUNE_BENCH_TOKENS=10000 go test ./prune -run XXX -bench KPruneBERTBase -benchtime 1x
 func BenchmarkKPruneBERTBase(b *testing.B) {
 	tokens := 5000
+	microBatch, _ := strconv.Atoi(os.Getenv("KPRUNE_BENCH_MICROBATCH"))
 	if v := os.Getenv("KPRUNE_BENCH_TOKENS"); v != "" {
 		tokens, _ = strconv.Atoi(v)
 	}
@@ -47,7 +48,7 @@ func BenchmarkKPruneBERTBase(b *testing.B) {
 	debug.FreeOSMemory() // return the generator's garbage before the run's peak is measured
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res, err := prune.KPrune(context.Background(), m, batches, prune.Options{Reduction: 0.5, LowMemory: os.Getenv("KPRUNE_BENCH_ARENA") == ""}, nil)
+		res, err := prune.KPrune(context.Background(), m, batches, prune.Options{Reduction: 0.5, LowMemory: os.Getenv("KPRUNE_BENCH_ARENA") == "", MicroBatch: microBatch}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -39,6 +39,11 @@ type Options struct {
 	// the nearest multiple of RoundTo (keeping the best-scoring units), for kernels that prefer
 	// aligned widths; later sublayers absorb the difference through the remaining budget.
 	RoundTo int
+	// MicroBatch, when > 0, runs the scoring graph on at most MicroBatch sequences at a time and
+	// combines the results exactly (the batch's mask gradient is the row-weighted sum of the
+	// micro-batch gradients): the results do not change, and the memory of the backward pass
+	// shrinks with the rows per run. 0 runs whole batches.
+	MicroBatch int
 	// LowMemory runs onnxruntime without its memory arena (see runtime.Options.NoArena): the
 	// scoring graph's backward pass then holds only live tensors, at some cost in speed.
 	LowMemory bool
@@ -336,49 +341,73 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 		yT := tout[preLN(st.tenc, s)].F32
 		st.xt[i] = tout[st.tenc.SublayerOutput(s)].F32
 
-		in := map[string]*ort.Tensor{}
-		for k, v := range st.inputs[i] {
-			in[k] = v
-		}
-		in[sc.Hidden] = ort.F32Tensor(hshape, st.xs[i])
-		for s2, name := range sc.Masks {
-			in[name] = ones[s2]
-			if st.opts.PerExample {
-				in[name] = perExampleOnes(b.Size, ones[s2].Len())
-			}
-		}
-		for k, name := range sc.Targets {
-			in[name] = st.targets[i][k]
-		}
-		if tuning {
-			in[sc.TeacherPreLN] = ort.F32Tensor(hshape, yT)
-		}
-		out, err := scs.run(ctx, in)
-		if err != nil {
-			return it, fmt.Errorf("scoring graph, batch %d: %w", i, err)
-		}
-		lossSum += float64(out[sc.Loss].F32[0])
+		// The scoring graph runs on micro-batches of rows when asked (memory grows with the rows
+		// of one run); the batch's mask gradient is rebuilt exactly as the row-weighted sum of the
+		// micro-batch gradients of their batch-mean losses, then squared.
+		batchGrad := map[int][]float64{}
 		for s2, a := range accs {
-			g := out[sc.Grads[s2]].F32
-			sq := out[sc.SqSums[s2]].F32
-			if st.opts.PerExample {
-				g = perExampleSquares(g, b.Size, len(a.pred))
+			batchGrad[s2] = make([]float64, len(a.pred))
+		}
+		mb := b.Size
+		if st.opts.MicroBatch > 0 && st.opts.MicroBatch < b.Size {
+			mb = st.opts.MicroBatch
+		}
+		for r0 := 0; r0 < b.Size; r0 += mb {
+			r1 := min(r0+mb, b.Size)
+			n := r1 - r0
+			in := map[string]*ort.Tensor{}
+			for k, v := range st.inputs[i] {
+				in[k] = sliceRows(v, r0, r1)
 			}
-			if len(g) != len(a.pred) || len(sq) != len(a.sq) {
-				return it, fmt.Errorf("scoring graph, batch %d: sublayer %d outputs have %d and %d values, want %d", i, s2, len(g), len(sq), len(a.pred))
-			}
-			for k := range g {
+			in[sc.Hidden] = sliceRows(ort.F32Tensor(hshape, st.xs[i]), r0, r1)
+			for s2, name := range sc.Masks {
+				in[name] = ones[s2]
 				if st.opts.PerExample {
-					a.pred[k] += 0.5 * float64(g[k]) // already squared and summed over examples
-				} else {
-					a.pred[k] += 0.5 * float64(g[k]) * float64(g[k])
+					in[name] = perExampleOnes(n, ones[s2].Len())
 				}
-				a.sq[k] += float64(sq[k])
+			}
+			for k, name := range sc.Targets {
+				in[name] = sliceRows(st.targets[i][k], r0, r1)
+			}
+			if tuning {
+				in[sc.TeacherPreLN] = sliceRows(ort.F32Tensor(hshape, yT), r0, r1)
+			}
+			out, err := scs.run(ctx, in)
+			if err != nil {
+				return it, fmt.Errorf("scoring graph, batch %d: %w", i, err)
+			}
+			weight := float64(n) / float64(b.Size)
+			lossSum += weight * float64(out[sc.Loss].F32[0])
+			for s2, a := range accs {
+				g := out[sc.Grads[s2]].F32
+				sq := out[sc.SqSums[s2]].F32
+				if st.opts.PerExample {
+					g = perExampleSquares(g, n, len(a.pred))
+				}
+				if len(g) != len(a.pred) || len(sq) != len(a.sq) {
+					return it, fmt.Errorf("scoring graph, batch %d: sublayer %d outputs have %d and %d values, want %d", i, s2, len(g), len(sq), len(a.pred))
+				}
+				bg := batchGrad[s2]
+				for k := range g {
+					if st.opts.PerExample {
+						a.pred[k] += 0.5 * float64(g[k]) // already squared and summed over examples
+					} else {
+						bg[k] += weight * float64(g[k])
+					}
+					a.sq[k] += float64(sq[k])
+				}
+			}
+			if tuning {
+				if err := gram.Add(out[sc.GramAA].F32, out[sc.GramAR].F32); err != nil {
+					return it, fmt.Errorf("batch %d: %w", i, err)
+				}
 			}
 		}
-		if tuning {
-			if err := gram.Add(out[sc.GramAA].F32, out[sc.GramAR].F32); err != nil {
-				return it, fmt.Errorf("batch %d: %w", i, err)
+		if !st.opts.PerExample {
+			for s2, a := range accs {
+				for k, v := range batchGrad[s2] {
+					a.pred[k] += 0.5 * v * v
+				}
 			}
 		}
 		st.progress(Progress{Phase: "measure", Sublayer: s, Sublayers: st.tenc.NumSublayers(), Done: i + 1, Total: len(st.batches)})
@@ -634,5 +663,28 @@ func roundKept(scores []float64, kept []int, n int) []int {
 	sort.SliceStable(order, func(a, b int) bool { return scores[order[a]] > scores[order[b]] })
 	out := append([]int(nil), order[:want]...)
 	sort.Ints(out)
+	return out
+}
+
+// sliceRows returns rows [r0, r1) of a tensor along its first axis (the tensor itself when that
+// is all of it). The data is shared, not copied.
+func sliceRows(t *ort.Tensor, r0, r1 int) *ort.Tensor {
+	if r0 == 0 && int64(r1) == t.Shape[0] {
+		return t
+	}
+	per := 1
+	for _, d := range t.Shape[1:] {
+		per *= int(d)
+	}
+	shape := append([]int64{int64(r1 - r0)}, t.Shape[1:]...)
+	out := &ort.Tensor{Name: t.Name, Elem: t.Elem, Shape: shape}
+	switch {
+	case t.F32 != nil:
+		out.F32 = t.F32[r0*per : r1*per]
+	case t.F64 != nil:
+		out.F64 = t.F64[r0*per : r1*per]
+	case t.I64 != nil:
+		out.I64 = t.I64[r0*per : r1*per]
+	}
 	return out
 }

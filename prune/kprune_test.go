@@ -214,3 +214,32 @@ func TestPerExampleMatchesBatchOfOne(t *testing.T) {
 		}
 	}
 }
+
+// TestMicroBatchesGiveTheSameResult: splitting the scoring runs into micro-batches must not
+// change the knowledge measured nor the decisions.
+func TestMicroBatchesGiveTheSameResult(t *testing.T) {
+	m := demoModel(t)
+	calib, _ := demoSet(t, demo.CalibTSV, 96)
+	var reps [2]prune.Report
+	for k, mb := range []int{0, 5} {
+		res, err := prune.KPrune(context.Background(), m, calib, prune.Options{Reduction: 0.6, MicroBatch: mb, Threads: 2}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reps[k] = res.Report
+	}
+	for l := range reps[0].Layers {
+		if reps[0].Layers[l] != reps[1].Layers[l] {
+			t.Fatalf("layers differ: %v vs %v", reps[0].Layers, reps[1].Layers)
+		}
+	}
+	for i := range reps[0].Iterations {
+		a, b := reps[0].Iterations[i], reps[1].Iterations[i]
+		t.Logf("sublayer %d: pred %.4g vs %.4g, loss %.4g vs %.4g", i, a.PredMass, b.PredMass, a.MeanLoss, b.MeanLoss)
+		close := func(x, y, abs float64) bool { return math.Abs(x-y) <= 1e-3*math.Abs(x)+abs }
+		// At sublayer 0 the student is the teacher: loss and gradient are float noise.
+		if !close(a.RepMass, b.RepMass, 0) || !close(a.MeanLoss, b.MeanLoss, 1e-6) || (i > 0 && !close(a.PredMass, b.PredMass, 0)) {
+			t.Fatalf("sublayer %d: whole batches %+v vs micro-batches %+v", i, a, b)
+		}
+	}
+}

@@ -66,6 +66,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&opts.AutoLambda, "auto-lambda", false, "[ours] balance predictive and representational knowledge automatically")
 	fs.BoolVar(&opts.PerExample, "per-example", false, "[ours] predictive knowledge from per-example mask gradients")
 	fs.IntVar(&opts.RoundTo, "round-to", 0, "[ours] keep head and neuron counts per sublayer at multiples of `N`")
+	fs.IntVar(&opts.MicroBatch, "micro-batch", 0, "run the gradient pass on at most `N` sequences at a time (same results, less memory; 0: whole batches)")
 	fs.BoolVar(&opts.LowMemory, "low-memory", false, "run onnxruntime without its memory arena (lower peak memory on large models, somewhat slower)")
 	fs.IntVar(&opts.Threads, "threads", 0, "onnxruntime intra-op threads (0: all cores)")
 	fs.StringVar(&opts.Provider, "provider", "cpu", "execution provider: cpu or cuda")
