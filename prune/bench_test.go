@@ -19,10 +19,14 @@ import (
 // (model size + 2 frontiers + 512 MB) and the share of wall time spent inside onnxruntime.
 // Peak RSS is process-wide: run one token count per process, e.g.
 //
-//	KPRUNE_BENCH_TOKENS=10000 go test ./prune -run XXX -bench KPruneBERTBase -benchtime 1x
+//	KPRUNE_BENCH_TOKENS=10000 KPRUNE_BENCH_MICROBATCH=4 go test ./prune -run XXX -bench KPruneBERTBase -benchtime 1x
+//
+// KPRUNE_BENCH_MICROBATCH sets Options.MicroBatch, KPRUNE_BENCH_THREADS the onnxruntime threads, and
+// KPRUNE_BENCH_ARENA=1 keeps onnxruntime's memory arena (LowMemory off).
 func BenchmarkKPruneBERTBase(b *testing.B) {
 	tokens := 5000
 	microBatch, _ := strconv.Atoi(os.Getenv("KPRUNE_BENCH_MICROBATCH"))
+	threads, _ := strconv.Atoi(os.Getenv("KPRUNE_BENCH_THREADS"))
 	if v := os.Getenv("KPRUNE_BENCH_TOKENS"); v != "" {
 		tokens, _ = strconv.Atoi(v)
 	}
@@ -48,7 +52,7 @@ func BenchmarkKPruneBERTBase(b *testing.B) {
 	debug.FreeOSMemory() // return the generator's garbage before the run's peak is measured
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res, err := prune.KPrune(context.Background(), m, batches, prune.Options{Reduction: 0.5, LowMemory: os.Getenv("KPRUNE_BENCH_ARENA") == "", MicroBatch: microBatch}, nil)
+		res, err := prune.KPrune(context.Background(), m, batches, prune.Options{Reduction: 0.5, LowMemory: os.Getenv("KPRUNE_BENCH_ARENA") == "", MicroBatch: microBatch, Threads: threads}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
