@@ -184,24 +184,9 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 
-	m, err := onnx.Load(*modelPath)
+	m, enc, tok, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
 	if err != nil {
 		return err
-	}
-	enc, err := graph.Discover(m)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *modelPath, err)
-	}
-	tokPath, err := findTokenizer(df.tokenizer, *modelPath)
-	if err != nil {
-		return err
-	}
-	tok, err := data.LoadTokenizer(tokPath)
-	if err != nil {
-		return err
-	}
-	if err := checkTokenizer(tok, m, enc); err != nil {
-		return fmt.Errorf("tokenizer %s does not fit model %s: %w", tokPath, *modelPath, err)
 	}
 
 	// One calibration set for every method; labels only when kwon runs.

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/kprune/kprune/data"
+	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/onnx"
 )
 
 // dataFlags are the flags shared by commands that read a data file.
@@ -81,4 +83,29 @@ func evalBatches(tok *data.Tokenizer, encs []data.Encoding, batch int) ([]data.B
 		order[i] = i
 	}
 	return data.MakeBatches(encs, order, batch, tok.Padding())
+}
+
+// loadModelAndTokenizer loads a model, discovers its encoder, and loads the tokenizer (the flag,
+// else one next to the model), checking that it fits the model's vocabulary.
+func loadModelAndTokenizer(modelPath, tokFlag string) (*onnx.ModelProto, *graph.Encoder, *data.Tokenizer, error) {
+	m, err := onnx.Load(modelPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	enc, err := graph.Discover(m)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", modelPath, err)
+	}
+	tokPath, err := findTokenizer(tokFlag, modelPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tok, err := data.LoadTokenizer(tokPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkTokenizer(tok, m, enc); err != nil {
+		return nil, nil, nil, fmt.Errorf("tokenizer %s does not fit model %s: %w", tokPath, modelPath, err)
+	}
+	return m, enc, tok, nil
 }

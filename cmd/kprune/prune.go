@@ -104,26 +104,11 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if df.batch <= 0 || df.maxLen <= 2 {
 		return usageError{"--batch must be positive and --max-len above 2"}
 	}
-	m, err := onnx.Load(*modelPath)
+	m, _, tok, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
 	if err != nil {
 		return err
 	}
 	job.model = m
-	enc, err := graph.Discover(m)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *modelPath, err)
-	}
-	tokPath, err := findTokenizer(df.tokenizer, *modelPath)
-	if err != nil {
-		return err
-	}
-	tok, err := data.LoadTokenizer(tokPath)
-	if err != nil {
-		return err
-	}
-	if err := checkTokenizer(tok, m, enc); err != nil {
-		return fmt.Errorf("tokenizer %s does not fit model %s: %w", tokPath, *modelPath, err)
-	}
 	cds, encs, err := loadEncoded(tok, *calibPath, nil, df.readOptions(*method == "kwon"), df.maxLen)
 	if err != nil {
 		return err
