@@ -3,6 +3,7 @@ package prune
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/kprune/kprune/data"
@@ -26,6 +27,11 @@ func newSession(m *onnx.ModelProto, opts ort.Options, ortTime *time.Duration) (*
 	}
 	if err != nil {
 		return nil, err
+	}
+	if opts.NoArena {
+		// The serialised model handed to onnxruntime is garbage now; in low-memory mode give it
+		// back to the OS at once instead of letting the heap grow to twice the live size.
+		debug.FreeOSMemory()
 	}
 	return &session{s: s, ortTime: ortTime}, nil
 }

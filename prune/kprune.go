@@ -3,6 +3,7 @@ package prune
 import (
 	"context"
 	"fmt"
+	goruntime "runtime"
 	"sort"
 	"time"
 
@@ -521,6 +522,9 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 	}
 	it.AdvanceSeconds = time.Since(tAdv).Seconds()
 	it.ORTSeconds = (st.ortTime - ortBefore).Seconds()
+	var ms goruntime.MemStats
+	goruntime.ReadMemStats(&ms)
+	it.GoHeapBytes = int64(ms.HeapInuse)
 	return it, nil
 }
 

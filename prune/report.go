@@ -72,6 +72,9 @@ type Iteration struct {
 	RewriteSeconds float64 `json:"rewrite_seconds"`
 	AdvanceSeconds float64 `json:"advance_seconds"`
 	ORTSeconds     float64 `json:"ort_seconds"`
+	// GoHeapBytes is the Go heap in use at the end of the iteration (the rest of the process's
+	// memory is onnxruntime's and the allocator's).
+	GoHeapBytes int64 `json:"go_heap_bytes"`
 }
 
 // CalibStats describes the calibration set.
