@@ -67,12 +67,15 @@ func BenchmarkKPruneBERTBase(b *testing.B) {
 		b.ReportMetric(r.ORTSeconds/r.TotalSeconds, "ort_share")
 		b.ReportMetric(r.TotalSeconds, "total_s")
 		var tune, search, rewrite float64
+		var heap int64
 		for _, it := range r.Iterations {
+			heap = max(heap, it.GoHeapBytes)
 			tune += it.TuneSeconds
 			search += it.SearchSeconds
 			rewrite += it.RewriteSeconds
 		}
 		b.ReportMetric(tune, "tune_s")
+		b.ReportMetric(float64(heap)/1e6, "goheap_MB")
 		b.ReportMetric(rewrite, "rewrite_s")
 	}
 }
