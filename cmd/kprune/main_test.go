@@ -130,6 +130,13 @@ func TestPruneAndEval(t *testing.T) {
 			t.Errorf("report lacks %q", k)
 		}
 	}
+	page, err := os.ReadFile(filepath.Join(dir, "pruned.html"))
+	if err != nil {
+		t.Fatalf("no HTML report: %v", err)
+	}
+	if !strings.Contains(string(page), "<svg") || strings.Contains(string(page), "http") {
+		t.Error("HTML report lacks its charts or references the network")
+	}
 	if rep["achieved_flops_reduction"].(float64) < 0.5 {
 		t.Errorf("achieved %v", rep["achieved_flops_reduction"])
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/prune"
+	"github.com/kprune/kprune/report"
 	ort "github.com/kprune/kprune/runtime"
 )
 
@@ -149,7 +151,7 @@ func (j *pruneJob) checkPaths() error {
 			return usageError{fmt.Sprintf("--out %s is the input model", j.outPath)}
 		}
 	}
-	for _, p := range []string{j.outPath, j.reportPath} {
+	for _, p := range []string{j.outPath, j.reportPath, trimExt(j.reportPath) + ".html"} {
 		dir := filepath.Dir(p)
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			return fmt.Errorf("output folder %s does not exist", dir)
@@ -242,8 +244,16 @@ func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err := onnx.WriteFileAtomic(j.reportPath, append(b, '\n')); err != nil {
 		return err
 	}
+	htmlPath := trimExt(j.reportPath) + ".html"
+	var page bytes.Buffer
+	if err := report.HTML(&page, rep, report.Extra{}); err != nil {
+		return fmt.Errorf("HTML report: %w", err)
+	}
+	if err := onnx.WriteFileAtomic(htmlPath, page.Bytes()); err != nil {
+		return err
+	}
 	printSummary(stdout, rep)
-	fmt.Fprintf(stdout, "wrote %s and %s\n", j.outPath, j.reportPath)
+	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", j.outPath, j.reportPath, htmlPath)
 	return nil
 }
 
