@@ -105,39 +105,21 @@ func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts 
 	start := time.Now()
 	resetPeakRSS()
 	opts.defaults()
-	if err := CheckReduction(opts.Reduction); err != nil {
+	enc, stats, cost, err := setup(m, batches, opts.Reduction, opts.SeqLen)
+	if err != nil {
 		return nil, err
 	}
-	enc, err := graph.Discover(m)
-	if err != nil {
-		return nil, fmt.Errorf("reading the encoder: %w", err)
-	}
-	if err := CheckBatches(batches, VocabRows(m, enc)); err != nil {
-		return nil, fmt.Errorf("calibration set: %w", err)
-	}
+	seqLen := cost.SeqLen
 	if progress == nil {
 		progress = func(Progress) {}
 	}
 	st := &state{opts: opts, teacher: m, tenc: enc, student: m, senc: enc, batches: batches, progress: progress,
 		ortOpts: ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider, NoArena: opts.LowMemory}}
-	stats := data.ComputeStats(batches)
-	seqLen := opts.SeqLen
-	if seqLen == 0 {
-		seqLen = stats.AvgLen
-	}
-	cost, err := NewCost(enc, seqLen)
-	if err != nil {
-		return nil, err
-	}
 	rep := Report{
 		Method: "kprune", RequestedReduction: opts.Reduction, Options: opts, SeqLen: seqLen,
 		Calibration: CalibStats{Sequences: stats.Sequences, Tokens: stats.Tokens, PaddedTokens: stats.PaddedTokens, AvgLen: stats.AvgLen, Batches: len(batches)},
 	}
-	total := cost.Encoder(enc)
-	if total <= 0 {
-		return nil, errNoUnits
-	}
-	budget := (1 - opts.Reduction) * total
+	budget := (1 - opts.Reduction) * cost.Encoder(enc)
 
 	t0 := time.Now()
 	if err := st.teacherPass(ctx); err != nil {
@@ -691,4 +673,32 @@ func sliceRows(t *ort.Tensor, r0, r1 int) *ort.Tensor {
 		out.I64 = t.I64[r0*per : r1*per]
 	}
 	return out
+}
+
+// setup does what every data-driven method starts with, before any long work: it validates the
+// reduction, discovers the encoder, checks the batches against it, and builds the cost model at
+// seqLen (0: the batches' average length).
+func setup(m *onnx.ModelProto, batches []data.Batch, reduction, seqLen float64) (*graph.Encoder, data.Stats, Cost, error) {
+	if err := CheckReduction(reduction); err != nil {
+		return nil, data.Stats{}, Cost{}, err
+	}
+	enc, err := graph.Discover(m)
+	if err != nil {
+		return nil, data.Stats{}, Cost{}, fmt.Errorf("reading the encoder: %w", err)
+	}
+	if err := CheckBatches(batches, VocabRows(m, enc)); err != nil {
+		return nil, data.Stats{}, Cost{}, fmt.Errorf("calibration set: %w", err)
+	}
+	stats := data.ComputeStats(batches)
+	if seqLen == 0 {
+		seqLen = stats.AvgLen
+	}
+	cost, err := NewCost(enc, seqLen)
+	if err != nil {
+		return nil, data.Stats{}, Cost{}, err
+	}
+	if cost.Encoder(enc) <= 0 {
+		return nil, data.Stats{}, Cost{}, errNoUnits
+	}
+	return enc, stats, cost, nil
 }

@@ -110,39 +110,21 @@ const kwonScaleLimit = 10
 // reference can keep more heads than it allows, with zero neurons); the MHA least-squares problem
 // lacks the reference's extra all-ones column (a free offset whose value is discarded: it needs
 // column sums of A that the Gram graph does not give); the Gram sums and the solve are float64
-// (the reference's are float32 on a GPU); a graph input no node reads any more (attention_mask,
-// when no attention is left) is dropped from the pruned model. m is not modified; progress may be
-// nil.
+// (the reference's are float32 on a GPU). The pruned model keeps every input of m (attention_mask
+// stays even when no attention is left). m is not modified; progress may be nil.
 func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels [][]int, opts KwonOptions, progress func(Progress)) (*Result, error) {
 	start := time.Now()
-	if err := CheckReduction(opts.Reduction); err != nil {
+	enc, stats, cost, err := setup(m, batches, opts.Reduction, opts.SeqLen)
+	if err != nil {
 		return nil, err
 	}
-	enc, err := graph.Discover(m)
-	if err != nil {
-		return nil, fmt.Errorf("reading the encoder: %w", err)
-	}
-	if err := CheckBatches(batches, VocabRows(m, enc)); err != nil {
-		return nil, fmt.Errorf("calibration set: %w", err)
-	}
+	seqLen := cost.SeqLen
 	targets, err := kwonTargets(enc, batches, labels, opts.Scores)
 	if err != nil {
 		return nil, err
 	}
 	if progress == nil {
 		progress = func(Progress) {}
-	}
-	stats := data.ComputeStats(batches)
-	seqLen := opts.SeqLen
-	if seqLen == 0 {
-		seqLen = stats.AvgLen
-	}
-	cost, err := NewCost(enc, seqLen)
-	if err != nil {
-		return nil, err
-	}
-	if cost.Encoder(enc) <= 0 {
-		return nil, errNoUnits
 	}
 	info := opts.Info
 	if info == nil {
