@@ -3,6 +3,7 @@ package prune
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	goruntime "runtime"
 	"sort"
 	"time"
@@ -40,6 +41,13 @@ type Options struct {
 	// the nearest multiple of RoundTo (keeping the best-scoring units), for kernels that prefer
 	// aligned widths; later sublayers absorb the difference through the remaining budget.
 	RoundTo int
+	// Fisher [ours] replaces the distillation loss of the predictive knowledge by the
+	// cross-entropy with labels sampled from the teacher's distribution (temperature 1, seeded by
+	// FisherSeed): the empirical Fisher of the teacher's predictive distribution. Unlike the KL, its
+	// gradient is not zero when the student equals the teacher, so the first sublayers' decisions
+	// see predictive knowledge too. Classification heads only.
+	Fisher     bool
+	FisherSeed uint64
 	// MicroBatch, when > 0, runs the scoring graph on at most MicroBatch sequences at a time and
 	// combines the results exactly (the batch's mask gradient is the row-weighted sum of the
 	// micro-batch gradients): the results do not change, and the memory of the backward pass
@@ -109,6 +117,9 @@ func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts 
 	if err != nil {
 		return nil, err
 	}
+	if opts.Fisher && enc.Head != graph.HeadClassification {
+		return nil, fmt.Errorf("the Fisher option needs a classification head; this model's head is %q", enc.Head)
+	}
 	seqLen := cost.SeqLen
 	if progress == nil {
 		progress = func(Progress) {}
@@ -164,6 +175,7 @@ func (st *state) teacherPass(ctx context.Context) error {
 	}
 	defer sess.close()
 	n := len(st.batches)
+	rng := rand.New(rand.NewPCG(st.opts.FisherSeed, 0x666973686572))
 	st.inputs = make([]map[string]*ort.Tensor, n)
 	st.targets = make([][]*ort.Tensor, n)
 	st.xs = make([][]float32, n)
@@ -183,9 +195,12 @@ func (st *state) teacherPass(ctx context.Context) error {
 		for k, name := range enc.Outputs {
 			teacherOut[k] = res[name]
 		}
-		tg, err := teacherTargets(enc, teacherOut, b.AttentionMask, b.Size, b.SeqLen, st.opts.Temperature)
+		tg, err := teacherTargets(enc, teacherOut, b.AttentionMask, b.Size, b.SeqLen, st.lossTemperature())
 		if err != nil {
 			return fmt.Errorf("batch %d: teacher targets: %w", i, err)
+		}
+		if st.opts.Fisher {
+			sampleOneHot(tg[0], rng)
 		}
 		st.targets[i] = tg
 		x := res[x0].F32
@@ -272,7 +287,7 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 	}
 	defer tsub.close()
 	tuning := !st.opts.NoTuning
-	sc, err := autodiff.BuildScoring(st.student, st.senc, s, autodiff.ScoringOptions{Temperature: st.opts.Temperature, Gram: tuning, PerExample: st.opts.PerExample})
+	sc, err := autodiff.BuildScoring(st.student, st.senc, s, autodiff.ScoringOptions{Temperature: st.lossTemperature(), Gram: tuning, PerExample: st.opts.PerExample})
 	if err != nil {
 		return it, fmt.Errorf("building the scoring graph: %w", err)
 	}
@@ -701,4 +716,33 @@ func setup(m *onnx.ModelProto, batches []data.Batch, reduction, seqLen float64) 
 		return nil, data.Stats{}, Cost{}, errNoUnits
 	}
 	return enc, stats, cost, nil
+}
+
+// lossTemperature is the temperature of the predictive loss: T, or 1 for the Fisher option.
+func (st *state) lossTemperature() float64 {
+	if st.opts.Fisher {
+		return 1
+	}
+	return st.opts.Temperature
+}
+
+// sampleOneHot replaces each row of a [batch, classes] probability tensor by a one-hot row of a
+// class drawn from it.
+func sampleOneHot(p *ort.Tensor, rng *rand.Rand) {
+	classes := int(p.Shape[len(p.Shape)-1])
+	for r := 0; r+classes <= len(p.F32); r += classes {
+		row := p.F32[r : r+classes]
+		u, acc, pick := rng.Float64(), 0.0, classes-1
+		for c, v := range row {
+			acc += float64(v)
+			if u < acc {
+				pick = c
+				break
+			}
+		}
+		for c := range row {
+			row[c] = 0
+		}
+		row[pick] = 1
+	}
 }

@@ -243,3 +243,21 @@ func TestMicroBatchesGiveTheSameResult(t *testing.T) {
 		}
 	}
 }
+
+// TestFisherSeesTheFirstSublayer: with sampled labels the predictive knowledge is not zero at
+// sublayer 0, where the distillation gradient vanishes.
+func TestFisherSeesTheFirstSublayer(t *testing.T) {
+	m := demoModel(t)
+	calib, _ := demoSet(t, demo.CalibTSV, 64)
+	var pred [2]float64
+	for k, fisher := range []bool{false, true} {
+		res, err := prune.KPrune(context.Background(), m, calib, prune.Options{Reduction: 0.5, Fisher: fisher, Threads: 2}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pred[k] = res.Report.Iterations[0].PredMass
+	}
+	if !(pred[1] > 1e3*pred[0]) || pred[1] < 1e-8 {
+		t.Fatalf("predictive mass at sublayer 0: distillation %g, Fisher %g", pred[0], pred[1])
+	}
+}

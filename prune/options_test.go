@@ -1,8 +1,12 @@
 package prune
 
 import (
+	"math"
+	"math/rand/v2"
 	"reflect"
 	"testing"
+
+	ort "github.com/kprune/kprune/runtime"
 )
 
 func TestRoundKept(t *testing.T) {
@@ -37,6 +41,36 @@ func TestPerExampleSquares(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("perExampleSquares = %v, want %v", got, want)
+		}
+	}
+}
+
+func TestSampleOneHot(t *testing.T) {
+	const rows = 20000
+	p := make([]float32, 0, rows*3)
+	for i := 0; i < rows; i++ {
+		p = append(p, 0.2, 0.5, 0.3)
+	}
+	tg := ort.F32Tensor([]int64{rows, 3}, p)
+	sampleOneHot(tg, rand.New(rand.NewPCG(1, 2)))
+	var count [3]float64
+	for r := 0; r < rows; r++ {
+		ones := 0
+		for c := 0; c < 3; c++ {
+			if v := tg.F32[r*3+c]; v == 1 {
+				ones++
+				count[c]++
+			} else if v != 0 {
+				t.Fatalf("row %d is not one-hot: %v", r, tg.F32[r*3:r*3+3])
+			}
+		}
+		if ones != 1 {
+			t.Fatalf("row %d has %d ones", r, ones)
+		}
+	}
+	for c, want := range []float64{0.2, 0.5, 0.3} {
+		if got := count[c] / rows; math.Abs(got-want) > 0.02 {
+			t.Errorf("class %d drawn %.3f of the time, want %.1f", c, got, want)
 		}
 	}
 }

@@ -66,6 +66,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&opts.NoTuning, "no-tuning", false, "skip the least-squares weight tuning")
 	fs.BoolVar(&opts.KeepBias, "keep-bias", false, "[ours] a removed sublayer computes LN(x + b) instead of LN(x)")
 	fs.BoolVar(&opts.AutoLambda, "auto-lambda", false, "[ours] balance predictive and representational knowledge automatically")
+	fs.BoolVar(&opts.Fisher, "fisher", false, "[ours] predictive knowledge from the cross-entropy with labels sampled from the teacher (non-zero from the first sublayer on; classification only)")
 	fs.BoolVar(&opts.PerExample, "per-example", false, "[ours] predictive knowledge from per-example mask gradients")
 	fs.IntVar(&opts.RoundTo, "round-to", 0, "[ours] keep head and neuron counts per sublayer at multiples of `N`")
 	fs.IntVar(&opts.MicroBatch, "micro-batch", 0, "run the gradient pass on at most `N` sequences at a time (same results, less memory; 0: whole batches)")
