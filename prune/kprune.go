@@ -31,7 +31,8 @@ type Options struct {
 	KeepBias bool
 	// AutoLambda [ours]: choose lambda in every iteration so that the predictive and the weighted
 	// representational terms carry equal total mass over the candidates (falls back to Lambda when
-	// the predictive mass is zero, as at the first sublayer).
+	// the predictive mass is zero or float noise, below 1e-9 of lambda times the representational
+	// mass, as at the first sublayer without Fisher).
 	AutoLambda bool
 	// PerExample [ours]: masks get a batch axis, so the predictive knowledge sums squared
 	// per-example gradients, Kpred = (1/N_seq) * sum_i 0.5 * (B * g_i)^2 (the B undoes the batch
@@ -439,7 +440,9 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 		know[s2] = k
 	}
 	lambda := st.opts.Lambda
-	if st.opts.AutoLambda && predMass > 0 && repMass > 0 {
+	// The predictive mass counts as zero when it is float noise next to the weighted
+	// representational mass (at sublayer 0 the distillation gradient is zero up to rounding).
+	if st.opts.AutoLambda && repMass > 0 && predMass > 1e-9*lambda*repMass {
 		lambda = predMass / repMass
 	}
 	it.PredMass, it.RepMass, it.Lambda = predMass, repMass, lambda

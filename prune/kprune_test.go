@@ -261,3 +261,21 @@ func TestFisherSeesTheFirstSublayer(t *testing.T) {
 		t.Fatalf("predictive mass at sublayer 0: distillation %g, Fisher %g", pred[0], pred[1])
 	}
 }
+
+// TestAutoLambdaIgnoresNoise: at sublayer 0 the distillation gradient is float noise, so the
+// balanced lambda falls back to the default there and balances from sublayer 1 on.
+func TestAutoLambdaIgnoresNoise(t *testing.T) {
+	m := demoModel(t)
+	calib, _ := demoSet(t, demo.CalibTSV, 64)
+	res, err := prune.KPrune(context.Background(), m, calib, prune.Options{Reduction: 0.5, AutoLambda: true, Threads: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := res.Report.Iterations
+	if it[0].Lambda != 2.5e-4 {
+		t.Errorf("sublayer 0: lambda %g, want the default 2.5e-4", it[0].Lambda)
+	}
+	if want := it[1].PredMass / it[1].RepMass; math.Abs(it[1].Lambda-want) > 1e-9*want || it[1].Lambda == 2.5e-4 {
+		t.Errorf("sublayer 1: lambda %g, want pred/rep = %g", it[1].Lambda, want)
+	}
+}
