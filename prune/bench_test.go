@@ -30,7 +30,11 @@ func BenchmarkKPruneBERTBase(b *testing.B) {
 	if v := os.Getenv("KPRUNE_BENCH_TOKENS"); v != "" {
 		tokens, _ = strconv.Atoi(v)
 	}
-	cfg := testmodel.Config{Layers: 12, Hidden: 768, Heads: 12, HeadDim: 64, FFN: 3072, Vocab: 30522, MaxPos: 512, Seed: 1}
+	layers := 12
+	if v, err := strconv.Atoi(os.Getenv("KPRUNE_BENCH_LAYERS")); err == nil && v > 0 {
+		layers = v
+	}
+	cfg := testmodel.Config{Layers: layers, Hidden: 768, Heads: 12, HeadDim: 64, FFN: 3072, Vocab: 30522, MaxPos: 512, Seed: 1}
 	m, err := testmodel.Build(cfg)
 	if err != nil {
 		b.Fatal(err)
