@@ -49,7 +49,8 @@ type Options struct {
 	Provider string
 	// NoArena turns off onnxruntime's CPU memory arena and memory-pattern planning: tensors are
 	// allocated and freed as they are needed. Peak memory drops to what is live at once (large
-	// backward graphs otherwise keep several GB reserved), at some cost in speed.
+	// backward graphs otherwise keep several GB reserved), at some cost in speed. On Linux it also
+	// tunes glibc's malloc, for the whole process, to return freed blocks to the system at once.
 	NoArena bool
 	// OptimizedModelPath, when set, makes onnxruntime save its optimised graph there.
 	OptimizedModelPath string
@@ -154,6 +155,7 @@ func applyOptions(so *ort.SessionOptions, opts Options) error {
 		return fmt.Errorf("setting optimisation level: %w", err)
 	}
 	if opts.NoArena {
+		tuneAllocator()
 		if err := so.SetCpuMemArena(false); err != nil {
 			return fmt.Errorf("disabling the memory arena: %w", err)
 		}
