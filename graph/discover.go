@@ -901,26 +901,38 @@ func (d *disc) isScalarFactor(t string) bool {
 	return true
 }
 
+// outputProjection recognises the output projection producing sub.y (W_O or W_2), records it
+// and the node that consumes its input (the projection, a flattening Reshape, or an inserted mask
+// Mul), and returns the unmasked projection input (the attention context or FFN activation).
+func (d *disc) outputProjection(sub *sublayer, what string) (string, error) {
+	lin, err := d.parseLinear(d.unReshape(sub.y))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	lin.Output = sub.y
+	sub.outLin = lin
+	in := lin.Input
+	if lin.flatten != nil {
+		sub.consumer = lin.flatten
+		sub.widthReshapes = append(sub.widthReshapes, lin.flatten)
+	} else {
+		sub.consumer = lin.node
+	}
+	if u, mul := d.unmask(in); mul != nil {
+		in, sub.consumer = u, mul
+	}
+	sub.inner = in
+	return in, nil
+}
+
 // parseMHA recognises y = Attention(x) @ W_O + b_O.
 func (d *disc) parseMHA(x, y string) (*sublayer, error) {
 	sub := &sublayer{kind: KindMHA, x: x, y: y}
-	o, err := d.parseLinear(d.unReshape(y))
+	ctx, err := d.outputProjection(sub, "output projection")
 	if err != nil {
-		return nil, fmt.Errorf("output projection: %w", err)
+		return nil, err
 	}
-	o.Output = y
-	sub.outLin = o
-	ctx := o.Input
-	if o.flatten != nil {
-		sub.consumer = o.flatten
-		sub.widthReshapes = append(sub.widthReshapes, o.flatten)
-	} else {
-		sub.consumer = o.node
-	}
-	if u, mul := d.unmask(ctx); mul != nil {
-		ctx, sub.consumer = u, mul
-	}
-	sub.inner = ctx
+	o := sub.outLin
 	// Back from the context to the MatMul of probabilities and values.
 	t := ctx
 	var av *onnx.NodeProto
@@ -1151,23 +1163,11 @@ func (d *disc) isLinearAdd(n *onnx.NodeProto) bool {
 // parseFFN recognises y = act(x @ W_1 + b_1) @ W_2 + b_2.
 func (d *disc) parseFFN(x, y string) (*sublayer, error) {
 	sub := &sublayer{kind: KindFFN, x: x, y: y, unit: 1}
-	w2, err := d.parseLinear(d.unReshape(y))
+	act, err := d.outputProjection(sub, "second projection")
 	if err != nil {
-		return nil, fmt.Errorf("second projection: %w", err)
+		return nil, err
 	}
-	w2.Output = y
-	sub.outLin = w2
-	act := w2.Input
-	if w2.flatten != nil {
-		sub.consumer = w2.flatten
-		sub.widthReshapes = append(sub.widthReshapes, w2.flatten)
-	} else {
-		sub.consumer = w2.node
-	}
-	if u, mul := d.unmask(act); mul != nil {
-		act, sub.consumer = u, mul
-	}
-	sub.inner = act
+	w2 := sub.outLin
 	// The activation: an elementwise region from one tensor h (W_1's output) to act.
 	leaves := map[string]bool{}
 	ops := map[string]bool{}
