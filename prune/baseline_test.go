@@ -221,18 +221,7 @@ func TestKwonZeroReduction(t *testing.T) {
 	if math.Abs(info.ScaleMin-1) > 1e-3 || math.Abs(info.ScaleMax-1) > 1e-3 {
 		t.Errorf("scales in [%v, %v], want 1", info.ScaleMin, info.ScaleMax)
 	}
-	tp, err := prune.Predict(context.Background(), m, calib, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := prune.Predict(context.Background(), res.Model, calib, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	maxDiff := 0.0
-	for i := range tp.Values {
-		maxDiff = math.Max(maxDiff, math.Abs(float64(tp.Values[i]-sp.Values[i])))
-	}
+	tp, _, maxDiff := comparePredictions(t, m, res.Model, calib)
 	if maxDiff > 1e-3 {
 		t.Errorf("logits moved by %v at zero reduction", maxDiff)
 	}

@@ -43,6 +43,25 @@ func demoSet(t testing.TB, raw []byte, n int) ([]data.Batch, []int) {
 	return b, ds.ClassLabels()[:len(encs)]
 }
 
+// comparePredictions runs two models on the same batches and returns both predictions and the
+// largest absolute difference of their outputs.
+func comparePredictions(t testing.TB, a, b *onnx.ModelProto, batches []data.Batch) (*prune.Predictions, *prune.Predictions, float64) {
+	t.Helper()
+	pa, err := prune.Predict(context.Background(), a, batches, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := prune.Predict(context.Background(), b, batches, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maxDiff := 0.0
+	for i := range pa.Values {
+		maxDiff = math.Max(maxDiff, math.Abs(float64(pa.Values[i]-pb.Values[i])))
+	}
+	return pa, pb, maxDiff
+}
+
 func demoModel(t testing.TB) *onnx.ModelProto {
 	t.Helper()
 	m, err := onnx.Decode(demo.Model)
@@ -65,18 +84,7 @@ func TestZeroReductionKeepsTheModel(t *testing.T) {
 	if res.Report.AchievedReduction != 0 {
 		t.Fatalf("achieved reduction %v at budget 0", res.Report.AchievedReduction)
 	}
-	tp, err := prune.Predict(context.Background(), m, dev, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := prune.Predict(context.Background(), res.Model, dev, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	maxDiff := 0.0
-	for i := range tp.Values {
-		maxDiff = math.Max(maxDiff, math.Abs(float64(tp.Values[i]-sp.Values[i])))
-	}
+	_, sp, maxDiff := comparePredictions(t, m, res.Model, dev)
 	if maxDiff > 1e-3 {
 		t.Fatalf("logits moved by %v at zero reduction, want <= 1e-3", maxDiff)
 	}
