@@ -301,17 +301,11 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 	// Accumulators per masked sublayer.
 	type acc struct{ pred, sq []float64 }
 	accs := map[int]*acc{}
-	ones := map[int]*ort.Tensor{}
-	for s2, name := range sc.Masks {
+	for s2 := range sc.Masks {
 		w, _ := unitWidth(st.senc, s2)
 		accs[s2] = &acc{pred: make([]float64, w), sq: make([]float64, w)}
-		one := make([]float32, w)
-		for k := range one {
-			one[k] = 1
-		}
-		ones[s2] = ort.F32Tensor([]int64{int64(w)}, one)
-		_ = name
 	}
+	ones := allOnes(sc.Widths)
 	var gram *Gram
 	if tuning {
 		gram = NewGram(width, st.tenc.Hidden)
@@ -625,6 +619,20 @@ func VocabRows(m *onnx.ModelProto, enc *graph.Encoder) int {
 		}
 	}
 	return 0
+}
+
+// allOnes returns, for each masked sublayer, an all-ones mask of its width: masks that measure
+// the unpruned student.
+func allOnes(widths map[int]int) map[int]*ort.Tensor {
+	ones := make(map[int]*ort.Tensor, len(widths))
+	for s, w := range widths {
+		one := make([]float32, w)
+		for k := range one {
+			one[k] = 1
+		}
+		ones[s] = ort.F32Tensor([]int64{int64(w)}, one)
+	}
+	return ones
 }
 
 // perExampleOnes is an all-ones per-example mask [batch, 1, w].

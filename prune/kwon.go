@@ -352,14 +352,7 @@ func (k *kwonRun) gradients(ctx context.Context) error {
 			k.grads[s][u] = make([]float64, n)
 		}
 	}
-	ones := map[int]*ort.Tensor{}
-	for s, w := range sc.Widths {
-		one := make([]float32, w)
-		for i := range one {
-			one[i] = 1
-		}
-		ones[s] = ort.F32Tensor([]int64{int64(w)}, one)
-	}
+	ones := allOnes(sc.Widths)
 	k.inputs = make([]map[string]*ort.Tensor, n)
 	k.x0 = make([][]float32, n)
 	var loss float64
@@ -891,14 +884,7 @@ func (k *kwonRun) newGramPass(student *onnx.ModelProto, senc *graph.Encoder, s i
 	if err != nil {
 		return nil, fmt.Errorf("Gram session of sublayer %d: %w", s, err)
 	}
-	g := &gramPass{k: k, s: s, sc: sc, sess: sess, ones: map[int]*ort.Tensor{}, cls: cls}
-	for s2, w := range sc.Widths {
-		one := make([]float32, w)
-		for i := range one {
-			one[i] = 1
-		}
-		g.ones[s2] = ort.F32Tensor([]int64{int64(w)}, one)
-	}
+	g := &gramPass{k: k, s: s, sc: sc, sess: sess, ones: allOnes(sc.Widths), cls: cls}
 	width, _ := unitWidth(senc, s)
 	g.gram = NewGram(width, k.enc.Hidden)
 	return g, nil
