@@ -13,7 +13,7 @@ import (
 	"github.com/kprune/kprune/internal/testutil"
 )
 
-// goldenRecord is one line of /work/shared/data/golden/tokenizer/*.jsonl.
+// goldenRecord is one line of ../shared/data/golden/tokenizer/*.jsonl.
 type goldenRecord struct {
 	Text         *string  `json:"text"`
 	TextA        *string  `json:"text_a"`
