@@ -1346,48 +1346,23 @@ func (d *disc) findInputs(enc *Encoder, x0 string) {
 
 // dependsOn tells whether tensor t is computed from tensor u (or is u).
 func (d *disc) dependsOn(t, u string) bool {
-	seen := map[string]bool{}
-	stack := []string{t}
-	for len(stack) > 0 {
-		x := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if x == u {
-			return true
-		}
-		if seen[x] {
-			continue
-		}
-		seen[x] = true
-		if p := d.ix.Producer(x); p != nil {
-			stack = append(stack, nodeInputs(p)...)
-		}
-	}
-	return false
+	return d.walk(t, false, func(x string, _ *onnx.NodeProto) bool { return x == u })
 }
 
 // computedByOp tells whether a node of the given op is upstream of t.
 func (d *disc) computedByOp(t, op string) bool {
-	seen := map[string]bool{}
-	stack := []string{t}
-	for len(stack) > 0 {
-		x := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[x] {
-			continue
-		}
-		seen[x] = true
-		if p := d.ix.Producer(x); p != nil {
-			if p.GetOpType() == op {
-				return true
-			}
-			stack = append(stack, nodeInputs(p)...)
-		}
-	}
-	return false
+	return d.walk(t, false, func(_ string, n *onnx.NodeProto) bool { return n != nil && n.GetOpType() == op })
 }
 
 // reaches tells whether a node of the given op is downstream of t.
 func (d *disc) reaches(t, op string) bool {
+	return d.walk(t, true, func(_ string, n *onnx.NodeProto) bool { return n != nil && n.GetOpType() == op })
+}
+
+// walk visits the tensors upstream of t (through producers) or downstream of it (through
+// consumers), each once, and reports whether found holds for a visited tensor or a node met on
+// the way (found gets the tensor with a nil node, then each node crossed from it).
+func (d *disc) walk(t string, down bool, found func(tensor string, n *onnx.NodeProto) bool) bool {
 	seen := map[string]bool{}
 	stack := []string{t}
 	for len(stack) > 0 {
@@ -1397,11 +1372,21 @@ func (d *disc) reaches(t, op string) bool {
 			continue
 		}
 		seen[x] = true
-		for _, c := range d.ix.Consumers(x) {
-			if c.GetOpType() == op {
+		if found(x, nil) {
+			return true
+		}
+		if down {
+			for _, c := range d.ix.Consumers(x) {
+				if found(x, c) {
+					return true
+				}
+				stack = append(stack, c.GetOutput()...)
+			}
+		} else if p := d.ix.Producer(x); p != nil {
+			if found(x, p) {
 				return true
 			}
-			stack = append(stack, c.GetOutput()...)
+			stack = append(stack, nodeInputs(p)...)
 		}
 	}
 	return false
