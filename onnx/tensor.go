@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"google.golang.org/protobuf/proto"
 )
@@ -262,4 +263,60 @@ func NewInt64Tensor(name string, dims []int64, data []int64) *TensorProto {
 		binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
 	}
 	return &TensorProto{Name: proto.String(name), Dims: append([]int64{}, dims...), DataType: proto.Int32(int32(TensorProto_INT64)), RawData: raw}
+}
+
+// hostLittleEndian reports whether this machine stores numbers little-endian, as raw_data does.
+var hostLittleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+// Float32View returns the values of a FLOAT tensor without copying them when it can: the typed
+// float_data field itself, or raw_data reinterpreted in place when it is suitably aligned and the
+// machine is little-endian. Otherwise (and for other floating-point types) it returns a converted
+// copy, like Float32s. copied reports which. A view aliases the tensor: callers must neither
+// modify it nor the tensor while they use it.
+func Float32View(t *TensorProto) (v []float32, copied bool, err error) {
+	if TensorProto_DataType(t.GetDataType()) != TensorProto_FLOAT {
+		v, err = Float32s(t)
+		return v, true, err
+	}
+	n, err := checkRaw(t)
+	if err != nil {
+		return nil, false, err
+	}
+	if t.RawData == nil {
+		return t.FloatData[:n:n], false, nil
+	}
+	if n == 0 {
+		return []float32{}, false, nil
+	}
+	if hostLittleEndian && uintptr(unsafe.Pointer(&t.RawData[0]))%4 == 0 {
+		return unsafe.Slice((*float32)(unsafe.Pointer(&t.RawData[0])), n), false, nil
+	}
+	v, err = Float32s(t)
+	return v, true, err
+}
+
+// Float64View is Float32View for DOUBLE tensors.
+func Float64View(t *TensorProto) (v []float64, copied bool, err error) {
+	if TensorProto_DataType(t.GetDataType()) != TensorProto_DOUBLE {
+		v, err = Float64s(t)
+		return v, true, err
+	}
+	n, err := checkRaw(t)
+	if err != nil {
+		return nil, false, err
+	}
+	if t.RawData == nil {
+		return t.DoubleData[:n:n], false, nil
+	}
+	if n == 0 {
+		return []float64{}, false, nil
+	}
+	if hostLittleEndian && uintptr(unsafe.Pointer(&t.RawData[0]))%8 == 0 {
+		return unsafe.Slice((*float64)(unsafe.Pointer(&t.RawData[0])), n), false, nil
+	}
+	v, err = Float64s(t)
+	return v, true, err
 }

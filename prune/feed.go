@@ -38,6 +38,12 @@ func newSession(m *onnx.ModelProto, opts ort.Options, ortTime *time.Duration) (*
 
 // run feeds the subset of inputs that the session takes and returns its outputs by name.
 func (s *session) run(ctx context.Context, inputs map[string]*ort.Tensor) (map[string]*ort.Tensor, error) {
+	return s.runInto(ctx, inputs, nil)
+}
+
+// runInto is run with the outputs named in dst written into those buffers (see
+// runtime.Session.RunInto).
+func (s *session) runInto(ctx context.Context, inputs, dst map[string]*ort.Tensor) (map[string]*ort.Tensor, error) {
 	feed := make(map[string]*ort.Tensor, len(s.s.Inputs()))
 	for _, in := range s.s.Inputs() {
 		t, ok := inputs[in.Name]
@@ -47,7 +53,7 @@ func (s *session) run(ctx context.Context, inputs map[string]*ort.Tensor) (map[s
 		feed[in.Name] = t
 	}
 	t0 := time.Now()
-	out, err := s.s.Run(ctx, feed)
+	out, err := s.s.RunInto(ctx, feed, dst)
 	if s.ortTime != nil {
 		*s.ortTime += time.Since(t0)
 	}

@@ -126,7 +126,7 @@ func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts 
 		progress = func(Progress) {}
 	}
 	st := &state{opts: opts, teacher: m, tenc: enc, student: m, senc: enc, batches: batches, progress: progress,
-		ortOpts: ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider, NoArena: opts.LowMemory}}
+		ortOpts: ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider, NoArena: opts.LowMemory, SharedWeights: true}}
 	rep := Report{
 		Method: "kprune", RequestedReduction: opts.Reduction, Options: opts, SeqLen: seqLen,
 		Calibration: CalibStats{Sequences: stats.Sequences, Tokens: stats.Tokens, PaddedTokens: stats.PaddedTokens, AvgLen: stats.AvgLen, Batches: len(batches)},
@@ -307,8 +307,14 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 	}
 	ones := allOnes(sc.Widths)
 	var gram *Gram
+	var gramOut map[string]*ort.Tensor // reused output buffers: the Gram blocks are the largest outputs
 	if tuning {
 		gram = NewGram(width, st.tenc.Hidden)
+		d := st.tenc.Hidden
+		gramOut = map[string]*ort.Tensor{
+			sc.GramAA: ort.F32Tensor([]int64{int64(width), int64(width)}, make([]float32, width*width)),
+			sc.GramAR: ort.F32Tensor([]int64{int64(width), int64(d)}, make([]float32, width*d)),
+		}
 	}
 	nSeq, nTok := 0, 0.0
 	var lossSum float64
@@ -365,7 +371,7 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 			if tuning {
 				in[sc.TeacherPreLN] = sliceRows(ort.F32Tensor(hshape, yT), r0, r1)
 			}
-			out, err := scs.run(ctx, in)
+			out, err := scs.runInto(ctx, in, gramOut)
 			if err != nil {
 				return it, fmt.Errorf("scoring graph, batch %d: %w", i, err)
 			}

@@ -132,7 +132,7 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 	}
 	*info = KwonInfo{StoppedAt: -1, ScaleMin: 1, ScaleMax: 1}
 	k := &kwonRun{m: m, enc: enc, batches: batches, targets: targets, progress: progress,
-		ortOpts: ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider}}
+		ortOpts: ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider, SharedWeights: true}}
 
 	// 1. Fisher importance.
 	t0 := time.Now()

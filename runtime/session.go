@@ -54,6 +54,13 @@ type Options struct {
 	NoArena bool
 	// OptimizedModelPath, when set, makes onnxruntime save its optimised graph there.
 	OptimizedModelPath string
+	// SharedWeights hands the model's large floating-point initializers to onnxruntime by
+	// reference, as inputs the session binds itself, instead of letting onnxruntime copy them:
+	// onnxruntime then holds no copy of the weights and cannot constant-fold transposed copies or
+	// pre-pack them, which roughly halves to thirds the memory of a large gradient graph. The
+	// model's tensors must not be modified while the session is open. Fusions that need constant
+	// weights are lost, so use it for analysis graphs, not to measure deployment latency.
+	SharedWeights bool
 	// Outputs lists the tensors to return; empty means the graph's outputs. Tensors that are not
 	// graph outputs are added to the graph's outputs first, so intermediate activations can be
 	// fetched in the same run as the model's outputs.
@@ -75,6 +82,8 @@ type Session struct {
 	s       *ort.DynamicAdvancedSession
 	inputs  []IOInfo
 	outputs []IOInfo
+	bound   []boundInput // fed on every run, after inputs (SharedWeights)
+	keep    []*Tensor    // the Go memory behind bound
 }
 
 // NewSession creates a session for model m. m is not modified.
@@ -85,6 +94,13 @@ func NewSession(m *onnx.ModelProto, opts Options) (*Session, error) {
 	if len(opts.Outputs) > 0 {
 		m = withOutputs(m, opts.Outputs)
 	}
+	var shared []*Tensor
+	if opts.SharedWeights {
+		var err error
+		if m, shared, err = shareWeights(m); err != nil {
+			return nil, err
+		}
+	}
 	b, err := onnx.Encode(m)
 	if err != nil {
 		return nil, err
@@ -92,6 +108,9 @@ func NewSession(m *onnx.ModelProto, opts Options) (*Session, error) {
 	inits := map[string]bool{}
 	for _, t := range m.GetGraph().GetInitializer() {
 		inits[t.GetName()] = true
+	}
+	for _, t := range shared {
+		inits[t.Name] = true
 	}
 	s := &Session{}
 	for _, v := range m.GetGraph().GetInput() {
@@ -124,15 +143,27 @@ func NewSession(m *onnx.ModelProto, opts Options) (*Session, error) {
 	if err := applyOptions(so, opts); err != nil {
 		return nil, err
 	}
-	in := make([]string, len(s.inputs))
+	in := make([]string, len(s.inputs), len(s.inputs)+len(shared))
 	for i, v := range s.inputs {
 		in[i] = v.Name
+	}
+	for _, t := range shared {
+		in = append(in, t.Name)
 	}
 	sess, err := ort.NewDynamicAdvancedSessionWithONNXData(b, in, outNames, so)
 	if err != nil {
 		return nil, fmt.Errorf("onnxruntime refused the model: %w", err)
 	}
 	s.s = sess
+	for _, t := range shared {
+		v, err := t.toORT()
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("binding initializer %q: %w", t.Name, err)
+		}
+		s.bound = append(s.bound, boundInput{name: t.Name, value: v})
+	}
+	s.keep = shared
 	return s, nil
 }
 
@@ -242,6 +273,16 @@ func (s *Session) Inputs() []IOInfo { return s.inputs }
 // Outputs describes the session's outputs, in the order Run returns them.
 func (s *Session) Outputs() []IOInfo { return s.outputs }
 
+// SharedBytes returns the bytes of weights the session reads from the model's memory instead of
+// holding its own copy (0 unless Options.SharedWeights).
+func (s *Session) SharedBytes() int64 {
+	var n int64
+	for _, t := range s.keep {
+		n += int64(4*len(t.F32) + 8*len(t.F64))
+	}
+	return n
+}
+
 // Close releases the session.
 func (s *Session) Close() error {
 	if s == nil || s.s == nil {
@@ -249,21 +290,33 @@ func (s *Session) Close() error {
 	}
 	err := s.s.Destroy()
 	s.s = nil
+	for _, b := range s.bound {
+		b.value.Destroy()
+	}
+	s.bound, s.keep = nil, nil
 	return err
 }
 
 // Run executes the session on the named inputs (every session input must be given) and returns
 // the outputs in the order of Outputs. Cancelling ctx terminates a run in progress.
 func (s *Session) Run(ctx context.Context, inputs map[string]*Tensor) ([]*Tensor, error) {
+	return s.RunInto(ctx, inputs, nil)
+}
+
+// RunInto is Run with caller-owned output buffers: onnxruntime writes each output named in dst
+// straight into that tensor (its element type and shape must be exactly the output's), which is
+// then returned in its place, so a loop of runs allocates nothing for those outputs. Other
+// outputs are allocated as in Run.
+func (s *Session) RunInto(ctx context.Context, inputs map[string]*Tensor, dst map[string]*Tensor) ([]*Tensor, error) {
 	if s.s == nil {
 		return nil, errors.New("run: session is closed")
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	in := make([]ort.Value, len(s.inputs))
+	in := make([]ort.Value, len(s.inputs), len(s.inputs)+len(s.bound))
 	defer func() {
-		for _, v := range in {
+		for _, v := range in[:len(s.inputs)] {
 			if v != nil {
 				v.Destroy()
 			}
@@ -287,7 +340,27 @@ func (s *Session) Run(ctx context.Context, inputs map[string]*Tensor) ([]*Tensor
 			}
 		}
 	}
+	for _, b := range s.bound {
+		in = append(in, b.value)
+	}
 	out := make([]ort.Value, len(s.outputs))
+	defer func() {
+		for _, v := range out {
+			destroy(v)
+		}
+	}()
+	given := make([]*Tensor, len(s.outputs))
+	for i, info := range s.outputs {
+		t := dst[info.Name]
+		if t == nil {
+			continue
+		}
+		v, err := t.toORT()
+		if err != nil {
+			return nil, fmt.Errorf("run: output buffer %q: %w", info.Name, err)
+		}
+		out[i], given[i] = v, t
+	}
 	ro, err := ort.NewRunOptions()
 	if err != nil {
 		return nil, fmt.Errorf("run options: %w", err)
@@ -305,11 +378,6 @@ func (s *Session) Run(ctx context.Context, inputs map[string]*Tensor) ([]*Tensor
 		}()
 	}
 	err = s.s.RunWithOptions(in, out, ro)
-	defer func() {
-		for _, v := range out {
-			destroy(v)
-		}
-	}()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -318,6 +386,11 @@ func (s *Session) Run(ctx context.Context, inputs map[string]*Tensor) ([]*Tensor
 	}
 	res := make([]*Tensor, len(out))
 	for i, v := range out {
+		if given[i] != nil {
+			given[i].Name = s.outputs[i].Name
+			res[i] = given[i]
+			continue
+		}
 		t, err := fromORT(v)
 		if err != nil {
 			return nil, fmt.Errorf("output %q: %w", s.outputs[i].Name, err)

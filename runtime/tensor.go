@@ -59,15 +59,18 @@ func (t *Tensor) toORT() (ort.Value, error) {
 	return nil, fmt.Errorf("element type %s is not supported as a session input", t.Elem)
 }
 
+// fromORT converts an output value. The binding already copied onnxruntime's buffer into Go
+// memory (it releases the original value), so numeric data is taken over without another copy;
+// destroying v afterwards releases only its wrapper, not the Go slice.
 func fromORT(v ort.Value) (*Tensor, error) {
 	shape := append([]int64{}, v.GetShape()...)
 	switch x := v.(type) {
 	case *ort.Tensor[float32]:
-		return &Tensor{Elem: onnx.TensorProto_FLOAT, Shape: shape, F32: append([]float32(nil), x.GetData()...)}, nil
+		return &Tensor{Elem: onnx.TensorProto_FLOAT, Shape: shape, F32: x.GetData()}, nil
 	case *ort.Tensor[float64]:
-		return &Tensor{Elem: onnx.TensorProto_DOUBLE, Shape: shape, F64: append([]float64(nil), x.GetData()...)}, nil
+		return &Tensor{Elem: onnx.TensorProto_DOUBLE, Shape: shape, F64: x.GetData()}, nil
 	case *ort.Tensor[int64]:
-		return &Tensor{Elem: onnx.TensorProto_INT64, Shape: shape, I64: append([]int64(nil), x.GetData()...)}, nil
+		return &Tensor{Elem: onnx.TensorProto_INT64, Shape: shape, I64: x.GetData()}, nil
 	case *ort.Tensor[int32]:
 		d := x.GetData()
 		out := make([]int64, len(d))
