@@ -138,6 +138,8 @@ func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts 
 		return nil, fmt.Errorf("teacher pass: %w", err)
 	}
 	rep.TeacherSeconds = time.Since(t0).Seconds()
+	rep.TeacherPeakRSSBytes = peakRSS()
+	peak := rep.TeacherPeakRSSBytes
 
 	for s := 0; s < enc.NumSublayers(); s++ {
 		it, err := st.iterate(ctx, s, cost, budget)
@@ -146,12 +148,13 @@ func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts 
 		}
 		budget -= float64(it.Kept) * cost.Unit(s)
 		rep.Iterations = append(rep.Iterations, it)
+		peak = max(peak, it.PeakRSSBytes)
 	}
 	st.frontiersDone()
 	rep.fill(cost, enc, st.senc, m, st.student)
 	rep.TotalSeconds = time.Since(start).Seconds()
 	rep.ORTSeconds = st.ortTime.Seconds()
-	rep.PeakRSSBytes = peakRSS()
+	rep.PeakRSSBytes = max(peak, peakRSS())
 	return &Result{Model: st.student, Encoder: st.senc, Report: rep}, nil
 }
 
@@ -270,6 +273,7 @@ func preLN(enc *graph.Encoder, s int) string {
 // iterate performs one K-prune iteration on sublayer s.
 func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) (Iteration, error) {
 	it := Iteration{Sublayer: s, Layer: s / 2, Kind: kindName(s)}
+	resetPeakRSS()
 	width, group := unitWidth(st.senc, s)
 	if width == 0 {
 		return it, fmt.Errorf("internal error: sublayer was removed before its iteration")
@@ -525,6 +529,7 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 	var ms goruntime.MemStats
 	goruntime.ReadMemStats(&ms)
 	it.GoHeapBytes = int64(ms.HeapInuse)
+	it.PeakRSSBytes = peakRSS()
 	return it, nil
 }
 

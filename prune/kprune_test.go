@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
@@ -139,6 +140,16 @@ func TestReductionsMeetTheBudget(t *testing.T) {
 		}
 		if rep.ParamsAfter >= rep.ParamsBefore {
 			t.Errorf("reduction %v: parameters %d -> %d", r, rep.ParamsBefore, rep.ParamsAfter)
+		}
+		if goruntime.GOOS == "linux" {
+			for _, it := range rep.Iterations {
+				if it.PeakRSSBytes <= 0 || it.PeakRSSBytes > rep.PeakRSSBytes {
+					t.Errorf("reduction %v: sublayer %d peak RSS %d, run peak %d", r, it.Sublayer, it.PeakRSSBytes, rep.PeakRSSBytes)
+				}
+			}
+			if rep.TeacherPeakRSSBytes <= 0 || rep.TeacherPeakRSSBytes > rep.PeakRSSBytes {
+				t.Errorf("reduction %v: teacher-pass peak RSS %d, run peak %d", r, rep.TeacherPeakRSSBytes, rep.PeakRSSBytes)
+			}
 		}
 	}
 }

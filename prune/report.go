@@ -39,9 +39,11 @@ type Report struct {
 	ORTSeconds       float64      `json:"ort_seconds"`
 	// PeakRSSBytes is the peak resident set size during the run (Linux; the process's lifetime
 	// peak where the counter cannot be reset).
-	PeakRSSBytes int64      `json:"peak_rss_bytes"`
-	Versions     Versions   `json:"versions"`
-	SelfCheck    *SelfCheck `json:"self_check,omitempty"`
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// TeacherPeakRSSBytes is the peak during the teacher pass (K-prune only).
+	TeacherPeakRSSBytes int64      `json:"teacher_peak_rss_bytes,omitempty"`
+	Versions            Versions   `json:"versions"`
+	SelfCheck           *SelfCheck `json:"self_check,omitempty"`
 }
 
 // LayerUnits is the number of heads and FFN neurons of one layer.
@@ -75,6 +77,8 @@ type Iteration struct {
 	// GoHeapBytes is the Go heap in use at the end of the iteration (the rest of the process's
 	// memory is onnxruntime's and the allocator's).
 	GoHeapBytes int64 `json:"go_heap_bytes"`
+	// PeakRSSBytes is the process's peak resident set size during the iteration (Linux).
+	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
 }
 
 // CalibStats describes the calibration set.

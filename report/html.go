@@ -201,7 +201,11 @@ func (p *page) summary(r *prune.Report) {
 	timing := fmt.Sprintf("total %s, teacher pass %s, in onnxruntime %s", seconds(r.TotalSeconds), seconds(r.TeacherSeconds), seconds(r.ORTSeconds))
 	rows = append(rows, []string{"timings", timing})
 	if r.PeakRSSBytes > 0 {
-		rows = append(rows, []string{"peak memory (RSS)", megabytes(r.PeakRSSBytes)})
+		peak := megabytes(r.PeakRSSBytes)
+		if r.TeacherPeakRSSBytes > 0 {
+			peak += " (teacher pass " + megabytes(r.TeacherPeakRSSBytes) + "; per iteration below)"
+		}
+		rows = append(rows, []string{"peak memory (RSS)", peak})
 	}
 	o := r.Options
 	opts := fmt.Sprintf("lambda %s, mu %s, temperature %s, weight tuning %s", num(o.Lambda), num(o.Mu), num(o.Temperature), onOff(!o.NoTuning))
@@ -487,15 +491,15 @@ func (p *page) iterations(its []prune.Iteration) {
 		}
 		rows = append(rows, []string{strconv.Itoa(it.Sublayer), strconv.Itoa(it.Layer), it.Kind, kept, num(it.MeanLoss), num(it.PredMass), num(it.RepMass), num(it.Lambda), num(it.Ridge),
 			fmt.Sprintf("%.2f", it.MeasureSeconds), fmt.Sprintf("%.2f", it.SearchSeconds), fmt.Sprintf("%.2f", it.TuneSeconds),
-			fmt.Sprintf("%.2f", it.RewriteSeconds), fmt.Sprintf("%.2f", it.AdvanceSeconds), fmt.Sprintf("%.2f", it.ORTSeconds)})
+			fmt.Sprintf("%.2f", it.RewriteSeconds), fmt.Sprintf("%.2f", it.AdvanceSeconds), fmt.Sprintf("%.2f", it.ORTSeconds), megabytesOrDash(it.PeakRSSBytes)})
 		for i, v := range []float64{it.MeasureSeconds, it.SearchSeconds, it.TuneSeconds, it.RewriteSeconds, it.AdvanceSeconds, it.ORTSeconds} {
 			t[i] += v
 		}
 	}
 	rows = append(rows, []string{"Total", "", "", "", "", "", "", "", "",
-		fmt.Sprintf("%.2f", t[0]), fmt.Sprintf("%.2f", t[1]), fmt.Sprintf("%.2f", t[2]), fmt.Sprintf("%.2f", t[3]), fmt.Sprintf("%.2f", t[4]), fmt.Sprintf("%.2f", t[5])})
+		fmt.Sprintf("%.2f", t[0]), fmt.Sprintf("%.2f", t[1]), fmt.Sprintf("%.2f", t[2]), fmt.Sprintf("%.2f", t[3]), fmt.Sprintf("%.2f", t[4]), fmt.Sprintf("%.2f", t[5]), ""})
 	p.table("", []string{"sublayer", "layer", "kind", "kept", "mean loss", "pred mass", "rep mass", "lambda", "ridge",
-		"measure s", "search s", "tune s", "rewrite s", "advance s", "onnxruntime s"}, rows)
+		"measure s", "search s", "tune s", "rewrite s", "advance s", "onnxruntime s", "peak RSS"}, rows)
 }
 
 func (p *page) footer(r *prune.Report) {
@@ -511,6 +515,13 @@ func baseName(p string) string {
 		return p[i+1:]
 	}
 	return p
+}
+
+func megabytesOrDash(n int64) string {
+	if n <= 0 {
+		return "–"
+	}
+	return megabytes(n)
 }
 
 func orDash(s string) string {
