@@ -55,7 +55,9 @@ type Options struct {
 	// shrinks with the rows per run. 0 runs whole batches.
 	MicroBatch int
 	// LowMemory runs onnxruntime without its memory arena (see runtime.Options.NoArena): the
-	// scoring graph's backward pass then holds only live tensors, at some cost in speed.
+	// scoring graph's backward pass then holds only live tensors, at some cost in speed. Unless
+	// MicroBatch is set, it also runs the scoring graph on as many rows at a time as keep its
+	// estimated activations under 128 MB (the results do not change).
 	LowMemory bool
 	// Threads is onnxruntime's intra-op thread count (0 = onnxruntime's default); Provider is the
 	// execution provider ("cpu" or "cuda").
@@ -351,10 +353,7 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 		for s2, a := range accs {
 			batchGrad[s2] = make([]float64, len(a.pred))
 		}
-		mb := b.Size
-		if st.opts.MicroBatch > 0 && st.opts.MicroBatch < b.Size {
-			mb = st.opts.MicroBatch
-		}
+		mb := microBatchRows(&st.opts, st.senc, s, b.Size, b.SeqLen)
 		for r0 := 0; r0 < b.Size; r0 += mb {
 			r1 := min(r0+mb, b.Size)
 			n := r1 - r0
