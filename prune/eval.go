@@ -33,7 +33,8 @@ func Predict(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, thre
 	if err := CheckBatches(batches, VocabRows(m, enc)); err != nil {
 		return nil, err
 	}
-	sess, err := newSession(m, ort.Options{IntraOpThreads: threads, Outputs: enc.Outputs}, nil)
+	// Shared weights: onnxruntime reads m's weights in place instead of holding a second copy.
+	sess, err := newSession(m, ort.Options{IntraOpThreads: threads, Outputs: enc.Outputs, SharedWeights: true}, nil)
 	if err != nil {
 		return nil, err
 	}

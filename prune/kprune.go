@@ -57,7 +57,8 @@ type Options struct {
 	// LowMemory runs onnxruntime without its memory arena (see runtime.Options.NoArena): the
 	// scoring graph's backward pass then holds only live tensors, at some cost in speed. Unless
 	// MicroBatch is set, it also runs the scoring graph on as many rows at a time as keep its
-	// estimated activations under 128 MB (the results do not change).
+	// estimated activations under 128 MB (the results do not change), and it collects Go garbage
+	// after every batch.
 	LowMemory bool
 	// Threads is onnxruntime's intra-op thread count (0 = onnxruntime's default); Provider is the
 	// execution provider ("cpu" or "cuda").
@@ -188,6 +189,7 @@ func (st *state) teacherPass(ctx context.Context) error {
 	st.xt = make([][]float32, n)
 	st.tokMask = make([][]float32, n)
 	for i := range st.batches {
+		st.collect()
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -222,6 +224,15 @@ func (st *state) teacherPass(ctx context.Context) error {
 		st.progress(Progress{Phase: "teacher", Sublayer: -1, Sublayers: enc.NumSublayers(), Done: i + 1, Total: n})
 	}
 	return nil
+}
+
+// collect runs the Go garbage collector between batches in low-memory mode. The live heap holds
+// the model, so by default the collector lets garbage grow to about the model's size again
+// before it runs; per batch it stays at one batch's outputs.
+func (st *state) collect() {
+	if st.opts.LowMemory {
+		goruntime.GC()
+	}
 }
 
 func (st *state) frontiersDone() {
@@ -325,6 +336,7 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 	nSeq, nTok := 0, 0.0
 	var lossSum float64
 	for i := range st.batches {
+		st.collect()
 		if err := ctx.Err(); err != nil {
 			return it, err
 		}
@@ -415,6 +427,9 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 		st.progress(Progress{Phase: "measure", Sublayer: s, Sublayers: st.tenc.NumSublayers(), Done: i + 1, Total: len(st.batches)})
 	}
 	it.MeanLoss = lossSum / float64(len(st.batches))
+	// The sessions are done: free onnxruntime's memory before the solve and the advance.
+	scs.close()
+	tsub.close()
 
 	// Knowledge per unit, then scores.
 	type unitK struct{ pred, rep []float64 }
@@ -544,6 +559,7 @@ func (st *state) advance(ctx context.Context, s int) error {
 	}
 	defer sess.close()
 	for i := range st.batches {
+		st.collect()
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -166,6 +166,13 @@ func resetPeakRSS() {
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
+// PeakRSS returns the process's peak resident set size in bytes (Linux VmHWM) since a pruning
+// run last reset the kernel's counter (runs reset it when they start, K-prune also at each
+// iteration; where it cannot be reset, since the process started), or 0 where unknown. Callers
+// that do more work after a run (a self-check, saving) take the maximum with
+// Report.PeakRSSBytes to cover the whole job.
+func PeakRSS() int64 { return peakRSS() }
+
 // peakRSS returns the process's peak resident set size (VmHWM) in bytes, or 0 where unknown.
 func peakRSS() int64 {
 	b, err := os.ReadFile("/proc/self/status")

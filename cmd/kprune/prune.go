@@ -238,6 +238,8 @@ func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if st, err := os.Stat(j.outPath); err == nil {
 		rep.OutputBytes = st.Size()
 	}
+	// The run's peak covers pruning; extend it to the self-check and the save.
+	rep.PeakRSSBytes = max(rep.PeakRSSBytes, prune.PeakRSS())
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
