@@ -2,6 +2,7 @@ package prune_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -22,7 +23,8 @@ import (
 //	KPRUNE_BENCH_TOKENS=10000 KPRUNE_BENCH_MICROBATCH=4 go test ./prune -run XXX -bench KPruneBERTBase -benchtime 1x
 //
 // KPRUNE_BENCH_MICROBATCH sets Options.MicroBatch, KPRUNE_BENCH_THREADS the onnxruntime threads, and
-// KPRUNE_BENCH_ARENA=1 keeps onnxruntime's memory arena (LowMemory off).
+// KPRUNE_BENCH_ARENA=1 keeps onnxruntime's memory arena (LowMemory off), and
+// KPRUNE_BENCH_REPORT=FILE writes the run report (per-iteration timings and peak RSS) as JSON.
 func BenchmarkKPruneBERTBase(b *testing.B) {
 	tokens := 5000
 	microBatch, _ := strconv.Atoi(os.Getenv("KPRUNE_BENCH_MICROBATCH"))
@@ -81,5 +83,15 @@ func BenchmarkKPruneBERTBase(b *testing.B) {
 		b.ReportMetric(tune, "tune_s")
 		b.ReportMetric(float64(heap)/1e6, "goheap_MB")
 		b.ReportMetric(rewrite, "rewrite_s")
+		b.ReportMetric(float64(r.TeacherPeakRSSBytes)/1e6, "teacherRSS_MB")
+		if path := os.Getenv("KPRUNE_BENCH_REPORT"); path != "" {
+			js, err := json.MarshalIndent(r, "", "  ")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(path, js, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }

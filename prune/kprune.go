@@ -581,18 +581,34 @@ func (st *state) advance(ctx context.Context, s int) error {
 // weightRowNorms returns (1/D) * sum_j W[k, j]^2 for each input row k of the output projection
 // lin (in y = x @ W orientation).
 func weightRowNorms(m *onnx.ModelProto, lin *graph.Linear, hidden int) ([]float64, error) {
-	w, err := linearWeight(m, lin)
+	t := findInitializer(m, lin.Weight)
+	if t == nil {
+		return nil, fmt.Errorf("initializer %q not found", lin.Weight)
+	}
+	w, _, err := onnx.Float32View(t) // read in place: this runs for every sublayer >= s each iteration
 	if err != nil {
 		return nil, err
 	}
+	if len(w) != lin.In*lin.Out {
+		return nil, fmt.Errorf("initializer %q has %d values, want %d x %d", lin.Weight, len(w), lin.In, lin.Out)
+	}
+	// Both loops add row k's squares in ascending j and read memory in order.
 	out := make([]float64, lin.In)
-	for k := 0; k < lin.In; k++ {
-		var s float64
-		for j := 0; j < lin.Out; j++ {
-			v := float64(w[k*lin.Out+j])
-			s += v * v
+	if lin.Orient == graph.InOut { // [In, Out]
+		for k := range out {
+			for _, x := range w[k*lin.Out : (k+1)*lin.Out] {
+				out[k] += float64(x) * float64(x)
+			}
 		}
-		out[k] = s / float64(hidden)
+	} else { // [Out, In]
+		for j := 0; j < lin.Out; j++ {
+			for k, x := range w[j*lin.In : (j+1)*lin.In] {
+				out[k] += float64(x) * float64(x)
+			}
+		}
+	}
+	for k := range out {
+		out[k] /= float64(hidden)
 	}
 	return out, nil
 }

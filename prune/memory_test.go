@@ -29,9 +29,9 @@ func TestMicroBatchRows(t *testing.T) {
 		t.Fatalf("half the sublayers should need half the memory: %d vs %d", a, b)
 	}
 	cases := []struct {
-		name             string
-		opts             Options
-		enc              *graph.Encoder
+		name               string
+		opts               Options
+		enc                *graph.Encoder
 		s, size, seq, want int
 	}{
 		{"default keeps whole batches", Options{}, base, 0, 32, 128, 32},
