@@ -52,7 +52,8 @@ type Options struct {
 	// MicroBatch, when > 0, runs the scoring graph on at most MicroBatch sequences at a time and
 	// combines the results exactly (the batch's mask gradient is the row-weighted sum of the
 	// micro-batch gradients): the results do not change, and the memory of the backward pass
-	// shrinks with the rows per run. 0 runs whole batches.
+	// shrinks with the rows per run. 0 chooses per batch from an estimate of the activations:
+	// as many rows as fit about 1 GB (128 MB with LowMemory), so small models run whole batches.
 	MicroBatch int
 	// LowMemory runs onnxruntime without its memory arena (see runtime.Options.NoArena): the
 	// scoring graph's backward pass then holds only live tensors, at some cost in speed. Unless

@@ -2,10 +2,14 @@ package prune
 
 import "github.com/kprune/kprune/graph"
 
-// lowMemoryRunBytes is what one scoring-graph run may keep alive in low-memory mode when the
-// caller did not choose a micro-batch: the driver picks the largest number of rows per run whose
-// estimated activations fit.
-const lowMemoryRunBytes = 128 << 20
+// When the caller did not choose a micro-batch, the driver runs the scoring graph on the largest
+// number of rows whose estimated activations fit these sizes: lowMemoryRunBytes in low-memory
+// mode, defaultRunBytes otherwise (small models then always run whole batches; a BERT-base-sized
+// model at 128 tokens runs about 5 sequences at a time instead of holding ~5 GB for 32).
+const (
+	lowMemoryRunBytes = 128 << 20
+	defaultRunBytes   = 1 << 30
+)
 
 // scoringRowBytes estimates the activations the scoring graph of sublayer s keeps for the
 // backward pass, per sequence of seqLen tokens: for each remaining attention sublayer about ten
@@ -30,18 +34,18 @@ func scoringRowBytes(enc *graph.Encoder, s, seqLen int) int64 {
 }
 
 // microBatchRows returns the rows per scoring run for a batch of size rows of seqLen tokens:
-// opts.MicroBatch when set, else in low-memory mode as many as fit lowMemoryRunBytes (at least
-// one), else the whole batch.
+// opts.MicroBatch when set, else as many as fit the activation budget (at least one).
 func microBatchRows(opts *Options, enc *graph.Encoder, s, size, seqLen int) int {
-	switch {
-	case opts.MicroBatch > 0:
+	if opts.MicroBatch > 0 {
 		return min(opts.MicroBatch, size)
-	case opts.LowMemory:
-		per := scoringRowBytes(enc, s, seqLen)
-		if per <= 0 {
-			return size
-		}
-		return int(max(1, min(int64(size), lowMemoryRunBytes/per)))
 	}
-	return size
+	limit := int64(defaultRunBytes)
+	if opts.LowMemory {
+		limit = lowMemoryRunBytes
+	}
+	per := scoringRowBytes(enc, s, seqLen)
+	if per <= 0 {
+		return size
+	}
+	return int(max(1, min(int64(size), limit/per)))
 }

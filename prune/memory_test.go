@@ -34,7 +34,9 @@ func TestMicroBatchRows(t *testing.T) {
 		enc                *graph.Encoder
 		s, size, seq, want int
 	}{
-		{"default keeps whole batches", Options{}, base, 0, 32, 128, 32},
+		{"default, BERT-base, long", Options{}, base, 0, 32, 128, 5},
+		{"default, BERT-base, short", Options{}, base, 0, 32, 16, 32},
+		{"default, small model", Options{}, small, 0, 32, 128, 32},
 		{"explicit micro-batch", Options{MicroBatch: 4, LowMemory: true}, base, 0, 32, 128, 4},
 		{"explicit above batch size", Options{MicroBatch: 64}, base, 0, 32, 128, 32},
 		{"low memory, BERT-base, long", Options{LowMemory: true}, base, 0, 32, 128, 1},

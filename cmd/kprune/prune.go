@@ -69,7 +69,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&opts.Fisher, "fisher", false, "[ours] predictive knowledge from the cross-entropy with labels sampled from the teacher (non-zero from the first sublayer on; classification only)")
 	fs.BoolVar(&opts.PerExample, "per-example", false, "[ours] predictive knowledge from per-example mask gradients")
 	fs.IntVar(&opts.RoundTo, "round-to", 0, "[ours] keep head and neuron counts per sublayer at multiples of `N`")
-	fs.IntVar(&opts.MicroBatch, "micro-batch", 0, "run the gradient pass on at most `N` sequences at a time (same results, less memory; 0: whole batches)")
+	fs.IntVar(&opts.MicroBatch, "micro-batch", 0, "run the gradient pass on at most `N` sequences at a time (same results, less memory; 0: as many as fit ~1 GB of activations, whole batches on small models)")
 	fs.BoolVar(&opts.LowMemory, "low-memory", false, "bound memory on large models: onnxruntime without its memory arena, the gradient pass on as many sequences at a time as fit ~128 MB of activations (unless --micro-batch), Go garbage collected per batch; same results, somewhat slower")
 	fs.IntVar(&opts.Threads, "threads", 0, "onnxruntime intra-op threads (0: all cores)")
 	fs.StringVar(&opts.Provider, "provider", "cpu", "execution provider: cpu or cuda")
