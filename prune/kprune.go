@@ -367,6 +367,7 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 			batchGrad[s2] = make([]float64, len(a.pred))
 		}
 		mb := microBatchRows(&st.opts, st.senc, s, b.Size, b.SeqLen)
+		it.RowsPerRun = max(it.RowsPerRun, mb)
 		for r0 := 0; r0 < b.Size; r0 += mb {
 			r1 := min(r0+mb, b.Size)
 			n := r1 - r0

@@ -141,6 +141,11 @@ func TestReductionsMeetTheBudget(t *testing.T) {
 		if rep.ParamsAfter >= rep.ParamsBefore {
 			t.Errorf("reduction %v: parameters %d -> %d", r, rep.ParamsBefore, rep.ParamsAfter)
 		}
+		for _, it := range rep.Iterations {
+			if it.RowsPerRun != calib[0].Size { // a small model runs whole batches
+				t.Errorf("reduction %v: sublayer %d ran %d rows at a time, want the batch's %d", r, it.Sublayer, it.RowsPerRun, calib[0].Size)
+			}
+		}
 		if goruntime.GOOS == "linux" {
 			for _, it := range rep.Iterations {
 				if it.PeakRSSBytes <= 0 || it.PeakRSSBytes > rep.PeakRSSBytes {
@@ -254,6 +259,9 @@ func TestMicroBatchesGiveTheSameResult(t *testing.T) {
 	}
 	for i := range reps[0].Iterations {
 		a, b := reps[0].Iterations[i], reps[1].Iterations[i]
+		if b.RowsPerRun != 5 || a.RowsPerRun <= 5 {
+			t.Fatalf("sublayer %d: %d and %d rows per run, want whole batches and 5", i, a.RowsPerRun, b.RowsPerRun)
+		}
 		t.Logf("sublayer %d: pred %.4g vs %.4g, loss %.4g vs %.4g", i, a.PredMass, b.PredMass, a.MeanLoss, b.MeanLoss)
 		close := func(x, y, abs float64) bool { return math.Abs(x-y) <= 1e-3*math.Abs(x)+abs }
 		// At sublayer 0 the student is the teacher: loss and gradient are float noise.

@@ -77,6 +77,9 @@ type Iteration struct {
 	// GoHeapBytes is the Go heap in use at the end of the iteration (the rest of the process's
 	// memory is onnxruntime's and the allocator's).
 	GoHeapBytes int64 `json:"go_heap_bytes"`
+	// RowsPerRun is the largest number of sequences the scoring graph ran on at once (the
+	// micro-batch; see Options.MicroBatch).
+	RowsPerRun int `json:"rows_per_run"`
 	// PeakRSSBytes is the process's peak resident set size during the iteration (Linux).
 	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
 }
