@@ -491,15 +491,15 @@ func (p *page) iterations(its []prune.Iteration) {
 		}
 		rows = append(rows, []string{strconv.Itoa(it.Sublayer), strconv.Itoa(it.Layer), it.Kind, kept, num(it.MeanLoss), num(it.PredMass), num(it.RepMass), num(it.Lambda), num(it.Ridge),
 			fmt.Sprintf("%.2f", it.MeasureSeconds), fmt.Sprintf("%.2f", it.SearchSeconds), fmt.Sprintf("%.2f", it.TuneSeconds),
-			fmt.Sprintf("%.2f", it.RewriteSeconds), fmt.Sprintf("%.2f", it.AdvanceSeconds), fmt.Sprintf("%.2f", it.ORTSeconds), megabytesOrDash(it.PeakRSSBytes)})
+			fmt.Sprintf("%.2f", it.RewriteSeconds), fmt.Sprintf("%.2f", it.AdvanceSeconds), fmt.Sprintf("%.2f", it.ORTSeconds), strconv.Itoa(it.RowsPerRun), megabytesOrDash(it.PeakRSSBytes)})
 		for i, v := range []float64{it.MeasureSeconds, it.SearchSeconds, it.TuneSeconds, it.RewriteSeconds, it.AdvanceSeconds, it.ORTSeconds} {
 			t[i] += v
 		}
 	}
 	rows = append(rows, []string{"Total", "", "", "", "", "", "", "", "",
-		fmt.Sprintf("%.2f", t[0]), fmt.Sprintf("%.2f", t[1]), fmt.Sprintf("%.2f", t[2]), fmt.Sprintf("%.2f", t[3]), fmt.Sprintf("%.2f", t[4]), fmt.Sprintf("%.2f", t[5]), ""})
+		fmt.Sprintf("%.2f", t[0]), fmt.Sprintf("%.2f", t[1]), fmt.Sprintf("%.2f", t[2]), fmt.Sprintf("%.2f", t[3]), fmt.Sprintf("%.2f", t[4]), fmt.Sprintf("%.2f", t[5]), "", ""})
 	p.table("", []string{"sublayer", "layer", "kind", "kept", "mean loss", "pred mass", "rep mass", "lambda", "ridge",
-		"measure s", "search s", "tune s", "rewrite s", "advance s", "onnxruntime s", "peak RSS"}, rows)
+		"measure s", "search s", "tune s", "rewrite s", "advance s", "onnxruntime s", "rows / run", "peak RSS"}, rows)
 }
 
 func (p *page) footer(r *prune.Report) {
