@@ -70,7 +70,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&opts.PerExample, "per-example", false, "[ours] predictive knowledge from per-example mask gradients")
 	fs.IntVar(&opts.RoundTo, "round-to", 0, "[ours] keep head and neuron counts per sublayer at multiples of `N`")
 	fs.IntVar(&opts.MicroBatch, "micro-batch", 0, "run the gradient pass on at most `N` sequences at a time (same results, less memory; 0: as many as fit ~1 GB of activations, whole batches on small models)")
-	fs.BoolVar(&opts.LowMemory, "low-memory", false, "bound memory on large models: onnxruntime without its memory arena, the gradient pass on as many sequences at a time as fit ~128 MB of activations (unless --micro-batch), Go garbage collected per batch; same results, somewhat slower")
+	fs.BoolVar(&opts.LowMemory, "low-memory", false, "bound memory: onnxruntime without its memory arena, the gradient pass on as many sequences at a time as fit ~128 MB of activations (unless --micro-batch), Go garbage collected per batch; same results, ~15% slower. Default: on for models of 256 MB and more (--low-memory=false turns it off)")
 	fs.IntVar(&opts.Threads, "threads", 0, "onnxruntime intra-op threads (0: all cores)")
 	fs.StringVar(&opts.Provider, "provider", "cpu", "execution provider: cpu or cuda")
 	force := fs.Bool("force", false, "overwrite OUT and the report if they exist")
@@ -112,6 +112,10 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	job.model = m
+	if st, err := os.Stat(*modelPath); err == nil && *method == "kprune" && autoLowMemory(fs, st.Size()) {
+		job.opts.LowMemory = true
+		fmt.Fprintf(stderr, "%s is %d MB: pruning with --low-memory (pass --low-memory=false for the faster, larger-memory mode)\n", *modelPath, st.Size()>>20)
+	}
 	cds, encs, err := loadEncoded(tok, *calibPath, nil, df.readOptions(*method == "kwon"), df.maxLen)
 	if err != nil {
 		return err
@@ -191,6 +195,23 @@ func (j *pruneJob) buildCalibration(tok *data.Tokenizer, encs []data.Encoding, s
 	}
 	j.calib = cs
 	return nil
+}
+
+// lowMemoryModelBytes is the model size from which prune uses --low-memory unless told otherwise:
+// on a generated 4-layer, 768-wide model (211 MB) the default mode peaked at 2.7 GB against 0.7 GB
+// with --low-memory, for 14% more time.
+const lowMemoryModelBytes = 256 << 20
+
+// autoLowMemory reports whether prune should switch --low-memory on by itself: the flag was not
+// given and the model file has at least lowMemoryModelBytes.
+func autoLowMemory(fs *flag.FlagSet, modelBytes int64) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "low-memory" {
+			given = true
+		}
+	})
+	return !given && modelBytes >= lowMemoryModelBytes
 }
 
 // unsampledBatches batches up to n encodings that the calibration sample did not use.

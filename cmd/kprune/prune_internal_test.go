@@ -1,0 +1,31 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"testing"
+)
+
+func TestAutoLowMemory(t *testing.T) {
+	cases := []struct {
+		args  []string
+		bytes int64
+		want  bool
+	}{
+		{nil, lowMemoryModelBytes - 1, false},
+		{nil, lowMemoryModelBytes, true},
+		{[]string{"--low-memory=false"}, 2 * lowMemoryModelBytes, false},
+		{[]string{"--low-memory"}, 1, false}, // given: the flag itself applies, nothing automatic
+	}
+	for _, c := range cases {
+		fs := flag.NewFlagSet("prune", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.Bool("low-memory", false, "")
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		if got := autoLowMemory(fs, c.bytes); got != c.want {
+			t.Errorf("args %v, %d bytes: auto low memory %v, want %v", c.args, c.bytes, got, c.want)
+		}
+	}
+}
