@@ -26,6 +26,19 @@ type Predictions struct {
 // Predict runs m over batches and collects its head outputs. threads is onnxruntime's intra-op
 // thread count (0 = default).
 func Predict(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, threads int) (*Predictions, error) {
+	return PredictWith(ctx, m, batches, PredictOptions{Threads: threads})
+}
+
+// PredictOptions configure PredictWith.
+type PredictOptions struct {
+	// Threads is onnxruntime's intra-op thread count (0 = default).
+	Threads int
+	// LowMemory runs onnxruntime without its memory arena (see Options.LowMemory).
+	LowMemory bool
+}
+
+// PredictWith is Predict with options.
+func PredictWith(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts PredictOptions) (*Predictions, error) {
 	enc, err := graph.Discover(m)
 	if err != nil {
 		return nil, err
@@ -34,7 +47,7 @@ func Predict(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, thre
 		return nil, err
 	}
 	// Shared weights: onnxruntime reads m's weights in place instead of holding a second copy.
-	sess, err := newSession(m, ort.Options{IntraOpThreads: threads, Outputs: enc.Outputs, SharedWeights: true}, nil)
+	sess, err := newSession(m, ort.Options{IntraOpThreads: opts.Threads, Outputs: enc.Outputs, SharedWeights: true, NoArena: opts.LowMemory}, nil)
 	if err != nil {
 		return nil, err
 	}

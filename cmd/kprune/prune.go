@@ -247,7 +247,7 @@ func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 		rep.InputBytes = st.Size()
 	}
 	if len(j.holdout) > 0 {
-		sc, err := selfCheck(ctx, j.model, res.Model, j.holdout, j.opts.Threads)
+		sc, err := selfCheck(ctx, j.model, res.Model, j.holdout, prune.PredictOptions{Threads: j.opts.Threads, LowMemory: j.opts.LowMemory})
 		if err != nil {
 			return fmt.Errorf("self-check of the pruned model: %w", err)
 		}
@@ -282,12 +282,12 @@ func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 }
 
 // selfCheck runs teacher and student on held-out batches and compares them.
-func selfCheck(ctx context.Context, teacher, student *onnx.ModelProto, holdout []data.Batch, threads int) (*prune.SelfCheck, error) {
-	tp, err := prune.Predict(ctx, teacher, holdout, threads)
+func selfCheck(ctx context.Context, teacher, student *onnx.ModelProto, holdout []data.Batch, opts prune.PredictOptions) (*prune.SelfCheck, error) {
+	tp, err := prune.PredictWith(ctx, teacher, holdout, opts)
 	if err != nil {
 		return nil, fmt.Errorf("teacher: %w", err)
 	}
-	sp, err := prune.Predict(ctx, student, holdout, threads)
+	sp, err := prune.PredictWith(ctx, student, holdout, opts)
 	if err != nil {
 		return nil, fmt.Errorf("pruned model: %w", err)
 	}
