@@ -281,21 +281,7 @@ func Float32View(t *TensorProto) (v []float32, copied bool, err error) {
 		v, err = Float32s(t)
 		return v, true, err
 	}
-	n, err := checkRaw(t)
-	if err != nil {
-		return nil, false, err
-	}
-	if t.RawData == nil {
-		return t.FloatData[:n:n], false, nil
-	}
-	if n == 0 {
-		return []float32{}, false, nil
-	}
-	if hostLittleEndian && uintptr(unsafe.Pointer(&t.RawData[0]))%4 == 0 {
-		return unsafe.Slice((*float32)(unsafe.Pointer(&t.RawData[0])), n), false, nil
-	}
-	v, err = Float32s(t)
-	return v, true, err
+	return view(t, t.FloatData, Float32s)
 }
 
 // Float64View is Float32View for DOUBLE tensors.
@@ -304,19 +290,25 @@ func Float64View(t *TensorProto) (v []float64, copied bool, err error) {
 		v, err = Float64s(t)
 		return v, true, err
 	}
+	return view(t, t.DoubleData, Float64s)
+}
+
+// view returns t's values of element type E, which is t's own type: the typed field, raw_data in
+// place, or (misaligned or big-endian host) the copy that convert makes.
+func view[E float32 | float64](t *TensorProto, typed []E, convert func(*TensorProto) ([]E, error)) ([]E, bool, error) {
 	n, err := checkRaw(t)
 	if err != nil {
 		return nil, false, err
 	}
 	if t.RawData == nil {
-		return t.DoubleData[:n:n], false, nil
+		return typed[:n:n], false, nil
 	}
 	if n == 0 {
-		return []float64{}, false, nil
+		return []E{}, false, nil
 	}
-	if hostLittleEndian && uintptr(unsafe.Pointer(&t.RawData[0]))%8 == 0 {
-		return unsafe.Slice((*float64)(unsafe.Pointer(&t.RawData[0])), n), false, nil
+	if hostLittleEndian && uintptr(unsafe.Pointer(&t.RawData[0]))%unsafe.Sizeof(E(0)) == 0 {
+		return unsafe.Slice((*E)(unsafe.Pointer(&t.RawData[0])), n), false, nil
 	}
-	v, err = Float64s(t)
+	v, err := convert(t)
 	return v, true, err
 }

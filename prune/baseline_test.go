@@ -7,19 +7,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/internal/demo"
 	"github.com/kprune/kprune/prune"
 )
 
 // labelsPerBatch splits the labels of a demoSet (file order, batches of 32) by batch.
-func labelsPerBatch(t testing.TB, labels []int, sizes []int) [][]int {
+func labelsPerBatch(t testing.TB, labels []int, batches []data.Batch) [][]int {
 	t.Helper()
-	out := make([][]int, len(sizes))
+	out := make([][]int, len(batches))
 	off := 0
-	for i, n := range sizes {
-		out[i] = labels[off : off+n]
-		off += n
+	for i, b := range batches {
+		out[i] = labels[off : off+b.Size]
+		off += b.Size
 	}
 	if off != len(labels) {
 		t.Fatalf("%d labels for %d rows", len(labels), off)
@@ -30,10 +31,9 @@ func labelsPerBatch(t testing.TB, labels []int, sizes []int) [][]int {
 func TestKwonRefusesWithoutLabels(t *testing.T) {
 	m := demoModel(t)
 	calib, labels := demoSet(t, demo.CalibTSV, 64)
-	sizes := []int{calib[0].Size, calib[1].Size}
-	good := labelsPerBatch(t, labels, sizes)
-	missing := labelsPerBatch(t, append([]int{-1}, labels[1:]...), sizes)
-	outOfRange := labelsPerBatch(t, append([]int{7}, labels[1:]...), sizes)
+	good := labelsPerBatch(t, labels, calib)
+	missing := labelsPerBatch(t, append([]int{-1}, labels[1:]...), calib)
+	outOfRange := labelsPerBatch(t, append([]int{7}, labels[1:]...), calib)
 	cases := []struct {
 		name   string
 		labels [][]int
@@ -67,11 +67,7 @@ func TestKwonRefusesWithoutLabels(t *testing.T) {
 func TestBaselinesOnDemo(t *testing.T) {
 	m := demoModel(t)
 	calib, calibLabels := demoSet(t, demo.CalibTSV, 256)
-	var sizes []int
-	for _, b := range calib {
-		sizes = append(sizes, b.Size)
-	}
-	labels := labelsPerBatch(t, calibLabels, sizes)
+	labels := labelsPerBatch(t, calibLabels, calib)
 	dev, devLabels := demoSet(t, demo.DevTSV, 0)
 	tp, err := prune.Predict(context.Background(), m, dev, 2)
 	if err != nil {
@@ -201,11 +197,7 @@ func TestMagnitudeMeetsTheBudget(t *testing.T) {
 func TestKwonZeroReduction(t *testing.T) {
 	m := demoModel(t)
 	calib, calibLabels := demoSet(t, demo.CalibTSV, 160)
-	var sizes []int
-	for _, b := range calib {
-		sizes = append(sizes, b.Size)
-	}
-	labels := labelsPerBatch(t, calibLabels, sizes)
+	labels := labelsPerBatch(t, calibLabels, calib)
 	var info prune.KwonInfo
 	res, err := prune.Kwon(context.Background(), m, calib, labels, prune.KwonOptions{Threads: 2, Info: &info}, nil)
 	if err != nil {

@@ -583,16 +583,9 @@ func (st *state) advance(ctx context.Context, s int) error {
 // weightRowNorms returns (1/D) * sum_j W[k, j]^2 for each input row k of the output projection
 // lin (in y = x @ W orientation).
 func weightRowNorms(m *onnx.ModelProto, lin *graph.Linear, hidden int) ([]float64, error) {
-	t := findInitializer(m, lin.Weight)
-	if t == nil {
-		return nil, fmt.Errorf("initializer %q not found", lin.Weight)
-	}
-	w, _, err := onnx.Float32View(t) // read in place: this runs for every sublayer >= s each iteration
+	w, err := weightView(m, lin) // in place: this runs for every sublayer >= s each iteration
 	if err != nil {
 		return nil, err
-	}
-	if len(w) != lin.In*lin.Out {
-		return nil, fmt.Errorf("initializer %q has %d values, want %d x %d", lin.Weight, len(w), lin.In, lin.Out)
 	}
 	// Both loops add row k's squares in ascending j and read memory in order.
 	out := make([]float64, lin.In)
@@ -615,21 +608,31 @@ func weightRowNorms(m *onnx.ModelProto, lin *graph.Linear, hidden int) ([]float6
 	return out, nil
 }
 
-// linearWeight returns the weight of lin row-major [In, Out] (y = x @ W orientation).
-func linearWeight(m *onnx.ModelProto, lin *graph.Linear) ([]float32, error) {
+// weightView returns the weight of lin as stored (orientation lin.Orient), read in place where
+// possible (onnx.Float32View): callers must not modify it.
+func weightView(m *onnx.ModelProto, lin *graph.Linear) ([]float32, error) {
 	t := findInitializer(m, lin.Weight)
 	if t == nil {
 		return nil, fmt.Errorf("initializer %q not found", lin.Weight)
 	}
-	w, err := onnx.Float32s(t)
+	w, _, err := onnx.Float32View(t)
 	if err != nil {
 		return nil, err
 	}
 	if len(w) != lin.In*lin.Out {
 		return nil, fmt.Errorf("initializer %q has %d values, want %d x %d", lin.Weight, len(w), lin.In, lin.Out)
 	}
+	return w, nil
+}
+
+// linearWeight returns a copy of the weight of lin, row-major [In, Out] (y = x @ W orientation).
+func linearWeight(m *onnx.ModelProto, lin *graph.Linear) ([]float32, error) {
+	w, err := weightView(m, lin)
+	if err != nil {
+		return nil, err
+	}
 	if lin.Orient == graph.InOut {
-		return w, nil
+		return append([]float32(nil), w...), nil
 	}
 	tw := make([]float32, len(w))
 	for o := 0; o < lin.Out; o++ {

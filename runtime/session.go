@@ -82,8 +82,10 @@ type Session struct {
 	s       *ort.DynamicAdvancedSession
 	inputs  []IOInfo
 	outputs []IOInfo
-	bound   []boundInput // fed on every run, after inputs (SharedWeights)
-	keep    []*Tensor    // the Go memory behind bound
+	// bound are the shared weights (SharedWeights), fed on every run after the caller's inputs;
+	// each value also keeps its Go memory alive.
+	bound       []ort.Value
+	sharedBytes int64
 }
 
 // NewSession creates a session for model m. m is not modified.
@@ -161,9 +163,9 @@ func NewSession(m *onnx.ModelProto, opts Options) (*Session, error) {
 			s.Close()
 			return nil, fmt.Errorf("binding initializer %q: %w", t.Name, err)
 		}
-		s.bound = append(s.bound, boundInput{name: t.Name, value: v})
+		s.bound = append(s.bound, v)
+		s.sharedBytes += int64(4*len(t.F32) + 8*len(t.F64))
 	}
-	s.keep = shared
 	return s, nil
 }
 
@@ -276,11 +278,7 @@ func (s *Session) Outputs() []IOInfo { return s.outputs }
 // SharedBytes returns the bytes of weights the session reads from the model's memory instead of
 // holding its own copy (0 unless Options.SharedWeights).
 func (s *Session) SharedBytes() int64 {
-	var n int64
-	for _, t := range s.keep {
-		n += int64(4*len(t.F32) + 8*len(t.F64))
-	}
-	return n
+	return s.sharedBytes
 }
 
 // Close releases the session.
@@ -290,10 +288,10 @@ func (s *Session) Close() error {
 	}
 	err := s.s.Destroy()
 	s.s = nil
-	for _, b := range s.bound {
-		b.value.Destroy()
+	for _, v := range s.bound {
+		v.Destroy()
 	}
-	s.bound, s.keep = nil, nil
+	s.bound = nil
 	return err
 }
 
@@ -340,9 +338,7 @@ func (s *Session) RunInto(ctx context.Context, inputs map[string]*Tensor, dst ma
 			}
 		}
 	}
-	for _, b := range s.bound {
-		in = append(in, b.value)
-	}
+	in = append(in, s.bound...)
 	out := make([]ort.Value, len(s.outputs))
 	defer func() {
 		for _, v := range out {

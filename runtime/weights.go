@@ -4,19 +4,12 @@ import (
 	"fmt"
 
 	"github.com/kprune/kprune/onnx"
-	ort "github.com/yalue/onnxruntime_go"
 )
 
 // minSharedBytes is the smallest initializer that SharedWeights hands over by reference: weight
 // matrices, embedding tables and wide biases. Smaller constants (scalars, LayerNorm epsilons,
 // shapes) stay initializers so that onnxruntime can still fold and fuse around them.
 const minSharedBytes = 16 << 10
-
-// boundInput is a session input that the session feeds itself on every run.
-type boundInput struct {
-	name  string
-	value ort.Value
-}
 
 // shareWeights returns a shallow copy of m in which every floating-point initializer of at least
 // minSharedBytes is a graph input instead, and the Go tensors that feed those inputs. The tensors
