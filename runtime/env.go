@@ -80,9 +80,16 @@ func LibraryPath() (string, error) {
 	return "", errors.New("onnxruntime shared library not found: run `make ort` (or scripts/get-onnxruntime.sh) in the kprune repository to install it into .ort/, or set " + EnvLibrary + " to the path of libonnxruntime (version " + ORTVersion + " or newer)")
 }
 
-// Init locates the onnxruntime library and initialises its environment. It is safe to call
-// many times from many goroutines; only the first call does the work, and later calls return
-// its result.
+// EnvDisableTelemetry is the environment variable that stops onnxruntime builds carrying a
+// telemetry SDK (the npm package's 1.30 build does) from collecting or storing anything: no
+// device id, no event database under ~/.cache, no debug logs in $TMPDIR. The library reads it
+// when it is loaded, so Init sets it before loading and kprune never lets the runtime collect
+// telemetry.
+const EnvDisableTelemetry = "ORT_DISABLE_TELEMETRY"
+
+// Init locates the onnxruntime library and initialises its environment with telemetry off
+// (see EnvDisableTelemetry). It is safe to call many times from many goroutines; only the first
+// call does the work, and later calls return its result.
 func Init() error {
 	initOnce.Do(func() {
 		p, err := LibraryPath()
@@ -90,9 +97,19 @@ func Init() error {
 			initErr = err
 			return
 		}
+		// Before the library is loaded (InitializeEnvironment loads it): the telemetry SDK
+		// starts when the library initialises, and reads this variable then.
+		if err := os.Setenv(EnvDisableTelemetry, "1"); err != nil {
+			initErr = fmt.Errorf("disabling onnxruntime telemetry: %w", err)
+			return
+		}
 		ort.SetSharedLibraryPath(p)
 		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
 			initErr = fmt.Errorf("initialising onnxruntime from %s: %w", p, err)
+			return
+		}
+		if err := ort.DisableTelemetry(); err != nil {
+			initErr = fmt.Errorf("disabling onnxruntime telemetry events: %w", err)
 			return
 		}
 		initPath = p

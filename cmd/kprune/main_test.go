@@ -12,6 +12,7 @@ import (
 
 	"github.com/kprune/kprune/internal/demo"
 	"github.com/kprune/kprune/internal/testutil"
+	ort "github.com/kprune/kprune/runtime"
 )
 
 // runCLI runs the CLI in-process and returns exit code, stdout and stderr.
@@ -175,5 +176,60 @@ func TestMissingLibrary(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "KPRUNE_ORT_LIB") || !strings.Contains(string(out), "/nonexistent/libonnxruntime.so") {
 		t.Fatalf("error does not say what is wrong: %s", out)
+	}
+}
+
+// TestNoWritesOutsideOutputs runs version, bench, eval and prune as child processes with a fresh,
+// empty HOME and TMPDIR and no ORT_DISABLE_TELEMETRY in the environment: afterwards both folders
+// must still be empty (the bundled onnxruntime's telemetry SDK writes a device id, an event
+// database and debug logs there unless kprune switches it off before loading the library).
+func TestNoWritesOutsideOutputs(t *testing.T) {
+	if os.Getenv("KPRUNE_TEST_CHILD") == "argv" {
+		var args []string
+		if err := json.Unmarshal([]byte(os.Getenv("KPRUNE_TEST_ARGS")), &args); err != nil {
+			panic(err)
+		}
+		os.Exit(run(context.Background(), args, os.Stdout, os.Stderr))
+	}
+	lib, err := ort.LibraryPath()
+	if err != nil {
+		t.Skipf("onnxruntime library not installed: %v", err)
+	}
+	dir, model, vocab, calib, dev := demoFiles(t)
+	out := filepath.Join(dir, "out.onnx")
+	runs := [][]string{
+		{"version"},
+		{"bench", "--model", model, "--batch", "2", "--seq", "16", "--runs", "3"},
+		{"eval", "--model", model, "--data", dev, "--tokenizer", vocab},
+		{"prune", "--model", model, "--out", out, "--calib", calib, "--tokenizer", vocab, "--samples", "16", "--max-len", "32"},
+	}
+	for _, args := range runs {
+		home, tmp := t.TempDir(), t.TempDir()
+		a, _ := json.Marshal(args)
+		cmd := exec.Command(os.Args[0], "-test.run=^TestNoWritesOutsideOutputs$")
+		env := []string{"KPRUNE_TEST_CHILD=argv", "KPRUNE_TEST_ARGS=" + string(a), "HOME=" + home, "TMPDIR=" + tmp, ort.EnvLibrary + "=" + lib}
+		for _, kv := range os.Environ() {
+			switch strings.SplitN(kv, "=", 2)[0] {
+			case "HOME", "TMPDIR", "KPRUNE_TEST_CHILD", ort.EnvDisableTelemetry, ort.EnvLibrary:
+			default:
+				env = append(env, kv)
+			}
+		}
+		cmd.Env = env
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kprune %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		for _, d := range []string{home, tmp} {
+			var left []string
+			filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+				if p != d {
+					left = append(left, p)
+				}
+				return nil
+			})
+			if len(left) > 0 {
+				t.Errorf("kprune %s wrote outside its outputs: %v", args[0], left)
+			}
+		}
 	}
 }
