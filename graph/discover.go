@@ -621,13 +621,15 @@ func (d *disc) describe(t string) string {
 // weightOf returns the initializer behind a weight input: the initializer itself (orientation
 // InOut unless transposed says otherwise) or an initializer through a Transpose.
 func (d *disc) weightOf(t string, user *onnx.NodeProto) (name string, wUser *onnx.NodeProto, transposed bool, err error) {
-	if d.ix.Initializer(t) != nil {
-		return t, user, false, nil
+	if w, u := d.initOf(t, user); w != "" {
+		return w, u, false, nil
 	}
-	if p := d.ix.Producer(t); p != nil && p.GetOpType() == "Transpose" && d.ix.Initializer(p.GetInput()[0]) != nil {
-		perm := onnx.AttrIntsOr(p, "perm", []int64{1, 0})
-		if len(perm) == 2 && perm[0] == 1 && perm[1] == 0 {
-			return p.GetInput()[0], p, true, nil
+	if p := d.ix.Producer(d.skipIdentity(t)); p != nil && p.GetOpType() == "Transpose" {
+		if w, u := d.initOf(p.GetInput()[0], p); w != "" {
+			perm := onnx.AttrIntsOr(p, "perm", []int64{1, 0})
+			if len(perm) == 2 && perm[0] == 1 && perm[1] == 0 {
+				return w, u, true, nil
+			}
 		}
 	}
 	if d.ix.IsConstant(t) {
@@ -680,14 +682,15 @@ func (d *disc) parseLinear(t string) (linear, error) {
 		if err != nil {
 			return lin, err
 		}
-		if d.ix.Initializer(ins[bi]) == nil {
+		bn, bu := d.initOf(ins[bi], p)
+		if bn == "" {
 			return lin, fmt.Errorf("the bias of Add node %q is %s; expected an initializer", p.GetName(), d.describe(ins[bi]))
 		}
-		b := d.ix.Initializer(ins[bi])
+		b := d.ix.Initializer(bn)
 		if !isVector(b.GetDims(), lin.Out) {
 			return lin, fmt.Errorf("the bias %q of Add node %q has shape %v; expected [%d] for MatMul node %q", ins[bi], p.GetName(), b.GetDims(), lin.Out, mm.GetName())
 		}
-		lin.Bias, lin.bUser, lin.Output = ins[bi], p, t
+		lin.Bias, lin.bUser, lin.Output = bn, bu, t
 		return lin, nil
 	case "MatMul":
 		lin, err := d.parseMatMul(p)
@@ -765,14 +768,15 @@ func (d *disc) parseGemm(g *onnx.NodeProto) (linear, error) {
 	}
 	lin.Node, lin.Weight, lin.wUser, lin.node, lin.Output = g.GetName(), w, wUser, g, g.GetOutput()[0]
 	if len(ins) > 2 && ins[2] != "" {
-		b := d.ix.Initializer(ins[2])
-		if b == nil {
+		bn, bu := d.initOf(ins[2], g)
+		b := d.ix.Initializer(bn)
+		if bn == "" {
 			return lin, fmt.Errorf("the bias of Gemm node %q is %s; expected an initializer", g.GetName(), d.describe(ins[2]))
 		}
 		if !isVector(b.GetDims(), lin.Out) {
 			return lin, fmt.Errorf("the bias %q of Gemm node %q has shape %v; expected [%d]", ins[2], g.GetName(), b.GetDims(), lin.Out)
 		}
-		lin.Bias, lin.bUser = ins[2], g
+		lin.Bias, lin.bUser = bn, bu
 	}
 	lin.Input, lin.flatten = d.flatInput(ins[0])
 	return lin, nil
@@ -1149,11 +1153,11 @@ func (d *disc) isLinearAdd(n *onnx.NodeProto) bool {
 		return false
 	}
 	for i := range 2 {
-		c := d.ix.Initializer(n.GetInput()[i])
+		c, _ := d.initOf(n.GetInput()[i], n)
 		p := d.ix.Producer(n.GetInput()[1-i])
 		// A bias of a projection to a single output (an FFN pruned to one neuron) has one
 		// element: what tells it from an activation's scalar constant is the MatMul feeding it.
-		if c != nil && p != nil && p.GetOpType() == "MatMul" {
+		if c != "" && p != nil && p.GetOpType() == "MatMul" {
 			return true
 		}
 	}

@@ -201,18 +201,32 @@ func (ix *Index) Has(tensor string) bool {
 	return ok
 }
 
-// Constant returns the value of tensor when it is a constant: an initializer or the output of a Constant node holding a tensor
-// value. Initializers also listed as graph inputs (old exporters' keep_initializers_as_inputs)
+// Constant returns the value of tensor when it is a constant: an initializer, the output of a
+// Constant node holding a tensor value, or either seen through Identity aliases. Initializers also listed as graph inputs (old exporters' keep_initializers_as_inputs)
 // count as constants. It returns nil otherwise.
 func (ix *Index) Constant(tensor string) *onnx.TensorProto {
 	if t := ix.inits[tensor]; t != nil {
 		return t
 	}
-	n := ix.producer[tensor]
-	if n == nil || n.GetOpType() != "Constant" || !isDefaultDomain(n) {
-		return nil
+	for range 64 {
+		n := ix.producer[tensor]
+		if n == nil || !isDefaultDomain(n) {
+			return nil
+		}
+		switch n.GetOpType() {
+		case "Constant":
+			return constantNodeValue(n)
+		case "Identity":
+			// Exporters alias shared or deduplicated constants through Identity nodes.
+			tensor = n.GetInput()[0]
+			if t := ix.inits[tensor]; t != nil {
+				return t
+			}
+		default:
+			return nil
+		}
 	}
-	return constantNodeValue(n)
+	return nil
 }
 
 // constantNodeValue turns a Constant node's attribute into a tensor, or nil.
