@@ -840,7 +840,9 @@ func (d *disc) walkHeadPath(t string, sub *sublayer) (linear, error) {
 			t = p.GetInput()[0]
 		case op == "Reshape":
 			out := p.GetOutput()[0]
-			if d.si[out].rank() == 4 {
+			if d.adaptiveReshape(p) {
+				// Follows its input's own shape: nothing to rewrite.
+			} else if d.si[out].rank() == 4 {
 				sub.headReshapes = append(sub.headReshapes, p)
 			} else {
 				sub.widthReshapes = append(sub.widthReshapes, p)
@@ -952,7 +954,9 @@ func (d *disc) parseMHA(x, y string) (*sublayer, error) {
 		}
 		switch {
 		case op == "Reshape" || op == "Flatten":
-			sub.widthReshapes = append(sub.widthReshapes, p)
+			if !d.adaptiveReshape(p) {
+				sub.widthReshapes = append(sub.widthReshapes, p)
+			}
 		case op == "Transpose" || isTransparent(p):
 		default:
 			return nil, fmt.Errorf("expected the attention context (MatMul of attention probabilities and values, then Transpose and Reshape) feeding the output projection %q, found %s", o.Node, d.describe(t))
@@ -962,7 +966,7 @@ func (d *disc) parseMHA(x, y string) (*sublayer, error) {
 	if av == nil {
 		return nil, fmt.Errorf("no attention MatMul found before the output projection %q", o.Node)
 	}
-	probs := d.skipTransparent(av.GetInput()[0])
+	probs := d.skipGuards(av.GetInput()[0])
 	sm := d.ix.Producer(probs)
 	if sm == nil || sm.GetOpType() != "Softmax" {
 		return nil, fmt.Errorf("expected Softmax probabilities as the first input of the attention MatMul %q, found %s", av.GetName(), d.describe(probs))
@@ -1025,6 +1029,30 @@ func (d *disc) unmask(t string) (string, *onnx.NodeProto) {
 		return b, p
 	}
 	return t, nil
+}
+
+// skipGuards follows transparent ops and guards back from the attention probabilities to the
+// Softmax: Where(cond, c, p) or Where(cond, p, c) with c a constant, as torch's
+// scaled_dot_product_attention export writes Where(IsNaN(p), 0, p) and masked exports zero
+// fully masked rows. A guard is elementwise over heads, so pruning heads leaves it valid.
+func (d *disc) skipGuards(t string) string {
+	for range 16 {
+		t = d.skipTransparent(t)
+		p := d.ix.Producer(t)
+		if p == nil || !isDefaultDomain(p) || p.GetOpType() != "Where" || len(p.GetInput()) != 3 {
+			return t
+		}
+		a, b := p.GetInput()[1], p.GetInput()[2]
+		switch {
+		case d.ix.IsConstant(a) && !d.ix.IsConstant(b):
+			t = b
+		case d.ix.IsConstant(b) && !d.ix.IsConstant(a):
+			t = a
+		default:
+			return t
+		}
+	}
+	return t
 }
 
 // skipTransparent follows Identity/Dropout/Cast producers back.
@@ -1238,7 +1266,7 @@ func (d *disc) parseFFN(x, y string) (*sublayer, error) {
 		if p == nil || (p.GetOpType() != "Reshape" && !isTransparent(p)) {
 			break
 		}
-		if p.GetOpType() == "Reshape" {
+		if p.GetOpType() == "Reshape" && !d.adaptiveReshape(p) {
 			sub.widthReshapes = append(sub.widthReshapes, p)
 		}
 		t = p.GetInput()[0]

@@ -380,6 +380,11 @@ func inferNode(ix *Index, si shapeInfo, n *onnx.NodeProto) []*tinfo {
 		return []*tinfo{inferSlice(n, si)}
 	case "Expand":
 		return []*tinfo{inferExpand(x, in(1))}
+	case "GatherElements":
+		if idx := in(1); idx != nil && x != nil {
+			return []*tinfo{{elem: x.elem, ranked: idx.ranked, shape: idx.shape}}
+		}
+		return nil
 	case "ConstantOfShape":
 		s := x
 		out := &tinfo{elem: int32(onnx.TensorProto_FLOAT)}
@@ -1220,11 +1225,19 @@ func sliceBounds(s, e, st, d int64) (int64, int64, int64) {
 
 func inferExpand(x, s *tinfo) *tinfo {
 	out := &tinfo{elem: elemOf(x)}
-	if x == nil || !x.ranked || s == nil || s.vals == nil {
+	if x == nil || !x.ranked || s == nil {
 		return out
 	}
+	vals := s.vals
+	if vals == nil {
+		// The target's values are unknown but its length gives the rank.
+		if s.rank() != 1 || !s.shape[0].ok {
+			return out
+		}
+		vals = make([]dim, s.shape[0].v)
+	}
 	out.ranked = true
-	out.shape = broadcastShapes(x.shape, s.vals)
+	out.shape = broadcastShapes(x.shape, vals)
 	return out
 }
 
