@@ -54,6 +54,9 @@ type sublayer struct {
 	headReshapes []*onnx.NodeProto
 	// widthReshapes are Reshapes on the sublayer's inner paths whose last entry is the width.
 	widthReshapes []*onnx.NodeProto
+	// scoreTerms are per-head tensors added to the attention scores (a relative position bias
+	// [b, H, s, s]): pruning heads gathers their kept heads.
+	scoreTerms []scoreTerm
 	// consumer is the node reading Context/Act on the way to the output projection.
 	consumer *onnx.NodeProto
 	inner    string // Context or Act
@@ -1001,6 +1004,9 @@ func (d *disc) parseMHA(x, y string) (*sublayer, error) {
 		return nil, fmt.Errorf("no Reshape splitting the heads ([batch, seq, heads, head_dim]) found on the query, key and value paths of MatMul %q", qk.GetName())
 	}
 	heads, hd, err := d.headCount(q.Out, qHead, sub.headReshapes)
+	if err == nil {
+		sub.scoreTerms, err = d.scoreTerms(sm, qk, heads)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -290,6 +290,9 @@ func Prune(m *onnx.ModelProto, enc *Encoder, plan Plan, opts PruneOptions) (_ *o
 			if err != nil {
 				return nil, nil, fmt.Errorf("prune: layer %d: %w", l, err)
 			}
+			for _, st := range sub.scoreTerms {
+				e.gatherHeads(st, keep)
+			}
 			for _, r := range sub.headReshapes {
 				if err := e.setShapeEntry(d, r, 2, int64(len(keep))); err != nil {
 					return nil, nil, fmt.Errorf("prune: layer %d: %w", l, err)

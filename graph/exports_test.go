@@ -1,0 +1,80 @@
+package graph_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/internal/testmodel"
+	"github.com/kprune/kprune/internal/testutil"
+	"github.com/kprune/kprune/onnx"
+	ort "github.com/kprune/kprune/runtime"
+)
+
+// exportInputs returns random inputs for the model inputs discovery named (token_type_ids only
+// when the model has them), with token ids below the vocabulary of the word-embedding table.
+func exportInputs(t testing.TB, m *onnx.ModelProto, enc *graph.Encoder, batch, seq int, seed uint64) map[string]*ort.Tensor {
+	t.Helper()
+	ix := graph.NewIndex(m.GetGraph())
+	vocab := 0
+	for _, n := range ix.Consumers(enc.InputIDs) {
+		if n.GetOpType() == "Gather" {
+			if w := ix.Initializer(n.GetInput()[0]); w != nil && len(w.GetDims()) == 2 {
+				vocab = int(w.GetDims()[0])
+			}
+		}
+	}
+	if vocab == 0 {
+		t.Fatalf("no word-embedding Gather reads %q", enc.InputIDs)
+	}
+	in := testmodel.Inputs(testmodel.Config{Vocab: vocab, TypeVocab: 2}, batch, seq, seed)
+	out := map[string]*ort.Tensor{enc.InputIDs: in[testmodel.InputIDs]}
+	if enc.AttentionMask != "" {
+		out[enc.AttentionMask] = in[testmodel.AttentionMask]
+	}
+	if enc.TokenTypeIDs != "" {
+		out[enc.TokenTypeIDs] = in[testmodel.TokenTypeIDs]
+	}
+	return out
+}
+
+// TestExportFixtures discovers every exporter/family fixture of ../shared/models/exports,
+// compares the structure with its meta.json, and checks every rewrite against onnxruntime:
+// all-ones masks change nothing, the physically pruned graph equals the masked original,
+// removing sublayers equals zero masks, a cut graph reproduces the hidden states, and replacing
+// an output projection equals the original when given the same weights.
+func TestExportFixtures(t *testing.T) {
+	for _, x := range testutil.Exports(t) {
+		t.Run(x.Name, func(t *testing.T) {
+			m, err := onnx.Load(x.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc, err := graph.Discover(m)
+			if x.Family == "deberta-v2" {
+				if err == nil || !strings.Contains(err.Error(), "DeBERTa") {
+					t.Fatalf("DeBERTa: want a refusal naming DeBERTa, got %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Discover: %v", err)
+			}
+			if len(enc.Layers) != x.Layers || enc.HeadDim != x.HeadDim || enc.Hidden != x.Hidden || string(enc.Head) != x.HeadKind {
+				t.Fatalf("found %d layers, head dim %d, hidden %d, head %q; meta.json says %d, %d, %d, %q",
+					len(enc.Layers), enc.HeadDim, enc.Hidden, enc.Head, x.Layers, x.HeadDim, x.Hidden, x.HeadKind)
+			}
+			for l, L := range enc.Layers {
+				if L.MHA == nil || L.FFN == nil || L.MHA.Heads != x.Heads || L.FFN.Width != x.FFN {
+					t.Fatalf("layer %d: %+v; want %d heads and FFN %d", l, L, x.Heads, x.FFN)
+				}
+			}
+			in := exportInputs(t, m, enc, 3, 12, 1)
+			t.Run("masks-ones", func(t *testing.T) { checkMasksOnes(t, m, enc, in, 3) })
+			t.Run("prune-vs-masks", func(t *testing.T) { checkPruneEqualsMasks(t, m, enc, in, 5) })
+			t.Run("remove-sublayers", func(t *testing.T) { checkRemoveSublayers(t, m, enc, in) })
+			t.Run("cut", func(t *testing.T) { checkCut(t, m, enc, in, allSublayers(enc)) })
+			t.Run("replace-output-weight", func(t *testing.T) { checkReplaceOutputWeight(t, m, enc, in) })
+		})
+	}
+}
