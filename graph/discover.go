@@ -220,6 +220,14 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 		if _, ok := rs[ln]; ok {
 			continue
 		}
+		// The first attention sublayer was removed: LN(x0) (or LN(x0 + b)) with x0 the output of
+		// the embedding projection and the chain going on from this LayerNorm.
+		if x, y, add, ok := d.removedFirstSublayer(ln); ok && len(residualOf[ln.Output]) > 0 {
+			x0 = x
+			rs[ln] = res{r: x, y: y, add: add, bias: y != ""}
+			residualOf[x] = []*lnMatch{ln}
+			break
+		}
 		n := d.ix.Producer(d.skipIdentity(ln.Input))
 		if n == nil || n.GetOpType() != "Add" || len(n.GetInput()) != 2 {
 			continue
@@ -364,6 +372,30 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 		return nil, nil, err
 	}
 	return enc, subs, nil
+}
+
+// removedFirstSublayer recognises the LayerNorm of a removed first attention sublayer whose
+// residual input is not a LayerNorm output but a projection of the embeddings (ELECTRA): its
+// input is x (through Identity) or Add(x, b) with b a constant, and x is a linear projection's
+// output. It returns x, b ("" without) and the Add (nil without).
+func (d *disc) removedFirstSublayer(ln *lnMatch) (x, b string, add *onnx.NodeProto, ok bool) {
+	x = d.skipIdentity(ln.Input)
+	if d.by[x] != nil {
+		return "", "", nil, false
+	}
+	if _, err := d.parseLinear(x); err == nil {
+		return x, "", nil, true
+	}
+	if p := d.ix.Producer(x); p != nil && p.GetOpType() == "Add" && len(p.GetInput()) == 2 {
+		for i := range 2 {
+			if d.ix.IsConstant(p.GetInput()[1-i]) && !d.ix.IsConstant(p.GetInput()[i]) {
+				if _, err := d.parseLinear(d.skipIdentity(p.GetInput()[i])); err == nil {
+					return p.GetInput()[i], p.GetInput()[1-i], p, true
+				}
+			}
+		}
+	}
+	return "", "", nil, false
 }
 
 // lnName names a LayerNorm for messages.
