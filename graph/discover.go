@@ -9,14 +9,6 @@ import (
 	"github.com/kprune/kprune/onnx"
 )
 
-// fusedOps are onnxruntime's contrib operators that fused exports contain.
-var fusedOps = map[string]bool{
-	"Attention": true, "MultiHeadAttention": true, "SkipLayerNormalization": true, "EmbedLayerNormalization": true,
-	"BiasGelu": true, "FastGelu": true, "FusedMatMul": true, "FusedGemm": true, "Gelu": true, "QAttention": true,
-	"SkipSimplifiedLayerNormalization": true, "BiasAdd": true, "BiasSoftmax": true, "GroupQueryAttention": true,
-	"PackedAttention": true, "QuickGelu": true, "MatMulNBits": true, "DynamicQuantizeMatMul": true,
-}
-
 // disc carries one discovery: the index, inferred shapes and LayerNorms of a graph.
 type disc struct {
 	m   *onnx.ModelProto
@@ -145,28 +137,13 @@ func recoverErr(op string, err *error) {
 	}
 }
 
-func (d *disc) checkOps() error {
-	for _, n := range d.ix.Topo() {
-		if isDefaultDomain(n) {
-			continue
-		}
-		dom := n.GetDomain()
-		if dom == "com.microsoft" || fusedOps[n.GetOpType()] {
-			return fmt.Errorf("node %q is the onnxruntime fused operator %s.%s: this graph was optimised by onnxruntime (fused attention, LayerNorm, GELU or MatMul kernels with packed weights), which kprune cannot prune; export the model again without onnxruntime optimisations (plain torch.onnx.export, or optimum export without --optimize/-O levels) and do not save an onnxruntime-optimised copy",
-				n.GetName(), dom, n.GetOpType())
-		}
-		return fmt.Errorf("node %q uses operator %s from the custom domain %q, which kprune does not understand; export the model with standard ONNX operators only", n.GetName(), n.GetOpType(), dom)
-	}
-	return nil
-}
-
 // discover runs the whole discovery and returns the encoder with the details of every present
 // sublayer (indexed by sublayer number; nil for removed ones).
 func (d *disc) discover() (*Encoder, []*sublayer, error) {
-	if err := d.checkOps(); err != nil {
+	d.findLayerNorms()
+	if err := d.refuse(); err != nil {
 		return nil, nil, err
 	}
-	d.findLayerNorms()
 	if len(d.lns) == 0 {
 		return nil, nil, errors.New("no LayerNorm found (neither a LayerNormalization node nor the ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add decomposition): this is not a post-LN BERT-family encoder")
 	}
@@ -366,6 +343,9 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 				return nil, nil, fmt.Errorf("layer %d: projection %q reads width %d, expected the hidden size %d", l, lin.Node, lin.In, enc.Hidden)
 			}
 		}
+	}
+	if err := refuseSharedLayers(enc); err != nil {
+		return nil, nil, err
 	}
 	d.findInputs(enc, x0)
 	if err := d.parseHead(enc, prev); err != nil {

@@ -124,7 +124,12 @@ func TestDiscoverRefusals(t *testing.T) {
 		m    *onnx.ModelProto
 		want []string
 	}{
-		{"fused onnxruntime graph", loadModel(t, tinyORT), []string{"com.microsoft", "FusedMatMul", "without onnxruntime optimisations"}},
+		{"fused onnxruntime graph", loadModel(t, tinyORT), []string{"com.microsoft", "FusedMatMul", "without --optimize"}},
+		{"QDQ weights", weightVia(t, m14, enc, "dequantize"), []string{"quantized", "DequantizeLinear", "prune the float model, then quantize"}},
+		{"MatMulInteger", weightVia(t, m14, enc, "matmulinteger"), []string{"quantized", "MatMulInteger"}},
+		{"int8 weights rescaled by Mul", weightVia(t, m14, enc, "int8mul"), []string{"quantized", "INT8", "weight-only"}},
+		{"float16 weights", weightVia(t, m14, enc, "float16"), []string{"FLOAT16", "float32"}},
+		{"ALBERT shared layers", sharedLayers(m14, enc), []string{"layers 0 and 1", "ALBERT"}},
 		{"attention LayerNorm removed (op14)", rewire(m14, enc.Layers[1].MHA.LN.Output, enc.Layers[1].MHA.PreLN), []string{"LayerNorm", "not on the encoder's residual chain"}},
 		{"FFN LayerNorm removed (op17)", rewire(m17, enc17.Layers[0].FFN.LN.Output, enc17.Layers[0].FFN.PreLN), []string{"LayerNorm", "residual"}},
 		{"not an encoder", mlp, []string{"no LayerNorm"}},
@@ -211,4 +216,66 @@ func TestIndex(t *testing.T) {
 	if len(clean.GetGraph().GetNode()) != len(g.GetNode()) || len(clean.GetGraph().GetInput()) != len(g.GetInput()) {
 		t.Errorf("RemoveDeadNodes: %d nodes %d inputs, want %d %d", len(clean.GetGraph().GetNode()), len(clean.GetGraph().GetInput()), len(g.GetNode()), len(g.GetInput()))
 	}
+}
+
+// weightVia rewrites layer 0's query weight the way a quantized or half-precision model spells
+// it: "dequantize" (int8 + DequantizeLinear), "matmulinteger" (the MatMul becomes MatMulInteger),
+// "int8mul" (Cast of an int8 initializer times a scale) or "float16" (Cast of a float16 one).
+func weightVia(t *testing.T, m *onnx.ModelProto, enc *graph.Encoder, how string) *onnx.ModelProto {
+	t.Helper()
+	c := onnx.Clone(m)
+	g := c.GetGraph()
+	q := enc.Layers[0].MHA.Q
+	var w *onnx.TensorProto
+	for _, x := range g.GetInitializer() {
+		if x.GetName() == q.Weight {
+			w = x
+		}
+	}
+	n := int(onnx.NumElements(w.GetDims()))
+	i8 := &onnx.TensorProto{Name: proto.String("w_q8"), Dims: w.GetDims(), DataType: proto.Int32(int32(onnx.TensorProto_INT8)), RawData: make([]byte, n)}
+	scale := onnx.NewFloatTensor("w_scale", nil, []float32{0.01})
+	var nodes []*onnx.NodeProto
+	switch how {
+	case "dequantize":
+		g.Initializer = append(g.Initializer, i8, scale)
+		nodes = append(nodes, onnx.NewNode("DequantizeLinear", "dq", []string{"w_q8", "w_scale"}, []string{"w_deq"}))
+	case "int8mul":
+		g.Initializer = append(g.Initializer, i8, scale)
+		nodes = append(nodes, onnx.NewNode("Cast", "cast", []string{"w_q8"}, []string{"w_f"}, onnx.AttrInt("to", 1)),
+			onnx.NewNode("Mul", "rescale", []string{"w_f", "w_scale"}, []string{"w_deq"}))
+	case "float16":
+		h := &onnx.TensorProto{Name: proto.String("w_h"), Dims: w.GetDims(), DataType: proto.Int32(int32(onnx.TensorProto_FLOAT16)), RawData: make([]byte, 2*n)}
+		g.Initializer = append(g.Initializer, h)
+		nodes = append(nodes, onnx.NewNode("Cast", "cast", []string{"w_h"}, []string{"w_deq"}, onnx.AttrInt("to", 1)))
+	}
+	for _, x := range g.GetNode() {
+		if x.GetName() == q.Node {
+			if how == "matmulinteger" {
+				x.OpType = proto.String("MatMulInteger")
+			} else {
+				x.Input[1] = "w_deq"
+			}
+		}
+	}
+	g.Node = append(nodes, g.Node...)
+	return c
+}
+
+// sharedLayers makes layer 1 use every weight of layer 0 (ALBERT's cross-layer sharing).
+func sharedLayers(m *onnx.ModelProto, enc *graph.Encoder) *onnx.ModelProto {
+	c := onnx.Clone(m)
+	a, b := enc.Layers[0], enc.Layers[1]
+	to := map[string]string{}
+	for _, p := range [][2]graph.Linear{{a.MHA.Q, b.MHA.Q}, {a.MHA.K, b.MHA.K}, {a.MHA.V, b.MHA.V}, {a.MHA.O, b.MHA.O}, {a.FFN.W1, b.FFN.W1}, {a.FFN.W2, b.FFN.W2}} {
+		to[p[1].Weight] = p[0].Weight
+	}
+	for _, n := range c.GetGraph().GetNode() {
+		for i, in := range n.GetInput() {
+			if r, ok := to[in]; ok {
+				n.Input[i] = r
+			}
+		}
+	}
+	return graph.RemoveDeadNodes(c)
 }
