@@ -1452,6 +1452,19 @@ var headOps = map[string]bool{
 	"Neg": true, "Transpose": true, "Softmax": false, "LogSoftmax": true,
 }
 
+// rankOf returns the rank of t from inference or the graph's value infos, -1 when unknown.
+func (d *disc) rankOf(t string) int {
+	if r := d.si[t].rank(); r >= 0 {
+		return r
+	}
+	if v := d.ix.ValueInfo(t); v != nil {
+		if _, s, ok := onnx.ValueInfoShape(v); ok {
+			return len(s)
+		}
+	}
+	return -1
+}
+
 // parseHead recognises the output head on the last hidden state hL.
 func (d *disc) parseHead(enc *Encoder, hL string) error {
 	// Graph outputs downstream of hL.
@@ -1501,6 +1514,17 @@ func (d *disc) parseHead(enc *Encoder, hL string) error {
 			stack = append(stack, p.GetInput()...)
 		}
 	}
+	// A sentence embedding pooled in the graph ([batch, hidden], no weights after the encoder):
+	// the output users consume, even when the hidden states are an output too.
+	if !hasLinear {
+		for i, o := range outs {
+			if d.rankOf(o) == 2 && d.skipIdentity(o) != hL {
+				enc.Head = HeadEmbedding
+				enc.Outputs = append([]string{o}, append(append([]string{}, outs[:i]...), outs[i+1:]...)...)
+				return nil
+			}
+		}
+	}
 	// Last hidden state as an output: no task head.
 	for i, o := range outs {
 		if d.skipIdentity(o) == hL {
@@ -1513,17 +1537,7 @@ func (d *disc) parseHead(enc *Encoder, hL string) error {
 		enc.Head, enc.Outputs = HeadNone, outs
 		return nil
 	}
-	rank := func(t string) int {
-		if r := d.si[t].rank(); r >= 0 {
-			return r
-		}
-		if v := d.ix.ValueInfo(t); v != nil {
-			if _, s, ok := onnx.ValueInfoShape(v); ok {
-				return len(s)
-			}
-		}
-		return -1
-	}
+	rank := d.rankOf
 	switch len(outs) {
 	case 1:
 		o := outs[0]

@@ -91,7 +91,15 @@ const (
 	HeadSpan           HeadKind = "span"           // start and end logits [batch, seq]
 	HeadToken          HeadKind = "token"          // [batch, seq, labels]
 	HeadNone           HeadKind = "none"           // hidden states (embedding models)
+	// HeadEmbedding: a sentence embedding [batch, hidden] computed in the graph from the last
+	// hidden state without weights (mean or CLS pooling, L2 normalisation), as
+	// sentence-transformers exports write it.
+	HeadEmbedding HeadKind = "embedding"
 )
+
+// Embeds tells whether the model's output is an embedding (pooled in the graph, or the hidden
+// states a caller pools) rather than task logits or values.
+func (h HeadKind) Embeds() bool { return h == HeadNone || h == HeadEmbedding }
 
 // Encoder is the discovered structure of a BERT-family encoder graph.
 type Encoder struct {
@@ -101,7 +109,8 @@ type Encoder struct {
 	// InputIDs, AttentionMask, TokenTypeIDs name the model inputs ("" when absent).
 	InputIDs, AttentionMask, TokenTypeIDs string
 	// Head is the output head's kind; Outputs are the graph outputs it produces (for HeadSpan:
-	// start logits then end logits; for HeadNone: the last hidden state first).
+	// start logits then end logits; for HeadNone: the last hidden state first; for
+	// HeadEmbedding: the pooled embedding first, then the other outputs).
 	Head    HeadKind
 	Outputs []string
 	// NumLabels is the last dimension of the head output (1 for regression, 0 for span/none).

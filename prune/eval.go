@@ -75,7 +75,7 @@ func (p *Predictions) add(enc *graph.Encoder, out map[string]*ort.Tensor, b *dat
 		return fmt.Errorf("output %q missing or not float32", enc.Outputs[0])
 	}
 	switch enc.Head {
-	case graph.HeadClassification, graph.HeadRegression:
+	case graph.HeadClassification, graph.HeadRegression, graph.HeadEmbedding:
 		w := first.Len() / b.Size
 		p.Width = w
 		p.Values = append(p.Values, first.F32...)
@@ -186,7 +186,7 @@ func Compare(teacher, student *Predictions) (SelfCheck, error) {
 			}
 		}
 		sc.Agreement = float64(close) / float64(max(len(teacher.Values), 1))
-	case graph.HeadNone:
+	case graph.HeadNone, graph.HeadEmbedding:
 		c, err := data.MeanCosine(teacher.Values, student.Values, teacher.Width)
 		if err != nil {
 			return sc, err

@@ -48,6 +48,9 @@ func teacherTargets(enc *graph.Encoder, outs []*ort.Tensor, mask []int64, batch,
 	case graph.HeadRegression:
 		cols := z.Len() / batch
 		return []*ort.Tensor{ort.F32Tensor([]int64{int64(batch), int64(cols)}, append([]float32(nil), z.F32...))}, nil
+	case graph.HeadEmbedding:
+		cols := z.Len() / batch
+		return []*ort.Tensor{ort.F32Tensor([]int64{int64(batch), int64(cols)}, append([]float32(nil), z.F32...))}, nil
 	case graph.HeadNone:
 		dim := z.Len() / (batch * seq)
 		e, err := autodiff.MeanPool(z.F32, mask, batch, seq, dim)

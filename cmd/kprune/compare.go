@@ -357,7 +357,7 @@ type evalSet struct {
 
 // loadEvalSet reads and batches the evaluation file once and scores the unpruned model on it.
 func loadEvalSet(ctx context.Context, m *onnx.ModelProto, enc *graph.Encoder, tok *data.Tokenizer, path string, df dataFlags, threads int) (*evalSet, error) {
-	if enc.Head == graph.HeadNone {
+	if enc.Head.Embeds() {
 		return nil, fmt.Errorf("compare needs a model with a task head (classification, regression, span or token); this one outputs embeddings")
 	}
 	ropts := df.readOptions(true)

@@ -110,7 +110,7 @@ func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProt
 		return nil, fmt.Errorf("tokenizer does not fit %s: %w", name, err)
 	}
 	res := &evalResult{Model: name, Data: dataPath, Head: string(enc.Head)}
-	if enc.Head == graph.HeadNone {
+	if enc.Head.Embeds() {
 		return res, evalEmbeddings(ctx, res, m, teacher, tok, dataPath, rawData, df, threads)
 	}
 	ropts := df.readOptions(true)

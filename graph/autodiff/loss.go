@@ -73,6 +73,10 @@ type Loss struct {
 //   - regression: (1/B) * sum_i mean_k (z_ik - t_ik)^2, the per-example mean squared error to
 //     the teacher's outputs (input TargetValues [batch, outputs]), no temperature. (The reference
 //     implementation broadcasts [B,1] against [B] here; this is the intended loss.)
+//   - embedding (a sentence embedding pooled in the graph, enc.Outputs[0] [batch, hidden]):
+//     (1/B) * sum_i ||e_i - t_i||^2 on the graph's own embedding, input TargetEmbedding [batch,
+//     hidden] (the teacher's embedding as is). For L2-normalised embeddings this is 2 - 2 cos,
+//     the cosine distance the embedding's users rank by.
 //   - none (embedding models): (1/B) * sum_i ||e_i - t_i||^2, the squared L2 distance between the
 //     student's and the teacher's mean-pooled embeddings, pooled over non-padding tokens of the last
 //     hidden state (enc.Outputs[0]); input TargetEmbedding [batch, hidden] (see MeanPool). The
@@ -196,6 +200,19 @@ func AddLoss(m *onnx.ModelProto, enc *graph.Encoder, opts LossOptions) (*onnx.Mo
 		pooled := b.meanPool(h, enc.AttentionMask)
 		t := b.targetShaped(TargetEmbedding, h, []int{0, 2})
 		d := b.sub(pooled, t)
+		loss = b.reduceMean(b.reduceSum(b.mul(d, d), []int{1}, false), []int{0}, true)
+		l.Temperature = 1
+		l.Targets = []string{t}
+	case graph.HeadEmbedding:
+		if err := need(1); err != nil {
+			return nil, Loss{}, err
+		}
+		e := enc.Outputs[0]
+		if r := b.info[e].Rank; r != 2 {
+			return nil, Loss{}, fmt.Errorf("add loss: sentence embedding %q has rank %d, want 2 ([batch, hidden])", e, r)
+		}
+		t := b.target(TargetEmbedding, e)
+		d := b.sub(e, t)
 		loss = b.reduceMean(b.reduceSum(b.mul(d, d), []int{1}, false), []int{0}, true)
 		l.Temperature = 1
 		l.Targets = []string{t}
@@ -369,7 +386,7 @@ func infoVec1(elem onnx.TensorProto_DataType) infer.Info {
 // (typically one cut above the last attention sublayer) no longer reads it. Its shape is
 // [batch, seq] taken from the head output.
 func (b *builder) ensureMask(enc *graph.Encoder) error {
-	if enc.AttentionMask == "" || enc.Head == graph.HeadClassification || enc.Head == graph.HeadRegression {
+	if enc.AttentionMask == "" || enc.Head == graph.HeadClassification || enc.Head == graph.HeadRegression || enc.Head == graph.HeadEmbedding {
 		return nil
 	}
 	if _, ok := b.info[enc.AttentionMask]; ok {
