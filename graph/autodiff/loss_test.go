@@ -57,7 +57,7 @@ func teacherTargets(t testing.TB, teacher *onnx.ModelProto, enc *graph.Encoder, 
 			tv, err = SoftmaxTargets(v, int(o.Shape[0]*o.Shape[1]), int(o.Shape[2]), l.Temperature)
 		case graph.HeadSpan:
 			tv, err = MaskedSoftmaxTargets(v, mask, int(o.Shape[0]), int(o.Shape[1]), l.Temperature)
-		case graph.HeadRegression:
+		case graph.HeadRegression, graph.HeadEmbedding:
 			tv = v
 		case graph.HeadNone:
 			tv, err = MeanPool(v, mask, int(o.Shape[0]), int(o.Shape[1]), int(o.Shape[2]))
@@ -128,6 +128,13 @@ func goLoss(l Loss, outs []*ort.Tensor, targets []*ort.Tensor, mask []int64) flo
 			s += (z[k] - tv[k]) * (z[k] - tv[k])
 		}
 		return s / float64(len(z))
+	case graph.HeadEmbedding:
+		e, tv := values(outs[0]), values(targets[0])
+		s := 0.0
+		for k := range e {
+			s += (e[k] - tv[k]) * (e[k] - tv[k])
+		}
+		return s / float64(outs[0].Shape[0])
 	case graph.HeadNone:
 		B, S, D := int(outs[0].Shape[0]), int(outs[0].Shape[1]), int(outs[0].Shape[2])
 		e, _ := MeanPool(values(outs[0]), mask, B, S, D)
