@@ -553,7 +553,7 @@ func EncodeRecord(tok *Tokenizer, r *Record, maxLen int) (Encoding, error) {
 		return Encoding{IDs: r.InputIDs, TypeIDs: r.TokenTypeIDs, AttentionMask: r.AttentionMask}, nil
 	}
 	if tok == nil {
-		return Encoding{}, errors.New("record has text but no tokenizer was given")
+		return Encoding{}, errors.New("record has text but no tokenizer was given: pass one (tokenizer.json or vocab.txt; kprune looks next to the model too) or give token ids (JSONL input_ids)")
 	}
 	switch len(r.Text) {
 	case 1:

@@ -21,20 +21,35 @@ type dataFlags struct {
 	batch     int
 }
 
-// findTokenizer returns the tokenizer path: the flag, else a tokenizer.json or vocab.txt next
-// to the model.
-func findTokenizer(flagValue, modelPath string) (string, error) {
+// openTokenizer loads the tokenizer: the flag, else a tokenizer.json or vocab.txt next to the
+// first of the models that has one. Without either it returns nil and no error: data files of
+// token ids (JSONL input_ids) need no tokenizer, and text records then fail with a message
+// saying a tokenizer is needed.
+func openTokenizer(flagValue string, modelPaths ...string) (*data.Tokenizer, error) {
 	if flagValue != "" {
-		return flagValue, nil
+		return data.LoadTokenizer(flagValue)
 	}
-	dir := filepath.Dir(modelPath)
-	for _, n := range []string{"tokenizer.json", "vocab.txt"} {
-		p := filepath.Join(dir, n)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
+	for _, mp := range modelPaths {
+		if mp == "" {
+			continue
+		}
+		for _, n := range []string{"tokenizer.json", "vocab.txt"} {
+			p := filepath.Join(filepath.Dir(mp), n)
+			if _, err := os.Stat(p); err == nil {
+				return data.LoadTokenizer(p)
+			}
 		}
 	}
-	return "", fmt.Errorf("no --tokenizer given and no tokenizer.json or vocab.txt next to %s", modelPath)
+	return nil, nil
+}
+
+// padding is the tokenizer's padding, or pad id 0 without a tokenizer (padded positions are
+// masked, so the id does not change the results).
+func padding(tok *data.Tokenizer) data.Padding {
+	if tok == nil {
+		return data.Padding{}
+	}
+	return tok.Padding()
 }
 
 func (f *dataFlags) readOptions(withLabels bool) data.ReadOptions {
@@ -82,7 +97,7 @@ func evalBatches(tok *data.Tokenizer, encs []data.Encoding, batch int) ([]data.B
 	for i := range order {
 		order[i] = i
 	}
-	return data.MakeBatches(encs, order, batch, tok.Padding())
+	return data.MakeBatches(encs, order, batch, padding(tok))
 }
 
 // loadModelAndTokenizer loads a model, discovers its encoder, and loads the tokenizer (the flag,
@@ -96,16 +111,12 @@ func loadModelAndTokenizer(modelPath, tokFlag string) (*onnx.ModelProto, *graph.
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", modelPath, err)
 	}
-	tokPath, err := findTokenizer(tokFlag, modelPath)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	tok, err := data.LoadTokenizer(tokPath)
+	tok, err := openTokenizer(tokFlag, modelPath)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	if err := checkTokenizer(tok, m, enc); err != nil {
-		return nil, nil, nil, fmt.Errorf("tokenizer %s does not fit model %s: %w", tokPath, modelPath, err)
+		return nil, nil, nil, fmt.Errorf("tokenizer does not fit model %s: %w", modelPath, err)
 	}
 	return m, enc, tok, nil
 }

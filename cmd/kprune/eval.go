@@ -52,17 +52,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *modelPath == "" || *dataPath == "" {
 		return usageError{"--model and --data are required"}
 	}
-	tokPath := df.tokenizer
-	if tokPath == "" {
-		var err error
-		if tokPath, err = findTokenizer("", *modelPath); err != nil && *teacherPath != "" {
-			tokPath, err = findTokenizer("", *teacherPath)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	tok, err := data.LoadTokenizer(tokPath)
+	tok, err := openTokenizer(df.tokenizer, *modelPath, *teacherPath)
 	if err != nil {
 		return err
 	}
@@ -173,6 +163,9 @@ func evalEmbeddings(ctx context.Context, res *evalResult, m, teacher *onnx.Model
 	}
 	if len(ds.TextColumns) != 2 || ds.Labels != data.LabelScore {
 		return fmt.Errorf("%s: an embedding model is evaluated on sentence pairs with similarity scores (two text columns and a score column)", dataPath)
+	}
+	if tok == nil {
+		return fmt.Errorf("%s: an embedding model is evaluated on sentence pairs of text; pass --tokenizer (tokenizer.json or vocab.txt)", dataPath)
 	}
 	var left, right []data.Encoding
 	for i := range ds.Records {

@@ -171,7 +171,7 @@ func (j *pruneJob) checkPaths() error {
 // checkTokenizer verifies the tokenizer's vocabulary fits the model's embedding table.
 func checkTokenizer(tok *data.Tokenizer, m *onnx.ModelProto, enc *graph.Encoder) error {
 	rows := prune.VocabRows(m, enc)
-	if rows == 0 {
+	if rows == 0 || tok == nil {
 		return nil
 	}
 	return data.CheckVocab(tok, rows)
@@ -189,7 +189,7 @@ func (j *pruneJob) buildCalibration(tok *data.Tokenizer, encs []data.Encoding, s
 		avg := float64(total) / float64(len(encs))
 		so.N = max(1, int(100000/avg))
 	}
-	cs, err := data.BuildCalibration(encs, data.CalibOptions{SampleOptions: so, BatchSize: batch, Padding: tok.Padding(), Bucket: bucket})
+	cs, err := data.BuildCalibration(encs, data.CalibOptions{SampleOptions: so, BatchSize: batch, Padding: padding(tok), Bucket: bucket})
 	if err != nil {
 		return fmt.Errorf("%s: %w", j.calibSource, err)
 	}
@@ -229,7 +229,7 @@ func unsampledBatches(tok *data.Tokenizer, encs []data.Encoding, used []int, n i
 	if len(order) == 0 {
 		return nil, nil
 	}
-	return data.MakeBatches(encs, order, 64, tok.Padding())
+	return data.MakeBatches(encs, order, 64, padding(tok))
 }
 
 func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {

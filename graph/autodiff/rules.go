@@ -75,6 +75,10 @@ func init() {
 		"Concat":             {nil, gradConcat},
 		"Split":              {first, gradSplit},
 		"Where":              {[]int{1, 2}, gradWhere},
+		"Clip":               {first, gradClip},
+		"ReduceL2":           {first, gradReduceL2},
+		"Max":                {nil, gradSelect},
+		"Min":                {nil, gradSelect},
 	}
 }
 
@@ -394,6 +398,31 @@ func gradReduce(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]stri
 	return []string{r}, nil
 }
 
+// gradReduceL2 differentiates y = sqrt(sum x^2) over the reduced axes: dx = dy * x / y, with y
+// kept away from zero (a zero vector has no direction; sentence-transformers clamps the norm
+// after this anyway).
+func gradReduceL2(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
+	x, y := in(n, 0), n.GetOutput()[0]
+	xi := b.info[x]
+	if xi.Rank < 0 {
+		return nil, fmt.Errorf("rank of input %q unknown", x)
+	}
+	axes, keep, noop, ok := infer.ReduceAxes(n, b.ins(n), xi.Rank)
+	if !ok {
+		return nil, fmt.Errorf("reduction axes are not known when the graph is built")
+	}
+	g := gy[0]
+	if !noop && !keep {
+		g, y = b.unsqueeze(g, sortedInts(axes)), b.unsqueeze(y, sortedInts(axes))
+	}
+	if noop {
+		// ReduceL2 over no axes is |x|.
+		y = b.op("Abs", []string{x})
+	}
+	safe := b.op("Max", []string{y, b.constF(b.elemOf(x), 1e-30)})
+	return []string{b.mul(g, b.div(x, safe))}, nil
+}
+
 func gradLayerNorm(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
 	if gy[0] == "" || (len(gy) > 1 && gy[1] != "") || (len(gy) > 2 && gy[2] != "") {
 		return nil, fmt.Errorf("only the gradient of output Y is supported, not of Mean or InvStdDev")
@@ -583,6 +612,30 @@ func gradTranspose(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]s
 
 func gradExpand(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
 	return []string{b.unbroadcast(gy[0], b.info[n.GetOutput()[0]], in(n, 0))}, nil
+}
+
+// gradClip passes the gradient where the input was not clipped (y == x): torch's clamp in
+// sentence-transformers' pooling and normalisation. The bounds are constants here.
+func gradClip(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
+	x, y := in(n, 0), n.GetOutput()[0]
+	zero := b.constF(b.elemOf(y), 0)
+	return []string{b.op("Where", []string{b.op("Equal", []string{y, x}), gy[0], zero})}, nil
+}
+
+// gradSelect differentiates Max and Min: the gradient goes to the input(s) the output equals
+// (to each of them on ties, as a subgradient), reduced over broadcast axes.
+func gradSelect(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
+	y := n.GetOutput()[0]
+	yi := b.info[y]
+	zero := b.constF(b.elemOf(y), 0)
+	gx := make([]string, len(need))
+	for k := range need {
+		if need[k] {
+			w := b.op("Where", []string{b.op("Equal", []string{y, in(n, k)}), gy[0], zero})
+			gx[k] = b.unbroadcast(w, yi, in(n, k))
+		}
+	}
+	return gx, nil
 }
 
 func gradWhere(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
