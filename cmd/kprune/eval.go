@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -101,9 +102,15 @@ func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProt
 	}
 	res := &evalResult{Model: name, Data: dataPath, Head: string(enc.Head)}
 	if enc.Head.Embeds() {
-		return res, evalEmbeddings(ctx, res, m, teacher, tok, dataPath, rawData, df, threads)
+		err := evalEmbeddings(ctx, res, m, teacher, tok, dataPath, rawData, df, threads)
+		if !errors.Is(err, errNotPairs) || teacher == nil {
+			return res, err
+		}
+		// Single sequences: only agreement with the teacher (mean cosine of the embeddings).
 	}
-	ropts := df.readOptions(true)
+	// Labels are read for the heads that have a metric on them; span and token heads, and
+	// embeddings of single sequences, are compared with the teacher only.
+	ropts := df.readOptions(enc.Head == graph.HeadClassification || enc.Head == graph.HeadRegression)
 	if enc.Head == graph.HeadRegression {
 		ropts.Labels = data.LabelScore
 	}
@@ -152,6 +159,9 @@ func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProt
 	return res, nil
 }
 
+// errNotPairs: an embedding model's data are not sentence pairs with similarity scores.
+var errNotPairs = errors.New("an embedding model is evaluated on sentence pairs with similarity scores")
+
 // evalEmbeddings scores a sentence-embedding model on sentence pairs with similarity scores: the
 // cosine of the mean-pooled embeddings of each pair, correlated with the scores (STS-B style).
 func evalEmbeddings(ctx context.Context, res *evalResult, m, teacher *onnx.ModelProto, tok *data.Tokenizer, dataPath string, rawData []byte, df dataFlags, threads int) error {
@@ -162,7 +172,7 @@ func evalEmbeddings(ctx context.Context, res *evalResult, m, teacher *onnx.Model
 		return err
 	}
 	if len(ds.TextColumns) != 2 || ds.Labels != data.LabelScore {
-		return fmt.Errorf("%s: an embedding model is evaluated on sentence pairs with similarity scores (two text columns and a score column)", dataPath)
+		return fmt.Errorf("%s: %w (two text columns and a score column), or on any data against the original model with --teacher", dataPath, errNotPairs)
 	}
 	if tok == nil {
 		return fmt.Errorf("%s: an embedding model is evaluated on sentence pairs of text; pass --tokenizer (tokenizer.json or vocab.txt)", dataPath)
