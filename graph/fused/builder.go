@@ -93,7 +93,7 @@ func (b *builder) floatConstant(i int, what string) ([]float32, []int64, error) 
 	}
 	v, err := onnx.Float32s(t)
 	if err != nil {
-		return nil, nil, fmt.Errorf("input %d (%s): %w", i, what, err)
+		return nil, nil, fmt.Errorf("input %d (%s): %w: %w", i, what, err, ErrMalformedFused)
 	}
 	return v, t.GetDims(), nil
 }
