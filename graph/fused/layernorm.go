@@ -1,6 +1,8 @@
 package fused
 
 import (
+	"fmt"
+
 	"github.com/kprune/kprune/onnx"
 )
 
@@ -112,4 +114,50 @@ func (b *builder) rmsNorm(x, gamma string, eps float32, out string) string {
 	sd := b.op("Sqrt", "RMSNorm/Sqrt", []string{v})
 	y := b.op("Div", "RMSNorm/Div", []string{x, sd})
 	return b.opTo("Mul", "RMSNorm/Mul", out, []string{y, gamma})
+}
+
+// unfuseLayerNorm replaces onnxruntime's default-domain LayerNormalization in a model below opset
+// 17 (where standard ONNX has none) by the decomposition torch exports (see layerNorm). Only
+// normalisation over the last axis is supported, and the Mean and InvStdDev outputs must be unread.
+func unfuseLayerNorm(b *builder, n *onnx.NodeProto) error {
+	x, scale, eps, err := lastAxisNorm(b, map[int]string{1: "Mean", 2: "InvStdDev"})
+	if err != nil {
+		return err
+	}
+	b.layerNorm(x, scale, b.input(2), eps, b.output(0))
+	return nil
+}
+
+// unfuseSimplifiedLayerNorm replaces onnxruntime's default-domain SimplifiedLayerNormalization
+// (RMS normalisation) by its decomposition (see rmsNorm).
+func unfuseSimplifiedLayerNorm(b *builder, n *onnx.NodeProto) error {
+	x, scale, eps, err := lastAxisNorm(b, map[int]string{1: "inv_std_var"})
+	if err != nil {
+		return err
+	}
+	b.rmsNorm(x, scale, eps, b.output(0))
+	return nil
+}
+
+// lastAxisNorm reads the input, scale and epsilon (default 1e-5) of a default-domain
+// normalisation node, refusing other axes than the last one and reads of the training outputs.
+func lastAxisNorm(b *builder, training map[int]string) (x, scale string, eps float32, err error) {
+	if x, err = b.need(0, "X"); err != nil {
+		return
+	}
+	if scale, err = b.need(1, "scale"); err != nil {
+		return
+	}
+	if err = b.refuseOutputs(training); err != nil {
+		return
+	}
+	if axis := b.attrInt("axis", -1); axis != -1 {
+		if i, ok := b.info(x); !ok || int64(i.Rank)-1 != axis {
+			err = fmt.Errorf("attribute axis=%d is not the last axis of the input: %w", axis, ErrUnsupportedFused)
+			return
+		}
+	}
+	eps = b.attrFloat("epsilon", 1e-5)
+	err = finite("epsilon", eps)
+	return
 }

@@ -182,6 +182,20 @@ var opCases = []opCase{
 			g.out("y", f32)
 			return map[string]*ort.Tensor{"ids": randIDs(rng, 30), "types": randIDs(rng, 2)}
 		}},
+	{name: "LayerNormalization of onnxruntime below opset 17", opset: 14, unfused: map[string]int{"LayerNormalization": 1},
+		build: func(g *net, rng *rand.Rand) map[string]*ort.Tensor {
+			x := g.in("x", f32, "batch", "seq", hidden)
+			g.node("LayerNormalization", []string{x, g.weight("gamma", 1, hidden), g.weight("beta", 1, hidden)}, []string{"y"}, onnx.AttrFloat("epsilon", 1e-12))
+			g.out("y", f32)
+			return map[string]*ort.Tensor{"x": floats(rng, 3, batch, seq, hidden)}
+		}},
+	{name: "SimplifiedLayerNormalization of onnxruntime", opset: 17, unfused: map[string]int{"SimplifiedLayerNormalization": 1},
+		build: func(g *net, rng *rand.Rand) map[string]*ort.Tensor {
+			x := g.in("x", f32, "batch", "seq", hidden)
+			g.node("SimplifiedLayerNormalization", []string{x, g.weight("gamma", 1, hidden)}, []string{"y"}, onnx.AttrInt("axis", 2))
+			g.out("y", f32)
+			return map[string]*ort.Tensor{"x": floats(rng, 3, batch, seq, hidden)}
+		}},
 	{name: "BiasGelu", opset: 17, unfused: map[string]int{"BiasGelu": 1},
 		build: func(g *net, rng *rand.Rand) map[string]*ort.Tensor {
 			return unary(g, rng, "BiasGelu", g.weight("bias", 1, hidden))
@@ -349,6 +363,11 @@ func checkStandard(t testing.TB, u *onnx.ModelProto, want int64) {
 	}
 	if got := onnx.Opset(u); got != want {
 		t.Errorf("default opset %d, want %d", got, want)
+	}
+	for _, n := range u.GetGraph().GetNode() {
+		if op := n.GetOpType(); op == "SimplifiedLayerNormalization" || (op == "LayerNormalization" && want < 17) {
+			t.Errorf("unfused model still has onnxruntime's %s at opset %d", op, want)
+		}
 	}
 }
 

@@ -40,7 +40,35 @@ var rules = map[string]rule{
 	"BiasAdd":                          unfuseBiasAdd,
 }
 
-// Supported returns the com.microsoft op types Unfuse can replace, sorted.
+// contribDefault are onnxruntime's own schemas in the default domain, which its optimiser writes
+// (LayerNormalization for models below opset 17, SimplifiedLayerNormalization at any opset) and
+// which standard ONNX lacks below opset since (0: at every opset). They are unfused like the
+// com.microsoft ops.
+var contribDefault = map[string]struct {
+	since int64
+	r     rule
+}{
+	"LayerNormalization":           {17, unfuseLayerNorm},
+	"SimplifiedLayerNormalization": {0, unfuseSimplifiedLayerNorm},
+}
+
+// ruleFor returns the rule replacing n in a model of default opset opset, or nil when n is a
+// standard node. ok is false for a com.microsoft node without a rule.
+func ruleFor(n *onnx.NodeProto, opset int64) (r rule, ok bool) {
+	switch n.GetDomain() {
+	case Domain:
+		r = rules[n.GetOpType()]
+		return r, r != nil
+	case "", "ai.onnx":
+		if c, found := contribDefault[n.GetOpType()]; found && (c.since == 0 || opset < c.since) {
+			return c.r, true
+		}
+	}
+	return nil, true
+}
+
+// Supported returns the com.microsoft op types Unfuse can replace, sorted. (It also replaces
+// onnxruntime's default-domain LayerNormalization below opset 17 and SimplifiedLayerNormalization.)
 func Supported() []string {
 	ops := make([]string, 0, len(rules))
 	for op := range rules {

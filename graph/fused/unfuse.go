@@ -64,6 +64,19 @@ func Count(m *onnx.ModelProto) map[string]int {
 	return counts
 }
 
+// hasFused tells whether m has a node Unfuse replaces or refuses: a com.microsoft node, or one of
+// onnxruntime's default-domain schemas that standard ONNX lacks at the model's opset.
+func hasFused(m *onnx.ModelProto) bool {
+	found := false
+	opset := onnx.Opset(m)
+	walkNodes(m.GetGraph(), func(n *onnx.NodeProto, _ bool) {
+		if r, ok := ruleFor(n, opset); r != nil || !ok {
+			found = true
+		}
+	})
+	return found
+}
+
 // walkNodes calls fn for every node of g and of its subgraphs (sub is true inside a subgraph).
 func walkNodes(g *onnx.GraphProto, fn func(n *onnx.NodeProto, sub bool)) {
 	var walk func(g *onnx.GraphProto, sub bool)
@@ -97,8 +110,7 @@ func Unfuse(m *onnx.ModelProto) (_ *onnx.ModelProto, _ Report, err error) {
 	if m == nil || m.GetGraph() == nil {
 		return nil, rep, errors.New("unfuse: the model has no graph")
 	}
-	counts := Count(m)
-	if len(counts) == 0 {
+	if !hasFused(m) {
 		return m, rep, nil
 	}
 	if err := checkFusedModel(m); err != nil {
@@ -115,11 +127,12 @@ func Unfuse(m *onnx.ModelProto) (_ *onnx.ModelProto, _ Report, err error) {
 		}
 	}()
 	for _, n := range u.ix.Topo() {
-		if n.GetDomain() != Domain {
+		r, _ := ruleFor(n, u.opset)
+		if r == nil {
 			u.out = append(u.out, n)
 			continue
 		}
-		b, err := u.apply(n)
+		b, err := u.apply(n, r)
 		if err != nil {
 			return nil, rep, fmt.Errorf("unfuse: %w", err)
 		}
@@ -140,10 +153,10 @@ func checkFusedModel(m *onnx.ModelProto) error {
 		if err != nil || n.GetDomain() != Domain {
 			return
 		}
-		switch {
+		switch _, ok := ruleFor(n, onnx.Opset(m)); {
 		case sub:
 			err = fmt.Errorf("node %q (%s) is inside a subgraph (If/Loop/Scan body): %w", n.GetName(), n.GetOpType(), ErrUnsupportedFused)
-		case rules[n.GetOpType()] == nil:
+		case !ok:
 			err = fmt.Errorf("node %q (%s): %w: no rule for %s.%s (supported: %s)", n.GetName(), n.GetOpType(), ErrUnsupportedFused, Domain, n.GetOpType(), strings.Join(Supported(), ", "))
 		}
 	})
@@ -225,14 +238,14 @@ func newUnfuser(m *onnx.ModelProto) (*unfuser, error) {
 	return u, nil
 }
 
-// apply runs the rule of fused node n and returns the builder holding its replacement.
-func (u *unfuser) apply(n *onnx.NodeProto) (*builder, error) {
+// apply runs rule r of fused node n and returns the builder holding its replacement.
+func (u *unfuser) apply(n *onnx.NodeProto, r rule) (*builder, error) {
 	prefix := n.GetName()
 	if prefix == "" {
 		prefix = n.GetOpType()
 	}
 	b := &builder{u: u, n: n, prefix: prefix}
-	if err := rules[n.GetOpType()](b, n); err != nil {
+	if err := r(b, n); err != nil {
 		return nil, fmt.Errorf("node %q (%s): %w", n.GetName(), n.GetOpType(), err)
 	}
 	return b, nil
