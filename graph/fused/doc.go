@@ -7,9 +7,15 @@
 // ops shaped like a plain torch.onnx export of the same model (separate query/key/value
 // MatMul+Add, Reshape and Transpose to heads, Div by sqrt(head_dim), an additive mask, Softmax;
 // Add then LayerNormalization; the erf or tanh GELU formulas), keeping the fused node's output
-// names so the rest of the graph is untouched. onnxruntime fuses such a graph again when a session
-// is created with graph optimisations on, so pruning the unfused form costs no speed at inference.
-// One rule per op type sits in a registry (see Supported).
+// names so the rest of the graph is untouched. One rule per op type sits in a registry (see
+// Supported); onnxruntime's own default-domain schemas that standard ONNX lacks
+// (LayerNormalization below opset 17, SimplifiedLayerNormalization) are replaced too.
+//
+// A session created with graph optimisations on fuses the unfused graph as much as it fuses a plain
+// export of the same model (on CPU with onnxruntime 1.30: the GELU after its bias Add becomes
+// BiasGelu, the scaled Q·K^T a FusedMatMul). Attention and SkipLayerNormalization are not among the
+// session's CPU fusions for either: to get them back after pruning, run onnxruntime's offline
+// transformers optimizer (or `optimum-cli onnxruntime optimize`) on the pruned model again.
 //
 // It is for float32 encoder graphs (BERT and its relatives). It is not an optimiser, a general
 // contrib-op converter, nor a way to run com.microsoft ops without onnxruntime: quantized,

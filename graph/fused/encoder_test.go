@@ -12,8 +12,9 @@ import (
 // fusedEncoder builds a 2-layer BERT encoder the way onnxruntime's transformers optimizer writes
 // it: EmbedLayerNormalization (whose mask_index feeds every Attention), then per layer Attention,
 // the output projection MatMul, SkipLayerNormalization with the projection's bias, MatMul,
-// BiasGelu, MatMul and SkipLayerNormalization; a Gemm classifier on the first token.
-func fusedEncoder(g *net, opset int64) *onnx.ModelProto {
+// BiasGelu or FastGelu (gelu, with the bias), MatMul and SkipLayerNormalization; a Gemm classifier
+// on the first token.
+func fusedEncoder(g *net, opset int64, gelu string) *onnx.ModelProto {
 	const vocab, ffn = 40, 16
 	ids := g.toInt32(g.in("input_ids", onnx.TensorProto_INT64, "batch", "seq"))
 	types := g.toInt32(g.in("token_type_ids", onnx.TensorProto_INT64, "batch", "seq"))
@@ -29,7 +30,7 @@ func fusedEncoder(g *net, opset int64) *onnx.ModelProto {
 		g.ms("SkipLayerNormalization", p("SkipLayerNorm_a"), []string{p("o"), x, g.weight(p("ln1_g"), 1, hidden), g.weight(p("ln1_b"), 0.2, hidden),
 			g.weight(p("o_b"), 0.2, hidden)}, []string{p("h")}, onnx.AttrFloat("epsilon", 1e-12))
 		g.node("MatMul", []string{p("h"), g.weight(p("w1"), 0.5, hidden, ffn)}, []string{p("f1")})
-		g.ms("BiasGelu", p("BiasGelu"), []string{p("f1"), g.weight(p("b1"), 0.2, ffn)}, []string{p("act")})
+		g.ms(gelu, p(gelu), []string{p("f1"), g.weight(p("b1"), 0.2, ffn)}, []string{p("act")})
 		g.node("MatMul", []string{p("act"), g.weight(p("w2"), 0.5, ffn, hidden)}, []string{p("f2")})
 		g.ms("SkipLayerNormalization", p("SkipLayerNorm_b"), []string{p("f2"), p("h"), g.weight(p("ln2_g"), 1, hidden), g.weight(p("ln2_b"), 0.2, hidden),
 			g.weight(p("b2"), 0.2, hidden)}, []string{p("out")}, onnx.AttrFloat("epsilon", 1e-12))
@@ -43,18 +44,22 @@ func fusedEncoder(g *net, opset int64) *onnx.ModelProto {
 	return g.model(opset)
 }
 
-// TestFusedEncoder unfuses a hand-built fused BERT at opsets 14 and 17, checks its outputs against
+// TestFusedEncoder unfuses a hand-built fused BERT at opsets 14 and 17 (erf and tanh GELU), checks its outputs against
 // onnxruntime on padded batches, that the mask is built once for both layers, and that package
 // graph discovers the encoder in the result.
 func TestFusedEncoder(t *testing.T) {
-	for _, opset := range []int64{14, 17} {
-		m := fusedEncoder(newNet(uint64(opset)), opset)
+	for _, c := range []struct {
+		opset      int64
+		gelu, kind string
+	}{{14, "BiasGelu", "gelu_erf"}, {17, "BiasGelu", "gelu_erf"}, {17, "FastGelu", "gelu_tanh"}} {
+		opset := c.opset
+		m := fusedEncoder(newNet(uint64(opset)), opset, c.gelu)
 		u, rep, err := fused.Unfuse(m)
 		if err != nil {
 			t.Fatalf("opset %d: Unfuse: %v", opset, err)
 		}
 		checkStandard(t, u, opset)
-		want := map[string]int{"EmbedLayerNormalization": 1, "Attention": 2, "SkipLayerNormalization": 4, "BiasGelu": 2}
+		want := map[string]int{"EmbedLayerNormalization": 1, "Attention": 2, "SkipLayerNormalization": 4, c.gelu: 2}
 		for op, n := range want {
 			if rep.Unfused[op] != n {
 				t.Errorf("opset %d: report %v, want %s×%d", opset, rep, op, n)
@@ -90,7 +95,7 @@ func TestFusedEncoder(t *testing.T) {
 			t.Fatalf("opset %d: discovered %d layers, want 2", opset, len(enc.Layers))
 		}
 		for i, l := range enc.Layers {
-			if l.MHA == nil || l.MHA.Heads != nHeads || l.FFN == nil || l.FFN.Width != 16 || l.FFN.Activation != "gelu_erf" {
+			if l.MHA == nil || l.MHA.Heads != nHeads || l.FFN == nil || l.FFN.Width != 16 || l.FFN.Activation != c.kind {
 				t.Errorf("opset %d: layer %d discovered as %+v / %+v", opset, i, l.MHA, l.FFN)
 			}
 		}
