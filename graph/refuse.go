@@ -47,7 +47,7 @@ func (d *disc) refuse() error {
 		}
 		if !isDefaultDomain(n) {
 			if n.GetDomain() == "com.microsoft" {
-				return fmt.Errorf("%w: node %q is the onnxruntime contrib operator com.microsoft.%s, which kprune cannot turn back into standard ONNX; export a plain graph (torch.onnx.export, or optimum-cli export onnx without --optimize) and prune that", ErrFused, n.GetName(), op)
+				return fmt.Errorf("%w: node %q is the onnxruntime contrib operator com.microsoft.%s, which discovery reads only after it is turned back into standard ONNX (graph/fused.Unfuse or prune.Standardize; kprune's commands do it): unfuse first, or export a plain graph (torch.onnx.export, or optimum-cli export onnx without --optimize)", ErrFused, n.GetName(), op)
 			}
 			return fmt.Errorf("node %q uses operator %s from the custom domain %q, which kprune does not understand; export the model with standard ONNX operators only", n.GetName(), op, n.GetDomain())
 		}

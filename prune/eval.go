@@ -39,11 +39,16 @@ type PredictOptions struct {
 
 // PredictWith is Predict with options.
 func PredictWith(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts PredictOptions) (*Predictions, error) {
-	enc, err := graph.Discover(m)
+	// The structure is read from the standard form; onnxruntime runs m itself (fused or not).
+	sm, _, err := Standardize(m)
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckBatches(batches, VocabRows(m, enc)); err != nil {
+	enc, err := graph.Discover(sm)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckBatches(batches, VocabRows(sm, enc)); err != nil {
 		return nil, err
 	}
 	// Shared weights: onnxruntime reads m's weights in place instead of holding a second copy.

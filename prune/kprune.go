@@ -115,6 +115,10 @@ type state struct {
 // KPrune prunes m to remove opts.Reduction of its encoder FLOPs with K-prune, calibrating on
 // batches (padded, fixed order). m is not modified. progress may be nil.
 func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts Options, progress func(Progress)) (*Result, error) {
+	m, unfused, err := Standardize(m)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	resetPeakRSS()
 	opts.defaults()
@@ -132,7 +136,7 @@ func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts 
 	st := &state{opts: opts, teacher: m, tenc: enc, student: m, senc: enc, batches: batches, progress: progress,
 		ortOpts: ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider, NoArena: opts.LowMemory, SharedWeights: true}}
 	rep := Report{
-		Method: "kprune", RequestedReduction: opts.Reduction, Options: opts, SeqLen: seqLen,
+		Method: "kprune", RequestedReduction: opts.Reduction, Options: opts, SeqLen: seqLen, Unfused: unfused,
 		Calibration: CalibStats{Sequences: stats.Sequences, Tokens: stats.Tokens, PaddedTokens: stats.PaddedTokens, AvgLen: stats.AvgLen, Batches: len(batches)},
 	}
 	budget := (1 - opts.Reduction) * cost.Encoder(enc)

@@ -113,6 +113,10 @@ const kwonScaleLimit = 10
 // (the reference's are float32 on a GPU). The pruned model keeps every input of m (attention_mask
 // stays even when no attention is left). m is not modified; progress may be nil.
 func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels [][]int, opts KwonOptions, progress func(Progress)) (*Result, error) {
+	m, unfused, err := Standardize(m)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	enc, stats, cost, err := setup(m, batches, opts.Reduction, opts.SeqLen)
 	if err != nil {
@@ -212,7 +216,7 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 	info.MACsAfter = KwonMACs(senc, seqLen)
 	info.MACReduction = 1 - info.MACsAfter/info.MACsBefore
 	rep := Report{
-		Method: "kwon", RequestedReduction: opts.Reduction, SeqLen: seqLen, Iterations: iters,
+		Method: "kwon", RequestedReduction: opts.Reduction, SeqLen: seqLen, Iterations: iters, Unfused: unfused,
 		Options: Options{Reduction: opts.Reduction, SeqLen: opts.SeqLen, Temperature: 1, KeepBias: true,
 			NoTuning: opts.NoTuning, Threads: opts.Threads, Provider: opts.Provider},
 		Calibration: CalibStats{Sequences: stats.Sequences, Tokens: stats.Tokens, PaddedTokens: stats.PaddedTokens, AvgLen: stats.AvgLen, Batches: len(batches)},

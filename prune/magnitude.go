@@ -32,6 +32,10 @@ type MagnitudeOptions struct {
 // the budget with the same threshold rule as K-prune's mask search (Threshold). The pruned model
 // keeps the input model's inputs, even those nothing reads any more. m is not modified.
 func Magnitude(ctx context.Context, m *onnx.ModelProto, opts MagnitudeOptions) (*Result, error) {
+	m, unfused, err := Standardize(m)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	if err := CheckReduction(opts.Reduction); err != nil {
 		return nil, err
@@ -91,7 +95,7 @@ func Magnitude(ctx context.Context, m *onnx.ModelProto, opts MagnitudeOptions) (
 		return nil, fmt.Errorf("pruning: %w", err)
 	}
 	rep := Report{
-		Method: "magnitude", RequestedReduction: opts.Reduction, SeqLen: seqLen,
+		Method: "magnitude", RequestedReduction: opts.Reduction, SeqLen: seqLen, Unfused: unfused,
 		Options: Options{Reduction: opts.Reduction, SeqLen: opts.SeqLen, KeepBias: opts.KeepBias},
 		Calibration: CalibStats{Sequences: stats.Sequences, Tokens: stats.Tokens, PaddedTokens: stats.PaddedTokens,
 			AvgLen: stats.AvgLen, Batches: len(opts.Calibration)},

@@ -21,6 +21,14 @@ type Report struct {
 	// Hidden and HeadDim are the encoder's width D and head width d_h.
 	Hidden  int `json:"hidden"`
 	HeadDim int `json:"head_dim"`
+	// Unfused counts the onnxruntime operators (by type) turned back into standard ONNX before
+	// pruning; the pruned model is written in standard ONNX.
+	Unfused map[string]int `json:"unfused_ops,omitempty"`
+	// Head is the kind of output head, HeadOutputs the graph outputs it produces, and Loss says
+	// which output the predictive loss is taken on and how.
+	Head        string   `json:"head"`
+	HeadOutputs []string `json:"head_outputs"`
+	Loss        string   `json:"loss"`
 	// SeqLen is the costing sequence length of the FLOPs model.
 	SeqLen       float64      `json:"costing_seq_len"`
 	FLOPsBefore  float64      `json:"flops_before"`
@@ -151,6 +159,8 @@ func Params(m *onnx.ModelProto) int64 {
 
 func (r *Report) fill(cost Cost, before, after *graph.Encoder, mb, ma *onnx.ModelProto) {
 	r.Hidden, r.HeadDim = cost.Hidden, cost.HeadDim
+	r.Head, r.HeadOutputs = string(before.Head), before.Outputs
+	r.Loss = LossDescription(before, r.Options.Temperature)
 	r.FLOPsBefore = cost.Encoder(before)
 	r.FLOPsAfter = cost.Encoder(after)
 	if r.FLOPsBefore > 0 {

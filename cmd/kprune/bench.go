@@ -186,7 +186,7 @@ func describeForBench(path string, seq int) (*benchModel, error) {
 		return nil, err
 	}
 	bm := &benchModel{Path: path, Params: prune.Params(m), Nodes: len(m.GetGraph().GetNode()), model: m}
-	enc, err := graph.Discover(m)
+	_, enc, _, err := discover(m)
 	if err != nil {
 		bm.FLOPsError = "encoder structure not recognised: " + err.Error()
 	} else {

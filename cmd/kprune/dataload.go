@@ -10,6 +10,7 @@ import (
 	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/prune"
 )
 
 // dataFlags are the flags shared by commands that read a data file.
@@ -100,6 +101,21 @@ func evalBatches(tok *data.Tokenizer, encs []data.Encoding, batch int) ([]data.B
 	return data.MakeBatches(encs, order, batch, padding(tok))
 }
 
+// discover reads the encoder of m, after turning an onnxruntime-optimised graph back into
+// standard ONNX. It returns the standard form (m itself for plain exports), the encoder and the
+// fused operators that were unfused.
+func discover(m *onnx.ModelProto) (*onnx.ModelProto, *graph.Encoder, map[string]int, error) {
+	s, unfused, err := prune.Standardize(m)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	enc, err := graph.Discover(s)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return s, enc, unfused, nil
+}
+
 // loadModelAndTokenizer loads a model, discovers its encoder, and loads the tokenizer (the flag,
 // else one next to the model), checking that it fits the model's vocabulary.
 func loadModelAndTokenizer(modelPath, tokFlag string) (*onnx.ModelProto, *graph.Encoder, *data.Tokenizer, error) {
@@ -107,7 +123,7 @@ func loadModelAndTokenizer(modelPath, tokFlag string) (*onnx.ModelProto, *graph.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	enc, err := graph.Discover(m)
+	m, enc, _, err := discover(m)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", modelPath, err)
 	}

@@ -93,7 +93,7 @@ func evaluate(ctx context.Context, modelPath, teacherPath string, tok *data.Toke
 }
 
 func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProto, tok *data.Tokenizer, dataPath string, rawData []byte, df dataFlags, threads int) (*evalResult, error) {
-	enc, err := graph.Discover(m)
+	_, enc, _, err := discover(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

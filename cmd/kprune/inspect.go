@@ -50,6 +50,9 @@ type inspectLayer struct {
 
 // inspectEncoder is the discovered encoder structure.
 type inspectEncoder struct {
+	// Unfused counts the onnxruntime-fused operators turned back into standard ONNX to read the
+	// structure (kprune prunes the standard form).
+	Unfused       map[string]int `json:"unfused_ops,omitempty"`
 	Layers        []inspectLayer `json:"layers"`
 	Hidden        int            `json:"hidden"`
 	HeadDim       int            `json:"head_dim"`
@@ -66,11 +69,11 @@ type inspectEncoder struct {
 
 // describeEncoder discovers the encoder and costs it for sequences of length seq.
 func describeEncoder(m *onnx.ModelProto, seq int) (*inspectEncoder, error) {
-	enc, err := graph.Discover(m)
+	m, enc, unfused, err := discover(m)
 	if err != nil {
 		return nil, err
 	}
-	e := &inspectEncoder{Hidden: enc.Hidden, HeadDim: enc.HeadDim, HeadKind: string(enc.Head), NumLabels: enc.NumLabels,
+	e := &inspectEncoder{Unfused: unfused, Hidden: enc.Hidden, HeadDim: enc.HeadDim, HeadKind: string(enc.Head), NumLabels: enc.NumLabels,
 		HeadOutputs: enc.Outputs, SeqLen: seq, ParamsByPart: graph.CountParams(m, enc),
 		InputIDs: enc.InputIDs, AttentionMask: enc.AttentionMask, TokenTypeIDs: enc.TokenTypeIDs}
 	s, d, dh := int64(seq), int64(enc.Hidden), int64(enc.HeadDim)
@@ -207,6 +210,13 @@ func printInspect(w io.Writer, r inspectReport) {
 	labels := ""
 	if e.NumLabels > 0 {
 		labels = fmt.Sprintf(", %d labels", e.NumLabels)
+	}
+	if len(e.Unfused) > 0 {
+		fmt.Fprintf(w, "fused      onnxruntime operators read as standard ONNX:")
+		for _, op := range sortedKeys(e.Unfused) {
+			fmt.Fprintf(w, " %s=%d", op, e.Unfused[op])
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "encoder    %d layers, hidden %d, head dim %d, %s head%s\n", len(e.Layers), e.Hidden, e.HeadDim, e.HeadKind, labels)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
