@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kprune/kprune/internal/testutil"
+	"github.com/kprune/kprune/prune"
+)
+
+// idsFile writes n random sequences of token ids below vocab (with a 0/1 label) as JSONL.
+func idsFile(t *testing.T, dir string, vocab, n int) string {
+	t.Helper()
+	r := rand.New(rand.NewPCG(7, 7))
+	var b strings.Builder
+	for range n {
+		ids := []int{0}
+		for range 4 + r.IntN(20) {
+			ids = append(ids, 3+r.IntN(vocab-3))
+		}
+		ids = append(ids, 2)
+		row, _ := json.Marshal(map[string]any{"input_ids": ids, "label": r.IntN(2)})
+		b.Write(row)
+		b.WriteByte('\n')
+	}
+	p := filepath.Join(dir, "ids.jsonl")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestExportsEndToEnd runs the whole job on every exporter/family fixture of
+// ../shared/models/exports on token ids: inspect finds the structure of meta.json, prune at 50%
+// runs twice to byte-identical models, eval compares the pruned model with the original, and
+// bench measures both. DeBERTa is refused with one line naming it.
+func TestExportsEndToEnd(t *testing.T) {
+	for _, x := range testutil.Exports(t) {
+		t.Run(x.Name, func(t *testing.T) {
+			code, out, errOut := runCLI("inspect", "--json", x.Path)
+			if x.Family == "deberta-v2" {
+				if !strings.Contains(out, "DeBERTa") {
+					t.Fatalf("inspect: want the encoder error to name DeBERTa, got %s %s", out, errOut)
+				}
+				code, _, errOut = runCLI("prune", "--model", x.Path, "--calib", x.Path, "--out", filepath.Join(t.TempDir(), "o.onnx"))
+				if code == 0 || !strings.Contains(errOut, "DeBERTa") || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+					t.Fatalf("prune: want a one-line refusal naming DeBERTa, got code %d: %s", code, errOut)
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("inspect: code %d: %s", code, errOut)
+			}
+			var in struct {
+				Layers []struct{ Heads, FFN int }
+				HeadDim int    `json:"head_dim"`
+				Head    string `json:"head_kind"`
+			}
+			if err := json.Unmarshal([]byte(out), &in); err != nil {
+				t.Fatal(err)
+			}
+			if len(in.Layers) != x.Layers || in.HeadDim != x.HeadDim || in.Head != x.HeadKind || in.Layers[0].Heads != x.Heads || in.Layers[0].FFN != x.FFN {
+				t.Fatalf("inspect found %+v; meta.json says %d layers of %d heads of %d, FFN %d, %s head", in, x.Layers, x.Heads, x.HeadDim, x.FFN, x.HeadKind)
+			}
+			m, _, err := prune.LoadModel(x.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, enc, _, err := discover(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			ids := idsFile(t, dir, prune.VocabRows(m, enc), 80)
+			var models [2][]byte
+			for i := range models {
+				o := filepath.Join(dir, fmt.Sprintf("p%d.onnx", i))
+				code, _, errOut := runCLI("prune", "--model", x.Path, "--calib", ids, "--out", o, "--samples", "32", "--flops-reduction", "0.5")
+				if code != 0 {
+					t.Fatalf("prune: code %d: %s", code, errOut)
+				}
+				if models[i], err = os.ReadFile(o); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(models[0], models[1]) {
+				t.Fatal("two prune runs wrote different models")
+			}
+			var rep prune.Report
+			b, err := os.ReadFile(filepath.Join(dir, "p0.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.AchievedReduction < 0.45 || rep.Head != x.HeadKind || rep.Loss == "" || len(rep.HeadOutputs) == 0 {
+				t.Fatalf("report: reduction %.3f, head %q, loss %q, outputs %v", rep.AchievedReduction, rep.Head, rep.Loss, rep.HeadOutputs)
+			}
+			pruned := filepath.Join(dir, "p0.onnx")
+			code, out, errOut = runCLI("eval", "--model", pruned, "--teacher", x.Path, "--data", ids, "--json")
+			if code != 0 {
+				t.Fatalf("eval: code %d: %s", code, errOut)
+			}
+			var ev evalResult
+			if err := json.Unmarshal([]byte(out), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Examples != 80 || ev.Agreement == nil || *ev.Agreement <= 0 {
+				t.Fatalf("eval: %s", out)
+			}
+			code, _, errOut = runCLI("bench", "--model", pruned, "--baseline", x.Path, "--batch", "2", "--seq", "16", "--runs", "2")
+			if code != 0 {
+				t.Fatalf("bench: code %d: %s", code, errOut)
+			}
+		})
+	}
+}
