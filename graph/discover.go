@@ -1525,9 +1525,16 @@ func (d *disc) parseHead(enc *Encoder, hL string) error {
 			}
 		}
 	}
-	// Last hidden state as an output: no task head.
+	// Last hidden state as an output and no output made by a projection (feature extraction,
+	// possibly with a pooler output): no task head.
+	projected := false
+	for _, o := range outs {
+		if _, err := d.parseLinear(d.unReshape(d.skipIdentity(o))); err == nil {
+			projected = true
+		}
+	}
 	for i, o := range outs {
-		if d.skipIdentity(o) == hL {
+		if !projected && d.skipIdentity(o) == hL {
 			enc.Head = HeadNone
 			enc.Outputs = append([]string{o}, append(append([]string{}, outs[:i]...), outs[i+1:]...)...)
 			return nil
@@ -1538,6 +1545,24 @@ func (d *disc) parseHead(enc *Encoder, hL string) error {
 		return nil
 	}
 	rank := d.rankOf
+	// Several outputs (logits plus hidden states or pooled features): the task head is the one
+	// output a projection produces; the others are kept as they are but not distilled.
+	var rest []string
+	if len(outs) > 1 {
+		var lins []string
+		for _, o := range outs {
+			if _, err := d.parseLinear(d.unReshape(d.skipIdentity(o))); err == nil {
+				lins = append(lins, o)
+			} else {
+				rest = append(rest, o)
+			}
+		}
+		if len(lins) == 1 {
+			outs = lins
+		} else {
+			rest = nil
+		}
+	}
 	switch len(outs) {
 	case 1:
 		o := outs[0]
@@ -1556,7 +1581,7 @@ func (d *disc) parseHead(enc *Encoder, hL string) error {
 		default:
 			return fmt.Errorf("output %q has rank %d: expected [batch, labels] (classification, regression) or [batch, seq, labels] (token classification)", o, rank(o))
 		}
-		enc.Outputs, enc.NumLabels = outs, lin.Out
+		enc.Outputs, enc.NumLabels = append(outs, rest...), lin.Out
 		return nil
 	case 2:
 		type part struct {

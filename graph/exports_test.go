@@ -84,3 +84,21 @@ func TestExportFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestExtraOutputs: a classifier that also outputs its last hidden state keeps both outputs; the
+// logits are the head output (first), the hidden state follows, and rewrites still match masks.
+func TestExtraOutputs(t *testing.T) {
+	m, err := testmodel.Build(testmodel.Config{NumLabels: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := discover(t, m)
+	hidden := enc.SublayerOutput(enc.NumSublayers() - 1)
+	both := graph.AddOutputs(m, hidden)
+	e2 := discover(t, both)
+	if e2.Head != graph.HeadClassification || len(e2.Outputs) != 2 || e2.Outputs[0] != enc.Outputs[0] || e2.Outputs[1] != hidden || e2.NumLabels != 3 {
+		t.Fatalf("head %s, outputs %v, labels %d; want classification, [%s %s], 3", e2.Head, e2.Outputs, e2.NumLabels, enc.Outputs[0], hidden)
+	}
+	in := exportInputs(t, both, e2, 2, 9, 3)
+	checkPruneEqualsMasks(t, both, e2, in, 4)
+}
