@@ -119,6 +119,68 @@ type Config struct {
 	// kernel exists only for float32, so a DOUBLE model defaults to ActGeluTanh and rejects
 	// ActGeluErf; every other op used has a double CPU kernel.
 	DType onnx.TensorProto_DataType
+
+	// The fields below choose how an exporter spells the same computation (see spellings.go for
+	// the values and Preset for the combinations real exports use). Their zero values build the
+	// models described above, byte for byte.
+
+	// WeightVia is how every dense weight (encoder, embedding projection and head linears)
+	// reaches its MatMul or Gemm: ViaDirect (default), ViaIdentity, ViaTranspose or ViaCast.
+	WeightVia string
+	// ParamAliases routes every bias and LayerNorm scale and shift, except the embedding
+	// LayerNorm's, through an Identity node of its initializer, with the Identity nodes first in
+	// the graph, as torch's legacy exporter aliases deduplicated initializers.
+	ParamAliases bool
+	// Scaling is how the attention scores are scaled by 1/sqrt(d_h): ScaleDiv (default), ScaleMul,
+	// ScaleSplit or ScaleShapeSqrt.
+	Scaling string
+	// Mask is how the additive attention mask is made from attention_mask: MaskMul (default),
+	// MaskWhere, MaskWhereInf or MaskSubWhere.
+	Mask string
+	// MaskExpand is how the mask is broadcast: ExpandNone (default: [batch,1,1,seq]),
+	// ExpandShape or ExpandGatherND (both [batch,1,seq,seq]).
+	MaskExpand string
+	// NaNGuard replaces NaNs of every Softmax output by 0 with Where(IsNaN(p), 0, p), as the SDPA
+	// and dynamo exports do.
+	NaNGuard bool
+	// LayerNorm is LNAuto (default: decomposed below opset 17, a LayerNormalization node from
+	// 17), LNDecomposed (decomposed at every opset) or LNOp (a LayerNormalization node; needs
+	// Opset >= 17).
+	LayerNorm string
+	// Epsilon is the epsilon of every LayerNorm (default LayerNormEps, 1e-12).
+	Epsilon float64
+	// GeluOp makes the GELU activations single Gelu nodes (approximate "none" for gelu_erf,
+	// "tanh" for gelu_tanh) as the dynamo exporter writes them; it needs Opset >= 20, a GELU
+	// Activation and DType FLOAT.
+	GeluOp bool
+	// ConstInitializers stores every constant as an initializer (one per distinct value) instead
+	// of a Constant node, so the graph has no Constant nodes, as the dynamo exporter does.
+	ConstInitializers bool
+	// NoTokenTypes removes the token_type_ids input. With TypeVocab 0 the model has no
+	// token-type embedding (DistilBERT, MPNet); with TypeVocab >= 1 it adds row 0 of a TypeVocab-row
+	// table, gathered through a zero buffer (RoBERTa, XLM-R).
+	NoTokenTypes bool
+	// RobertaPositions computes position ids as RoBERTa does: m = (input_ids != PadID),
+	// cumsum(m)*m + PadID, so real tokens have positions 1..len and padding PadID; sequences
+	// must then be shorter than MaxPos.
+	RobertaPositions bool
+	// Classifier is the body of a classification or regression head: ClassifierPooler (default:
+	// BERT's Tanh pooler), ClassifierElectra (dense, GELU, dense) or ClassifierDistil (dense,
+	// ReLU, dense).
+	Classifier string
+	// Pooling gives a HeadNone model the sentence-transformers outputs "token_embeddings"
+	// [batch, seq, Hidden] and "sentence_embedding" [batch, Hidden], the L2-normalised masked
+	// mean of the token embeddings, instead of "last_hidden_state".
+	Pooling bool
+	// RelPosBias adds an MPNet-style relative position bias [batch, H, seq, seq] to the
+	// attention scores of every layer: T5 buckets (RelBuckets, bidirectional, max distance
+	// RelMaxDistance) of key minus query position, looked up in a [RelBuckets, H] table. It is
+	// computed once; every layer with attention must have Heads heads.
+	RelPosBias bool
+	// EmbedSize, when set, is the width E of the embeddings: the embedding LayerNorm works at
+	// width E and a linear E->Hidden follows it (even when E equals Hidden), as in ELECTRA. 0
+	// means embeddings of width Hidden and no projection.
+	EmbedSize int
 }
 
 // Normalize returns cfg with every default applied and HeadsPerLayer and FFNPerLayer filled in
@@ -133,8 +195,8 @@ func (cfg Config) Normalize() (Config, error) {
 	if c.Layers == 0 {
 		c.Layers = DefaultLayers
 	}
-	names := []string{"Hidden", "Heads", "HeadDim", "FFN", "Vocab", "MaxPos", "TypeVocab", "Opset", "NumLabels"}
-	for i, v := range []int{c.Hidden, c.Heads, c.HeadDim, c.FFN, c.Vocab, c.MaxPos, c.TypeVocab, c.Opset, c.NumLabels} {
+	names := []string{"Hidden", "Heads", "HeadDim", "FFN", "Vocab", "MaxPos", "TypeVocab", "Opset", "NumLabels", "EmbedSize"}
+	for i, v := range []int{c.Hidden, c.Heads, c.HeadDim, c.FFN, c.Vocab, c.MaxPos, c.TypeVocab, c.Opset, c.NumLabels, c.EmbedSize} {
 		if v < 0 {
 			return c, fmt.Errorf("testmodel: %s is %d, want >= 0 (0 selects the default)", names[i], v)
 		}
@@ -203,7 +265,7 @@ func (cfg Config) Normalize() (Config, error) {
 	if c.MaxPos == 0 {
 		c.MaxPos = DefaultMaxPos
 	}
-	if c.TypeVocab == 0 {
+	if c.TypeVocab == 0 && !c.NoTokenTypes {
 		c.TypeVocab = DefaultTypeVocab
 	}
 	if c.Opset == 0 {
@@ -266,6 +328,9 @@ func (cfg Config) Normalize() (Config, error) {
 	case ActGeluTanh, ActRelu:
 	default:
 		return c, fmt.Errorf("testmodel: unknown Activation %q, want %q, %q or %q", c.Activation, ActGeluErf, ActGeluTanh, ActRelu)
+	}
+	if err := c.normalizeSpellings(); err != nil {
+		return c, err
 	}
 	return c, nil
 }
