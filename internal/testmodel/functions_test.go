@@ -265,7 +265,9 @@ func relBucket(rel int) int {
 func TestRelPosBias(t *testing.T) {
 	for _, edit := range []func(*Config){
 		func(c *Config) {},
-		func(c *Config) { c.Scaling, c.Mask, c.NaNGuard, c.ConstInitializers = ScaleSplit, MaskWhereInf, true, true },
+		func(c *Config) {
+			c.Scaling, c.Mask, c.NaNGuard, c.ConstInitializers = ScaleSplit, MaskWhereInf, true, true
+		},
 	} {
 		cfg := funcBase
 		cfg.MaxPos = 128 // distances up to 99 reach every bucket, the capped ones too
