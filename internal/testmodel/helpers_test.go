@@ -106,6 +106,22 @@ func (ix *index) scalar(name string) (float64, bool) {
 	return 0, false
 }
 
+// intScalar returns the value of a scalar int64 constant (initializer or Constant node output).
+func (ix *index) intScalar(name string) (int64, bool) {
+	t := ix.inits[name]
+	if p := ix.producer[name]; t == nil && p != nil && p.GetOpType() == "Constant" {
+		t = onnx.FindAttr(p, "value").GetT()
+	}
+	if t == nil || onnx.TensorProto_DataType(t.GetDataType()) != onnx.TensorProto_INT64 || onnx.NumElements(t.GetDims()) != 1 {
+		return 0, false
+	}
+	v, err := onnx.Int64s(t)
+	if err != nil {
+		return 0, false
+	}
+	return v[0], true
+}
+
 // floats returns the values of a FLOAT or DOUBLE tensor as float64.
 func floats(t *onnx.TensorProto) []float64 {
 	if onnx.TensorProto_DataType(t.GetDataType()) == onnx.TensorProto_DOUBLE {
