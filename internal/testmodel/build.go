@@ -357,6 +357,8 @@ func (b *builder) headShape(x string, heads int, dims *layerDims) string {
 	switch b.cfg.Reshape {
 	case ReshapeMinus1:
 		return b.sharedI("Reshape", 0, 0, -1, d)
+	case ReshapeShapeSlice:
+		return b.sliceShape("split", d)
 	case ReshapeConcat:
 		bs, sl := dims.get(b, x)
 		return b.node("Concat", []string{
@@ -374,6 +376,8 @@ func (b *builder) mergeShape(x string, heads int, dims *layerDims) string {
 	switch b.cfg.Reshape {
 	case ReshapeMinus1:
 		return b.sharedI("Reshape", 0, 0, -1)
+	case ReshapeShapeSlice:
+		return b.sliceShape("merge")
 	case ReshapeConcat:
 		bs, sl := dims.get(b, x)
 		return b.node("Concat", []string{
@@ -383,6 +387,37 @@ func (b *builder) mergeShape(x string, heads int, dims *layerDims) string {
 	default:
 		return b.sharedI("Reshape", 0, 0, w)
 	}
+}
+
+// sliceShape returns Concat(Shape(input_ids)[0:1], Shape(input_ids)[1:2], [-1], tail...), made
+// once per kind and shared (ReshapeShapeSlice).
+func (b *builder) sliceShape(kind string, tail ...int64) string {
+	key := "shape_slice/" + kind
+	if n, ok := b.shared[key]; ok {
+		return n
+	}
+	if b.shared == nil {
+		b.shared = map[string]string{}
+	}
+	if _, ok := b.shared["shape_slice/batch"]; !ok {
+		b.shared["shape_slice/batch"] = b.node("Shape", []string{InputIDs}, onnx.AttrInt("start", 0), onnx.AttrInt("end", 1))
+		b.shared["shape_slice/seq"] = b.node("Shape", []string{InputIDs}, onnx.AttrInt("start", 1), onnx.AttrInt("end", 2))
+	}
+	in := []string{b.shared["shape_slice/batch"], b.shared["shape_slice/seq"], b.constI([]int64{1}, -1)}
+	for _, v := range tail {
+		in = append(in, b.constI([]int64{1}, v))
+	}
+	n := b.node("Concat", in, onnx.AttrInt("axis", 0))
+	b.shared[key] = n
+	return n
+}
+
+// reshapeAttrs are the attributes of the head split and merge Reshapes.
+func (b *builder) reshapeAttrs() []*onnx.AttributeProto {
+	if b.cfg.Reshape == ReshapeShapeSlice {
+		return []*onnx.AttributeProto{onnx.AttrInt("allowzero", 1)}
+	}
+	return nil
 }
 
 // layerDims holds Gather(Shape(x), 0) and Gather(Shape(x), 1) of a layer input, as torch

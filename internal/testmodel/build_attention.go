@@ -17,11 +17,16 @@ func (b *builder) attention(x string, mask func() string, heads int) string {
 	dims := &layerDims{}
 	xin := b.linearIn(x, c.Hidden)
 	split := func(proj string, perm ...int64) string {
-		r := b.node("Reshape", []string{proj, b.headShape(x, heads, dims)})
+		r := b.node("Reshape", []string{proj, b.headShape(x, heads, dims)}, b.reshapeAttrs()...)
 		return b.node("Transpose", []string{r}, onnx.AttrInts("perm", perm...))
 	}
 	q := split(b.linear(xin, c.Hidden, inner), 0, 2, 1, 3)
-	k := split(b.linear(xin, c.Hidden, inner), 0, 2, 3, 1)
+	var k string
+	if c.KeyTranspose == KeyReshape {
+		k = b.keyReshape(split(b.linear(xin, c.Hidden, inner), 0, 2, 1, 3))
+	} else {
+		k = split(b.linear(xin, c.Hidden, inner), 0, 2, 3, 1)
+	}
 	scores := b.scores(q, k)
 	if b.relBias != "" {
 		scores = b.node("Add", []string{scores, b.relBias})
@@ -34,10 +39,24 @@ func (b *builder) attention(x string, mask func() string, heads int) string {
 	v := split(b.linear(xin, c.Hidden, inner), 0, 2, 1, 3)
 	ctx := b.node("MatMul", []string{probs, v})
 	ctx = b.node("Transpose", []string{ctx}, onnx.AttrInts("perm", 0, 2, 1, 3))
-	ctx = b.node("Reshape", []string{ctx, b.mergeShape(x, heads, dims)})
+	ctx = b.node("Reshape", []string{ctx, b.mergeShape(x, heads, dims)}, b.reshapeAttrs()...)
 	o := b.linear(b.linearIn(ctx, inner), inner, c.Hidden)
 	sum := b.node("Add", []string{x, o})
 	return b.layerNorm(sum, "")
+}
+
+// keyReshape transposes the keys k [B,H,T,d_h] to [B,H,d_h,T] as the dynamo exporter does:
+// Reshape to [-1, T, d_h], Transpose [0,2,1], Reshape to [B, H, d_h, T], the shapes sliced from
+// Shape(k).
+func (b *builder) keyReshape(k string) string {
+	shape := b.node("Shape", []string{k})
+	slice := func(from, to int64) string {
+		return b.node("Slice", []string{shape, b.constI([]int64{1}, from), b.constI([]int64{1}, to)})
+	}
+	d, t, bh := slice(-1, math.MaxInt64), slice(-2, -1), slice(math.MinInt64, -2)
+	r := b.node("Reshape", []string{k, b.node("Concat", []string{b.constI([]int64{1}, -1), t, d}, onnx.AttrInt("axis", 0))})
+	r = b.node("Transpose", []string{r}, onnx.AttrInts("perm", 0, 2, 1))
+	return b.node("Reshape", []string{r, b.node("Concat", []string{bh, d, t}, onnx.AttrInt("axis", 0))})
 }
 
 // scores computes the scaled scores Q K^T / sqrt(d_h) of q [B,H,T,d_h] and the transposed keys

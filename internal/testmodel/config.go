@@ -33,6 +33,10 @@ const (
 	// ReshapeMinus1 gives [0,0,-1,d_h] and [0,0,-1] as shared int64 initializers, so the head
 	// count appears only in the weight shapes.
 	ReshapeMinus1 = "minus1"
+	// ReshapeShapeSlice gives Concat(Shape(input_ids, start=0, end=1), Shape(input_ids, start=1,
+	// end=2), [-1], [d_h]) (and [..., -1] to merge), built once and shared by every Reshape,
+	// which has allowzero=1, as the dynamo exporter writes it. It needs Opset >= 15.
+	ReshapeShapeSlice = "shape_slice"
 )
 
 // Activations for Config.Activation.
@@ -103,7 +107,7 @@ type Config struct {
 	// [batch, seq, out] afterwards; the default is MatMul with weights [in, out] then Add(bias, .).
 	// The Q, K and V Gemms share one 2-D reshape of their input.
 	Gemm bool
-	// Reshape is ReshapeConst (default), ReshapeConcat or ReshapeMinus1.
+	// Reshape is ReshapeConst (default), ReshapeConcat, ReshapeMinus1 or ReshapeShapeSlice.
 	Reshape string
 	// Activation is ActGeluErf (default for FLOAT), ActGeluTanh (default for DOUBLE) or ActRelu.
 	Activation string
@@ -131,6 +135,8 @@ type Config struct {
 	// LayerNorm's, through an Identity node of its initializer, with the Identity nodes first in
 	// the graph, as torch's legacy exporter aliases deduplicated initializers.
 	ParamAliases bool
+	// KeyTranspose is how the keys are transposed for Q K^T: KeyPerm (default) or KeyReshape.
+	KeyTranspose string
 	// Scaling is how the attention scores are scaled by 1/sqrt(d_h): ScaleDiv (default), ScaleMul,
 	// ScaleSplit or ScaleShapeSqrt.
 	Scaling string
@@ -312,8 +318,12 @@ func (cfg Config) Normalize() (Config, error) {
 	case "":
 		c.Reshape = ReshapeConst
 	case ReshapeConst, ReshapeConcat, ReshapeMinus1:
+	case ReshapeShapeSlice:
+		if c.Opset < 15 {
+			return c, fmt.Errorf("testmodel: Reshape style %q needs Opset >= 15 (Shape start and end), have %d", c.Reshape, c.Opset)
+		}
 	default:
-		return c, fmt.Errorf("testmodel: unknown Reshape style %q, want %q, %q or %q", c.Reshape, ReshapeConst, ReshapeConcat, ReshapeMinus1)
+		return c, fmt.Errorf("testmodel: unknown Reshape style %q, want %q, %q, %q or %q", c.Reshape, ReshapeConst, ReshapeConcat, ReshapeMinus1, ReshapeShapeSlice)
 	}
 	switch c.Activation {
 	case "":

@@ -21,7 +21,7 @@ var presets = map[string]func() Config{
 	// bert-seqcls-dynamo: torch.onnx.export(dynamo=True), opset 20.
 	"dynamo": func() Config {
 		return Config{
-			Opset: 20, LayerNorm: LNOp, GeluOp: true, ConstInitializers: true, Reshape: ReshapeConcat,
+			Opset: 20, LayerNorm: LNOp, GeluOp: true, ConstInitializers: true, Reshape: ReshapeShapeSlice, KeyTranspose: KeyReshape,
 			Scaling: ScaleSplit, Mask: MaskWhere, MaskExpand: ExpandGatherND, NaNGuard: true,
 		}
 	},

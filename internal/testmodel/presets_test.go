@@ -1,6 +1,7 @@
 package testmodel
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -38,6 +39,17 @@ func (ix *index) weightsVia(op string, k int, via string) (through, direct int) 
 		}
 	}
 	return through, direct
+}
+
+// opsWithout counts the op nodes without the attribute attr.
+func (ix *index) opsWithout(op, attr string) int {
+	n := 0
+	for _, node := range ix.nodes(op) {
+		if onnx.FindAttr(node, attr) == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // outputShapes gives the declared graph outputs as "name shape".
@@ -165,6 +177,25 @@ func TestPresetStructure(t *testing.T) {
 			want(t, "GatherND", ix.ops["GatherND"], 1)
 			want(t, "Where(mask, 0, finfo.min)", ix.scalarInputs("Where", finfoMin), 1)
 			want(t, "opset", int(onnx.Opset(m)), 20)
+			perm021, perm0231 := 0, 0
+			for _, n := range ix.nodes("Transpose") {
+				switch fmt.Sprint(onnx.AttrIntsOr(n, "perm", nil)) {
+				case "[0 2 1]":
+					perm021++
+				case "[0 2 3 1]":
+					perm0231++
+				}
+			}
+			want(t, "key Transposes [0,2,1] between Reshapes", perm021, L)
+			want(t, "key Transposes [0,2,3,1]", perm0231, 0)
+			allowzero := 0
+			for _, n := range ix.nodes("Reshape") {
+				if onnx.AttrIntOr(n, "allowzero", 0) == 1 {
+					allowzero++
+				}
+			}
+			want(t, "head Reshapes with allowzero=1", allowzero, 4*L)
+			want(t, "Shape(input_ids, start, end)", ix.ops["Shape"]-ix.opsWithout("Shape", "start"), 2)
 		})},
 		{"optimum", Config{}, func(t *testing.T, m *onnx.ModelProto, ix *index) {
 			want(t, "LayerNormalization", ix.ops["LayerNormalization"], 1+2*L)

@@ -22,6 +22,15 @@ const (
 	ViaCast = "cast"
 )
 
+// Key transpositions for Config.KeyTranspose.
+const (
+	// KeyPerm transposes the keys with one Transpose, perm [0,2,3,1], of the head-split Reshape.
+	KeyPerm = "perm"
+	// KeyReshape transposes them like Q and V (perm [0,2,1,3]) and then swaps the last two axes
+	// through Reshape [-1,T,d_h], Transpose [0,2,1], Reshape [B,H,d_h,T] (dynamo export).
+	KeyReshape = "reshape"
+)
+
 // Attention scalings for Config.Scaling.
 const (
 	// ScaleDiv divides the scores by sqrt(d_h) with one Div (MPNet, older BERT exports).
@@ -135,6 +144,7 @@ func (c *Config) normalizeSpellings() error {
 	}{
 		{"WeightVia", ViaDirect, &c.WeightVia, []string{ViaIdentity, ViaTranspose, ViaCast}},
 		{"Scaling", ScaleDiv, &c.Scaling, []string{ScaleMul, ScaleSplit, ScaleShapeSqrt}},
+		{"KeyTranspose", KeyPerm, &c.KeyTranspose, []string{KeyReshape}},
 		{"Mask", MaskMul, &c.Mask, []string{MaskWhere, MaskWhereInf, MaskSubWhere}},
 		{"MaskExpand", ExpandNone, &c.MaskExpand, []string{ExpandShape, ExpandGatherND}},
 		{"LayerNorm", LNAuto, &c.LayerNorm, []string{LNDecomposed, LNOp}},
