@@ -22,7 +22,7 @@ const (
 	OutputLastState = "last_hidden_state"
 )
 
-// LayerNormEps is the epsilon of every LayerNorm in the generated models.
+// LayerNormEps is the default epsilon of every LayerNorm in the generated models (Config.Epsilon).
 const LayerNormEps = 1e-12
 
 // Outputs returns the graph output names Build gives a model with head kind h.

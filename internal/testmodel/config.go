@@ -4,10 +4,23 @@
 //
 // The graphs are post-LayerNorm BERT encoders: word + position + token-type embeddings and a
 // LayerNorm; per layer a multi-head attention sublayer and a feed-forward sublayer, each closed by
-// a residual Add and a LayerNorm (eps 1e-12); then an output head (see graph.HeadKind). Tensor and
+// a residual Add and a LayerNorm (eps 1e-12 unless Epsilon says); then an output head (see
+// graph.HeadKind). Tensor and
 // initializer names imitate an exporter's anonymous names ("/MatMul_4711_output_0",
 // "onnx::MatMul_1234") with a numbering that is deterministic but unrelated to the structure, so
 // code under test cannot discover the structure from names.
+//
+// Real exporters spell the same computation differently: weights behind Identity, Transpose or
+// Cast nodes, the attention scaling as one Div, one Mul or two Muls on Q and K, the mask with
+// Where, -inf and IsNaN guards, LayerNormalization and Gelu nodes, constants as initializers,
+// and so on. The spelling fields of Config (WeightVia to EmbedSize) choose among them, each
+// independently; their zero values build the original spelling byte for byte. Preset returns the
+// combinations of the export fixtures (legacy torch.onnx with eager or SDPA attention, dynamo,
+// optimum, DistilBERT, RoBERTa, ELECTRA, QA, regression, sentence-transformers pooling, MPNet), so
+// that tests can loop over PresetNames without reading the fixtures. Models without
+// token_type_ids, with pooled sentence embeddings, a relative position bias or an embedding
+// projection compute other functions than the default; every other option computes the same
+// function from the same seed.
 //
 // The package is meant for tests and benchmarks; it is internal to kprune.
 package testmodel
