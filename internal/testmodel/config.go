@@ -125,11 +125,13 @@ type Config struct {
 	// Activation is ActGeluErf (default for FLOAT), ActGeluTanh (default for DOUBLE) or ActRelu.
 	Activation string
 	// MaskMin makes the extended attention mask (1-mask)*finfo(dtype).min, as newer
-	// transformers exports do, instead of (1-mask)*-10000.
+	// transformers exports do, instead of (1-mask)*-10000. It applies to the default MaskMul
+	// spelling only (the Where spellings always use finfo.min or -inf).
 	MaskMin bool
 	// Seed selects the weights (math/rand/v2 PCG). Weights do not depend on any structural
 	// option other than the sizes, so the Opset 14/17, Gemm/MatMul and Reshape variants of a
-	// Config compute the same function.
+	// Config compute the same function, and so do the spelling variants below (the parameters
+	// only some spellings have are drawn from streams of their own).
 	Seed uint64
 	// DType is onnx.TensorProto_FLOAT (default, also for the zero value UNDEFINED) or
 	// onnx.TensorProto_DOUBLE, a float64 model for exact gradient checks. onnxruntime's CPU Erf

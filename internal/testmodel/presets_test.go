@@ -357,14 +357,27 @@ func TestPresetStructure(t *testing.T) {
 	}
 }
 
-// TestPresetsRun runs every preset through onnxruntime: the outputs have the declared names and
-// shapes, are finite, depend on the inputs, and do not change when padded tokens change.
+// TestPresetsRun runs every preset, in FLOAT and (but dynamo, whose Gelu kernel is float-only)
+// DOUBLE, through onnxruntime: the outputs have the declared names and shapes, are finite, depend
+// on the inputs, and do not change when padded tokens change.
 func TestPresetsRun(t *testing.T) {
 	const batch, seq = 5, 9
+	type runCase struct {
+		name  string
+		dtype onnx.TensorProto_DataType
+	}
+	var cases []runCase
 	for _, name := range PresetNames() {
-		t.Run(name, func(t *testing.T) {
+		cases = append(cases, runCase{name, onnx.TensorProto_FLOAT})
+		if name != "dynamo" {
+			cases = append(cases, runCase{name, onnx.TensorProto_DOUBLE})
+		}
+	}
+	for _, rc := range cases {
+		name := rc.name
+		t.Run(name+"/"+rc.dtype.String(), func(t *testing.T) {
 			cfg, _ := Preset(name)
-			cfg.Seed = 9
+			cfg.Seed, cfg.DType = 9, rc.dtype
 			c := mustNormalize(t, cfg)
 			in := Inputs(cfg, batch, seq, 5)
 			m, base := run(t, cfg, in)
