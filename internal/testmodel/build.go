@@ -286,7 +286,25 @@ func (b *builder) linear(x string, in, out int) string {
 	w := b.weight("MatMul", in, out, scale, false)
 	bias := b.alias(b.param("Add", []int64{int64(out)}, 0.05, 0, false))
 	y := b.node("MatMul", []string{x, w})
-	return b.node("Add", []string{bias, y})
+	return b.node("Add", b.biasAdd(bias, y))
+}
+
+// biasAdd orders the inputs of a linear's bias Add: the bias first (torch's legacy exporter),
+// or after the MatMul output with Config.BiasLast.
+func (b *builder) biasAdd(bias, y string) []string {
+	if b.cfg.BiasLast {
+		return []string{y, bias}
+	}
+	return []string{bias, y}
+}
+
+// residualAdd orders the inputs of a residual Add: the residual x first, or after the sublayer
+// output y with Config.ResidualLast.
+func (b *builder) residualAdd(x, y string) []string {
+	if b.cfg.ResidualLast {
+		return []string{y, x}
+	}
+	return []string{x, y}
 }
 
 // weight draws an in->out dense weight (values drawn in [in, out] order, std scale) and returns

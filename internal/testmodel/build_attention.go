@@ -41,7 +41,7 @@ func (b *builder) attention(x string, mask func() string, heads int) string {
 	ctx = b.node("Transpose", []string{ctx}, onnx.AttrInts("perm", 0, 2, 1, 3))
 	ctx = b.node("Reshape", []string{ctx, b.mergeShape(x, heads, dims)}, b.reshapeAttrs()...)
 	o := b.linear(b.linearIn(ctx, inner), inner, c.Hidden)
-	sum := b.node("Add", []string{x, o})
+	sum := b.node("Add", b.residualAdd(x, o))
 	return b.layerNorm(sum, "")
 }
 
@@ -93,7 +93,7 @@ func (b *builder) ffn(x string, width int, last bool) string {
 	h := b.linear(b.linearIn(x, c.Hidden), c.Hidden, width)
 	a := b.activation(h)
 	y := b.linear(b.linearIn(a, width), width, c.Hidden)
-	sum := b.node("Add", []string{x, y})
+	sum := b.node("Add", b.residualAdd(x, y))
 	return b.layerNorm(sum, b.outName(last))
 }
 

@@ -46,13 +46,13 @@ func (b *builder) head(x string) {
 		w := b.weight("MatMul", int(h), int(nl), 1/math.Sqrt(float64(h)), false)
 		bias := b.alias(b.param("Add", []int64{nl}, 0.05, 0, false))
 		y := b.node("MatMul", []string{x, w})
-		b.nodeTo(OutputLogits, "Add", []string{bias, y})
+		b.nodeTo(OutputLogits, "Add", b.biasAdd(bias, y))
 		g.Output = append(g.Output, onnx.NewValueInfo(OutputLogits, b.dt, []onnx.Dim{batch, seq, {Value: nl}}))
 	case graph.HeadSpan:
 		w := b.weight("MatMul", int(h), 2, 1/math.Sqrt(float64(h)), false)
 		bias := b.alias(b.param("Add", []int64{2}, 0.05, 0, false))
 		y := b.node("MatMul", []string{x, w})
-		y = b.node("Add", []string{bias, y})
+		y = b.node("Add", b.biasAdd(bias, y))
 		parts := b.nodeN("Split", []string{y, b.constI([]int64{2}, 1, 1)}, 2, onnx.AttrInt("axis", -1))
 		for i, name := range []string{OutputStart, OutputEnd} {
 			b.nodeTo(name, "Squeeze", []string{parts[i], b.constI([]int64{1}, -1)})

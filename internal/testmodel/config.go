@@ -146,6 +146,13 @@ type Config struct {
 	// WeightVia is how every dense weight (encoder, embedding projection and head linears)
 	// reaches its MatMul or Gemm: ViaDirect (default), ViaIdentity, ViaTranspose or ViaCast.
 	WeightVia string
+	// BiasLast makes a linear's bias Add take the MatMul output first and the bias second, as
+	// the dynamo exporter writes it (the default is Add(bias, MatMul), as torch's legacy
+	// exporter writes it).
+	BiasLast bool
+	// ResidualLast makes a residual Add take the sublayer output first and the residual second,
+	// as both torch exporters and optimum write it (the default is Add(residual, sublayer)).
+	ResidualLast bool
 	// ParamAliases routes every bias and LayerNorm scale and shift, except the embedding
 	// LayerNorm's, through an Identity node of its initializer, with the Identity nodes first in
 	// the graph, as torch's legacy exporter aliases deduplicated initializers.

@@ -22,13 +22,14 @@ var presets = map[string]func() Config{
 	"dynamo": func() Config {
 		return Config{
 			Opset: 20, LayerNorm: LNOp, GeluOp: true, ConstInitializers: true, Reshape: ReshapeShapeSlice, KeyTranspose: KeyReshape,
+			BiasLast: true, ResidualLast: true,
 			Scaling: ScaleSplit, Mask: MaskWhere, MaskExpand: ExpandGatherND, NaNGuard: true,
 		}
 	},
 	// bert-seqcls-optimum: optimum's main_export, opset 18.
 	"optimum": func() Config {
 		return Config{
-			Opset: 18, LayerNorm: LNOp, ParamAliases: true, Reshape: ReshapeConcat,
+			Opset: 18, LayerNorm: LNOp, ParamAliases: true, Reshape: ReshapeConcat, ResidualLast: true,
 			Scaling: ScaleShapeSqrt, Mask: MaskSubWhere, MaskExpand: ExpandShape,
 		}
 	},
@@ -83,7 +84,7 @@ var presets = map[string]func() Config{
 
 func legacyBERT() Config {
 	return Config{
-		ParamAliases: true, Reshape: ReshapeConcat,
+		ParamAliases: true, Reshape: ReshapeConcat, ResidualLast: true,
 		Scaling: ScaleMul, Mask: MaskWhere, MaskExpand: ExpandShape,
 	}
 }

@@ -196,6 +196,18 @@ func TestPresetStructure(t *testing.T) {
 			}
 			want(t, "head Reshapes with allowzero=1", allowzero, 4*L)
 			want(t, "Shape(input_ids, start, end)", ix.ops["Shape"]-ix.opsWithout("Shape", "start"), 2)
+			biasLast, residualLast := 0, 0
+			for _, n := range ix.nodes("Add") {
+				p0, p1 := ix.producer[n.GetInput()[0]], ix.producer[n.GetInput()[1]]
+				if p0 != nil && p0.GetOpType() == "MatMul" && ix.inits[n.GetInput()[1]] != nil {
+					biasLast++
+				}
+				if p0 != nil && p0.GetOpType() == "Add" && p1 != nil && p1.GetOpType() == "LayerNormalization" {
+					residualLast++
+				}
+			}
+			want(t, "Add(MatMul, bias)", biasLast, 6*L)
+			want(t, "Add(sublayer, residual)", residualLast, 2*L)
 		})},
 		{"optimum", Config{}, func(t *testing.T, m *onnx.ModelProto, ix *index) {
 			want(t, "LayerNormalization", ix.ops["LayerNormalization"], 1+2*L)
