@@ -22,7 +22,7 @@ const (
 	OutputLastState = "last_hidden_state"
 )
 
-// LayerNormEps is the epsilon of every LayerNorm in the generated models.
+// LayerNormEps is the default epsilon of every LayerNorm in the generated models (Config.Epsilon).
 const LayerNormEps = 1e-12
 
 // Outputs returns the graph output names Build gives a model with head kind h.
@@ -76,6 +76,18 @@ type builder struct {
 	shared map[string]string
 	// batchSeq is Shape(input_ids): int64 [2] = [batch, seq]; only built when needed.
 	batchSeq string
+	// extraKey, when nonzero, draws the next parameters from the extra streams extraKey,
+	// extraKey+1, ... instead of the main sequence, so optional parts leave the ranks (and so the
+	// values) of all other parameters unchanged.
+	extraKey uint64
+	// prelude holds the Identity alias nodes, placed first in the graph.
+	prelude []*onnx.NodeProto
+	// noAlias suppresses ParamAliases (the embedding LayerNorm's parameters stay direct).
+	noAlias bool
+	// consts maps a constant's content to its initializer (ConstInitializers).
+	consts map[string]string
+	// relBias is the relative position bias added to the scores of every layer (RelPosBias).
+	relBias string
 }
 
 // id returns the next name number: a bijection of a counter onto [0, 1000003) that scrambles the
@@ -108,6 +120,9 @@ func (b *builder) nodeTo(out, op string, inputs []string, attrs ...*onnx.Attribu
 
 // constF emits a Constant node holding a scalar of the model's float type.
 func (b *builder) constF(v float64) string {
+	if b.cfg.ConstInitializers {
+		return b.constInit(b.floatTensor("", nil, []float64{v}))
+	}
 	id := b.id()
 	out := fmt.Sprintf("/Constant_%d_output_0", id)
 	b.g.Node = append(b.g.Node, onnx.NewNode("Constant", fmt.Sprintf("/Constant_%d", id), nil, []string{out},
@@ -117,6 +132,9 @@ func (b *builder) constF(v float64) string {
 
 // constI emits a Constant node holding int64 values (a scalar when dims is nil).
 func (b *builder) constI(dims []int64, vals ...int64) string {
+	if b.cfg.ConstInitializers {
+		return b.constInit(onnx.NewInt64Tensor("", dims, vals))
+	}
 	id := b.id()
 	out := fmt.Sprintf("onnx::Unsqueeze_%d", id)
 	b.g.Node = append(b.g.Node, onnx.NewNode("Constant", fmt.Sprintf("Constant_%d", id), nil, []string{out},
@@ -139,6 +157,44 @@ func (b *builder) sharedI(prefix string, vals ...int64) string {
 	return n
 }
 
+// constB emits a Constant node (or initializer) holding a bool scalar.
+func (b *builder) constB(v bool) string {
+	t := &onnx.TensorProto{DataType: proto.Int32(int32(onnx.TensorProto_BOOL)), RawData: []byte{0}}
+	if v {
+		t.RawData[0] = 1
+	}
+	if b.cfg.ConstInitializers {
+		return b.constInit(t)
+	}
+	id := b.id()
+	out := fmt.Sprintf("/Constant_%d_output_0", id)
+	b.g.Node = append(b.g.Node, onnx.NewNode("Constant", fmt.Sprintf("/Constant_%d", id), nil, []string{out},
+		onnx.AttrTensor("value", t)))
+	return out
+}
+
+// constInit returns an initializer holding t's value (t has no name), one per distinct value,
+// as the dynamo exporter stores constants.
+func (b *builder) constInit(t *onnx.TensorProto) string {
+	key := fmt.Sprint(t.GetDataType(), t.GetDims(), t.GetRawData())
+	if n, ok := b.consts[key]; ok {
+		return n
+	}
+	if b.consts == nil {
+		b.consts = map[string]string{}
+	}
+	n := fmt.Sprintf("val_%d", b.id())
+	t.Name = proto.String(n)
+	b.g.Initializer = append(b.g.Initializer, t)
+	b.consts[key] = n
+	return n
+}
+
+// cast emits Cast(x, to).
+func (b *builder) cast(x string, to onnx.TensorProto_DataType) string {
+	return b.node("Cast", []string{x}, onnx.AttrInt("to", int64(to)))
+}
+
 func (b *builder) floatTensor(name string, dims []int64, v []float64) *onnx.TensorProto {
 	if b.dt == onnx.TensorProto_DOUBLE {
 		return onnx.NewDoubleTensor(name, dims, v)
@@ -154,11 +210,19 @@ func (b *builder) floatTensor(name string, dims []int64, v []float64) *onnx.Tens
 // scale) and stores them as an initializer. When transpose is set, dims must be [r, c]: the
 // values are drawn in [r, c] row-major order and stored transposed as [c, r]. Each parameter
 // tensor has its own PCG stream, keyed by cfg.Seed and the tensor's rank in drawing order, so a
-// tensor's values depend only on the seed, its size and its rank.
+// tensor's values depend only on the seed, its size and its rank. Parameters of optional parts
+// are drawn from streams of their own (see builder.extraKey).
 func (b *builder) param(prefix string, dims []int64, scale, offset float64, transpose bool) string {
 	name := fmt.Sprintf("onnx::%s_%d", prefix, b.id())
-	b.params++
-	rng := rand.NewPCG(b.cfg.Seed, 0x6b7072756e65<<16|uint64(b.params)) // "kprune"
+	var stream uint64
+	if b.extraKey != 0 {
+		stream = 0x6578747261<<16 | b.extraKey // "extra"
+		b.extraKey++
+	} else {
+		b.params++
+		stream = 0x6b7072756e65<<16 | uint64(b.params) // "kprune"
+	}
+	rng := rand.NewPCG(b.cfg.Seed, stream)
 	n := int(onnx.NumElements(dims))
 	a := scale * math.Sqrt(3)
 	size := 4
@@ -199,106 +263,6 @@ func (b *builder) param(prefix string, dims []int64, scale, offset float64, tran
 	return name
 }
 
-func (b *builder) build() {
-	c := b.cfg
-	g := b.g
-	dims2 := []onnx.Dim{{Param: "batch"}, {Param: "seq"}}
-	for _, n := range []string{InputIDs, AttentionMask, TokenTypeIDs} {
-		g.Input = append(g.Input, onnx.NewValueInfo(n, onnx.TensorProto_INT64, dims2))
-	}
-	x := b.embeddings()
-	mask := b.extendedMask()
-	for l := range c.Layers {
-		x = b.attention(x, mask, c.HeadsPerLayer[l])
-		x = b.ffn(x, c.FFNPerLayer[l], l == c.Layers-1 && c.Head == graph.HeadNone)
-	}
-	b.head(x)
-}
-
-// embeddings builds LN(word[input_ids] + pos[position_ids] + type[token_type_ids]).
-func (b *builder) embeddings() string {
-	c := b.cfg
-	h := int64(c.Hidden)
-	word := b.param("Gather", []int64{int64(c.Vocab), h}, 1, 0, false)
-	pos := b.param("Gather", []int64{int64(c.MaxPos), h}, 1, 0, false)
-	typ := b.param("Gather", []int64{int64(c.TypeVocab), h}, 1, 0, false)
-	var posIDs string
-	shape := b.node("Shape", []string{InputIDs})
-	seqLen := b.node("Gather", []string{shape, b.constI(nil, 1)}, onnx.AttrInt("axis", 0))
-	if c.Reshape == ReshapeConcat {
-		// torch 1.13: arange(seq).unsqueeze(0)
-		rng := b.node("Range", []string{b.constI(nil, 0), seqLen, b.constI(nil, 1)})
-		posIDs = b.node("Unsqueeze", []string{rng, b.constI([]int64{1}, 0)})
-	} else {
-		// transformers: self.position_ids[:, :seq] on a registered [1, MaxPos] buffer.
-		buf := make([]int64, c.MaxPos)
-		for i := range buf {
-			buf[i] = int64(i)
-		}
-		bufName := fmt.Sprintf("onnx::Slice_%d", b.id())
-		b.g.Initializer = append(b.g.Initializer, onnx.NewInt64Tensor(bufName, []int64{1, int64(c.MaxPos)}, buf))
-		end := b.node("Unsqueeze", []string{seqLen, b.constI([]int64{1}, 0)})
-		posIDs = b.node("Slice", []string{bufName, b.constI([]int64{1}, 0), end, b.constI([]int64{1}, 1), b.constI([]int64{1}, 1)})
-	}
-	we := b.node("Gather", []string{word, InputIDs})
-	pe := b.node("Gather", []string{pos, posIDs})
-	sum := b.node("Add", []string{we, pe})
-	te := b.node("Gather", []string{typ, TokenTypeIDs})
-	sum = b.node("Add", []string{sum, te})
-	return b.layerNorm(sum, "")
-}
-
-// extendedMask builds (1 - Cast(Unsqueeze(Unsqueeze(mask, 1), 2))) * fill: [batch, 1, 1, seq].
-func (b *builder) extendedMask() string {
-	u := b.node("Unsqueeze", []string{AttentionMask, b.constI([]int64{1}, 1)})
-	u = b.node("Unsqueeze", []string{u, b.constI([]int64{1}, 2)})
-	f := b.node("Cast", []string{u}, onnx.AttrInt("to", int64(b.dt)))
-	inv := b.node("Sub", []string{b.constF(1), f})
-	fill := -10000.0
-	if b.cfg.MaskMin {
-		fill = -math.MaxFloat32
-		if b.dt == onnx.TensorProto_DOUBLE {
-			fill = -math.MaxFloat64
-		}
-	}
-	return b.node("Mul", []string{inv, b.constF(fill)})
-}
-
-// layerNorm normalises x over its last axis; out names the result ("" for a generated name).
-// Its parameters gamma (1 +- 0.1) and beta (+- 0.1) are drawn the same way in both forms.
-func (b *builder) layerNorm(x, out string) string {
-	h := []int64{int64(b.cfg.Hidden)}
-	gamma := b.param("Mul", h, 0.1/math.Sqrt(3), 1, false)
-	beta := b.param("Add", h, 0.1/math.Sqrt(3), 0, false)
-	if b.cfg.Opset >= 17 {
-		in := []string{x, gamma, beta}
-		attrs := []*onnx.AttributeProto{onnx.AttrInt("axis", -1), onnx.AttrFloat("epsilon", LayerNormEps)}
-		if out != "" {
-			return b.nodeTo(out, "LayerNormalization", in, attrs...)
-		}
-		return b.node("LayerNormalization", in, attrs...)
-	}
-	mean := b.reduceMean(x)
-	d := b.node("Sub", []string{x, mean})
-	sq := b.node("Pow", []string{d, b.constF(2)})
-	v := b.reduceMean(sq)
-	v = b.node("Add", []string{v, b.constF(LayerNormEps)})
-	s := b.node("Sqrt", []string{v})
-	n := b.node("Div", []string{d, s})
-	n = b.node("Mul", []string{n, gamma})
-	if out != "" {
-		return b.nodeTo(out, "Add", []string{n, beta})
-	}
-	return b.node("Add", []string{n, beta})
-}
-
-func (b *builder) reduceMean(x string) string {
-	if b.cfg.Opset >= 18 {
-		return b.node("ReduceMean", []string{x, b.constI([]int64{1}, -1)}, onnx.AttrInt("keepdims", 1))
-	}
-	return b.node("ReduceMean", []string{x}, onnx.AttrInts("axes", -1), onnx.AttrInt("keepdims", 1))
-}
-
 // to2D reshapes a [batch, seq, in] tensor to [batch*seq, in] for the Gemm form.
 func (b *builder) to2D(x string, in int) string {
 	return b.node("Reshape", []string{x, b.sharedI("Reshape", -1, int64(in))})
@@ -310,8 +274,8 @@ func (b *builder) to2D(x string, in int) string {
 func (b *builder) linear(x string, in, out int) string {
 	scale := 1 / math.Sqrt(float64(in))
 	if b.cfg.Gemm {
-		w := b.param("Gemm", []int64{int64(in), int64(out)}, scale, 0, true)
-		bias := b.param("Gemm", []int64{int64(out)}, 0.05, 0, false)
+		w := b.weight("Gemm", in, out, scale, true)
+		bias := b.alias(b.param("Gemm", []int64{int64(out)}, 0.05, 0, false))
 		y := b.node("Gemm", []string{x, w, bias}, onnx.AttrFloat("alpha", 1), onnx.AttrFloat("beta", 1), onnx.AttrInt("transB", 1))
 		if b.batchSeq == "" {
 			b.batchSeq = b.node("Shape", []string{InputIDs})
@@ -319,10 +283,62 @@ func (b *builder) linear(x string, in, out int) string {
 		shape := b.node("Concat", []string{b.batchSeq, b.sharedI("Concat", int64(out))}, onnx.AttrInt("axis", 0))
 		return b.node("Reshape", []string{y, shape})
 	}
-	w := b.param("MatMul", []int64{int64(in), int64(out)}, scale, 0, false)
-	bias := b.param("Add", []int64{int64(out)}, 0.05, 0, false)
+	w := b.weight("MatMul", in, out, scale, false)
+	bias := b.alias(b.param("Add", []int64{int64(out)}, 0.05, 0, false))
 	y := b.node("MatMul", []string{x, w})
-	return b.node("Add", []string{bias, y})
+	return b.node("Add", b.biasAdd(bias, y))
+}
+
+// biasAdd orders the inputs of a linear's bias Add: the bias first (torch's legacy exporter),
+// or after the MatMul output with Config.BiasLast.
+func (b *builder) biasAdd(bias, y string) []string {
+	if b.cfg.BiasLast {
+		return []string{y, bias}
+	}
+	return []string{bias, y}
+}
+
+// residualAdd orders the inputs of a residual Add: the residual x first, or after the sublayer
+// output y with Config.ResidualLast.
+func (b *builder) residualAdd(x, y string) []string {
+	if b.cfg.ResidualLast {
+		return []string{y, x}
+	}
+	return []string{x, y}
+}
+
+// weight draws an in->out dense weight (values drawn in [in, out] order, std scale) and returns
+// what its MatMul (gemm false: [in, out]) or Gemm with transB=1 (gemm true: [out, in]) takes, as
+// Config.WeightVia says. The values the op sees do not depend on WeightVia.
+func (b *builder) weight(prefix string, in, out int, scale float64, gemm bool) string {
+	dims := []int64{int64(in), int64(out)}
+	switch b.cfg.WeightVia {
+	case ViaTranspose:
+		w := b.param(prefix, dims, scale, 0, !gemm)
+		return b.node("Transpose", []string{w}, onnx.AttrInts("perm", 1, 0))
+	case ViaIdentity:
+		return b.identity(b.param(prefix, dims, scale, 0, gemm))
+	case ViaCast:
+		return b.cast(b.param(prefix, dims, scale, 0, gemm), b.dt)
+	}
+	return b.param(prefix, dims, scale, 0, gemm)
+}
+
+// alias returns Identity(p) placed first in the graph when Config.ParamAliases is set (and the
+// embedding LayerNorm is not being built), p otherwise.
+func (b *builder) alias(p string) string {
+	if !b.cfg.ParamAliases || b.noAlias {
+		return p
+	}
+	return b.identity(p)
+}
+
+// identity adds Identity(p) to the nodes placed first in the graph and returns its output.
+func (b *builder) identity(p string) string {
+	id := b.id()
+	out := fmt.Sprintf("onnx::Identity_%d", id)
+	b.prelude = append(b.prelude, onnx.NewNode("Identity", fmt.Sprintf("Identity_%d", id), []string{p}, []string{out}))
+	return out
 }
 
 // linearIn prepares x for linear: the 2-D reshape in the Gemm form, x itself otherwise.
@@ -336,16 +352,21 @@ func (b *builder) linearIn(x string, in int) string {
 // removedSublayer builds LN(x + bias), what is left of a sublayer whose units were all pruned.
 // The bias is drawn like a linear's bias.
 func (b *builder) removedSublayer(x string, last bool) string {
-	bias := b.param("Add", []int64{int64(b.cfg.Hidden)}, 0.05, 0, false)
+	bias := b.alias(b.param("Add", []int64{int64(b.cfg.Hidden)}, 0.05, 0, false))
 	s := b.node("Add", []string{x, bias})
 	return b.layerNorm(s, b.outName(last))
 }
 
+// outName names the encoder's final hidden state when last is set: last_hidden_state, or
+// token_embeddings with Pooling.
 func (b *builder) outName(last bool) string {
-	if last {
-		return OutputLastState
+	switch {
+	case !last:
+		return ""
+	case b.cfg.Pooling:
+		return OutputTokenEmb
 	}
-	return ""
+	return OutputLastState
 }
 
 // headShape returns the target shape tensor of the [B,T,D'] -> [B,T,H,d_h] Reshape of x.
@@ -354,6 +375,8 @@ func (b *builder) headShape(x string, heads int, dims *layerDims) string {
 	switch b.cfg.Reshape {
 	case ReshapeMinus1:
 		return b.sharedI("Reshape", 0, 0, -1, d)
+	case ReshapeShapeSlice:
+		return b.sliceShape("split", d)
 	case ReshapeConcat:
 		bs, sl := dims.get(b, x)
 		return b.node("Concat", []string{
@@ -371,6 +394,8 @@ func (b *builder) mergeShape(x string, heads int, dims *layerDims) string {
 	switch b.cfg.Reshape {
 	case ReshapeMinus1:
 		return b.sharedI("Reshape", 0, 0, -1)
+	case ReshapeShapeSlice:
+		return b.sliceShape("merge")
 	case ReshapeConcat:
 		bs, sl := dims.get(b, x)
 		return b.node("Concat", []string{
@@ -380,6 +405,37 @@ func (b *builder) mergeShape(x string, heads int, dims *layerDims) string {
 	default:
 		return b.sharedI("Reshape", 0, 0, w)
 	}
+}
+
+// sliceShape returns Concat(Shape(input_ids)[0:1], Shape(input_ids)[1:2], [-1], tail...), made
+// once per kind and shared (ReshapeShapeSlice).
+func (b *builder) sliceShape(kind string, tail ...int64) string {
+	key := "shape_slice/" + kind
+	if n, ok := b.shared[key]; ok {
+		return n
+	}
+	if b.shared == nil {
+		b.shared = map[string]string{}
+	}
+	if _, ok := b.shared["shape_slice/batch"]; !ok {
+		b.shared["shape_slice/batch"] = b.node("Shape", []string{InputIDs}, onnx.AttrInt("start", 0), onnx.AttrInt("end", 1))
+		b.shared["shape_slice/seq"] = b.node("Shape", []string{InputIDs}, onnx.AttrInt("start", 1), onnx.AttrInt("end", 2))
+	}
+	in := []string{b.shared["shape_slice/batch"], b.shared["shape_slice/seq"], b.constI([]int64{1}, -1)}
+	for _, v := range tail {
+		in = append(in, b.constI([]int64{1}, v))
+	}
+	n := b.node("Concat", in, onnx.AttrInt("axis", 0))
+	b.shared[key] = n
+	return n
+}
+
+// reshapeAttrs are the attributes of the head split and merge Reshapes.
+func (b *builder) reshapeAttrs() []*onnx.AttributeProto {
+	if b.cfg.Reshape == ReshapeShapeSlice {
+		return []*onnx.AttributeProto{onnx.AttrInt("allowzero", 1)}
+	}
+	return nil
 }
 
 // layerDims holds Gather(Shape(x), 0) and Gather(Shape(x), 1) of a layer input, as torch
@@ -392,108 +448,4 @@ func (d *layerDims) get(b *builder, x string) (string, string) {
 		d.seq = b.node("Gather", []string{b.node("Shape", []string{x}), b.constI(nil, 1)}, onnx.AttrInt("axis", 0))
 	}
 	return d.batch, d.seq
-}
-
-// attention builds LN(x + O(MHA(x))) with the given number of heads.
-func (b *builder) attention(x, mask string, heads int) string {
-	c := b.cfg
-	if heads == 0 {
-		return b.removedSublayer(x, false)
-	}
-	inner := heads * c.HeadDim
-	dims := &layerDims{}
-	xin := b.linearIn(x, c.Hidden)
-	split := func(proj string, perm ...int64) string {
-		r := b.node("Reshape", []string{proj, b.headShape(x, heads, dims)})
-		return b.node("Transpose", []string{r}, onnx.AttrInts("perm", perm...))
-	}
-	q := split(b.linear(xin, c.Hidden, inner), 0, 2, 1, 3)
-	k := split(b.linear(xin, c.Hidden, inner), 0, 2, 3, 1)
-	scores := b.node("MatMul", []string{q, k})
-	scores = b.node("Div", []string{scores, b.constF(math.Sqrt(float64(c.HeadDim)))})
-	scores = b.node("Add", []string{scores, mask})
-	probs := b.node("Softmax", []string{scores}, onnx.AttrInt("axis", -1))
-	v := split(b.linear(xin, c.Hidden, inner), 0, 2, 1, 3)
-	ctx := b.node("MatMul", []string{probs, v})
-	ctx = b.node("Transpose", []string{ctx}, onnx.AttrInts("perm", 0, 2, 1, 3))
-	ctx = b.node("Reshape", []string{ctx, b.mergeShape(x, heads, dims)})
-	o := b.linear(b.linearIn(ctx, inner), inner, c.Hidden)
-	sum := b.node("Add", []string{x, o})
-	return b.layerNorm(sum, "")
-}
-
-// ffn builds LN(x + W2(act(W1(x)))); last names the result last_hidden_state.
-func (b *builder) ffn(x string, width int, last bool) string {
-	c := b.cfg
-	if width == 0 {
-		return b.removedSublayer(x, last)
-	}
-	h := b.linear(b.linearIn(x, c.Hidden), c.Hidden, width)
-	a := b.activation(h)
-	y := b.linear(b.linearIn(a, width), width, c.Hidden)
-	sum := b.node("Add", []string{x, y})
-	return b.layerNorm(sum, b.outName(last))
-}
-
-func (b *builder) activation(x string) string {
-	switch b.cfg.Activation {
-	case ActRelu:
-		return b.node("Relu", []string{x})
-	case ActGeluTanh:
-		half := b.node("Mul", []string{x, b.constF(0.5)})
-		cube := b.node("Pow", []string{x, b.constF(3)})
-		inner := b.node("Mul", []string{cube, b.constF(0.044715)})
-		inner = b.node("Add", []string{x, inner})
-		inner = b.node("Mul", []string{inner, b.constF(math.Sqrt(2 / math.Pi))})
-		t := b.node("Tanh", []string{inner})
-		t = b.node("Add", []string{t, b.constF(1)})
-		return b.node("Mul", []string{half, t})
-	default:
-		d := b.node("Div", []string{x, b.constF(math.Sqrt2)})
-		e := b.node("Erf", []string{d})
-		e = b.node("Add", []string{e, b.constF(1)})
-		m := b.node("Mul", []string{x, e})
-		return b.node("Mul", []string{m, b.constF(0.5)})
-	}
-}
-
-// head builds the output head on the final hidden state x and declares the graph outputs.
-func (b *builder) head(x string) {
-	c := b.cfg
-	g := b.g
-	h := int64(c.Hidden)
-	batch, seq := onnx.Dim{Param: "batch"}, onnx.Dim{Param: "seq"}
-	switch c.Head {
-	case graph.HeadNone:
-		g.Output = append(g.Output, onnx.NewValueInfo(OutputLastState, b.dt, []onnx.Dim{batch, seq, {Value: h}}))
-	case graph.HeadClassification, graph.HeadRegression:
-		cls := b.node("Gather", []string{x, b.constI(nil, 0)}, onnx.AttrInt("axis", 1))
-		scale := 1 / math.Sqrt(float64(h))
-		pw := b.param("Gemm", []int64{h, h}, scale, 0, true)
-		pb := b.param("Gemm", []int64{h}, 0.05, 0, false)
-		p := b.node("Gemm", []string{cls, pw, pb}, onnx.AttrFloat("alpha", 1), onnx.AttrFloat("beta", 1), onnx.AttrInt("transB", 1))
-		p = b.node("Tanh", []string{p})
-		nl := int64(c.NumLabels)
-		cw := b.param("Gemm", []int64{h, nl}, 1.5*scale, 0, true)
-		cb := b.param("Gemm", []int64{nl}, 0.05, 0, false)
-		b.nodeTo(OutputLogits, "Gemm", []string{p, cw, cb}, onnx.AttrFloat("alpha", 1), onnx.AttrFloat("beta", 1), onnx.AttrInt("transB", 1))
-		g.Output = append(g.Output, onnx.NewValueInfo(OutputLogits, b.dt, []onnx.Dim{batch, {Value: nl}}))
-	case graph.HeadToken:
-		nl := int64(c.NumLabels)
-		w := b.param("MatMul", []int64{h, nl}, 1/math.Sqrt(float64(h)), 0, false)
-		bias := b.param("Add", []int64{nl}, 0.05, 0, false)
-		y := b.node("MatMul", []string{x, w})
-		b.nodeTo(OutputLogits, "Add", []string{bias, y})
-		g.Output = append(g.Output, onnx.NewValueInfo(OutputLogits, b.dt, []onnx.Dim{batch, seq, {Value: nl}}))
-	case graph.HeadSpan:
-		w := b.param("MatMul", []int64{h, 2}, 1/math.Sqrt(float64(h)), 0, false)
-		bias := b.param("Add", []int64{2}, 0.05, 0, false)
-		y := b.node("MatMul", []string{x, w})
-		y = b.node("Add", []string{bias, y})
-		parts := b.nodeN("Split", []string{y, b.constI([]int64{2}, 1, 1)}, 2, onnx.AttrInt("axis", -1))
-		for i, name := range []string{OutputStart, OutputEnd} {
-			b.nodeTo(name, "Squeeze", []string{parts[i], b.constI([]int64{1}, -1)})
-			g.Output = append(g.Output, onnx.NewValueInfo(name, b.dt, []onnx.Dim{batch, seq}))
-		}
-	}
 }

@@ -4,10 +4,23 @@
 //
 // The graphs are post-LayerNorm BERT encoders: word + position + token-type embeddings and a
 // LayerNorm; per layer a multi-head attention sublayer and a feed-forward sublayer, each closed by
-// a residual Add and a LayerNorm (eps 1e-12); then an output head (see graph.HeadKind). Tensor and
+// a residual Add and a LayerNorm (eps 1e-12 unless Epsilon says); then an output head (see
+// graph.HeadKind). Tensor and
 // initializer names imitate an exporter's anonymous names ("/MatMul_4711_output_0",
 // "onnx::MatMul_1234") with a numbering that is deterministic but unrelated to the structure, so
 // code under test cannot discover the structure from names.
+//
+// Real exporters spell the same computation differently: weights behind Identity, Transpose or
+// Cast nodes, the attention scaling as one Div, one Mul or two Muls on Q and K, the mask with
+// Where, -inf and IsNaN guards, LayerNormalization and Gelu nodes, constants as initializers,
+// and so on. The spelling fields of Config (WeightVia to EmbedSize) choose among them, each
+// independently; their zero values build the original spelling byte for byte. Preset returns the
+// combinations of the export fixtures (legacy torch.onnx with eager or SDPA attention, dynamo,
+// optimum, DistilBERT, RoBERTa, ELECTRA, QA, regression, sentence-transformers pooling, MPNet), so
+// that tests can loop over PresetNames without reading the fixtures. Models without
+// token_type_ids, with pooled sentence embeddings, a relative position bias or an embedding
+// projection compute other functions than the default; every other option computes the same
+// function from the same seed.
 //
 // The package is meant for tests and benchmarks; it is internal to kprune.
 package testmodel
@@ -33,6 +46,10 @@ const (
 	// ReshapeMinus1 gives [0,0,-1,d_h] and [0,0,-1] as shared int64 initializers, so the head
 	// count appears only in the weight shapes.
 	ReshapeMinus1 = "minus1"
+	// ReshapeShapeSlice gives Concat(Shape(input_ids, start=0, end=1), Shape(input_ids, start=1,
+	// end=2), [-1], [d_h]) (and [..., -1] to merge), built once and shared by every Reshape,
+	// which has allowzero=1, as the dynamo exporter writes it. It needs Opset >= 15.
+	ReshapeShapeSlice = "shape_slice"
 )
 
 // Activations for Config.Activation.
@@ -103,22 +120,95 @@ type Config struct {
 	// [batch, seq, out] afterwards; the default is MatMul with weights [in, out] then Add(bias, .).
 	// The Q, K and V Gemms share one 2-D reshape of their input.
 	Gemm bool
-	// Reshape is ReshapeConst (default), ReshapeConcat or ReshapeMinus1.
+	// Reshape is ReshapeConst (default), ReshapeConcat, ReshapeMinus1 or ReshapeShapeSlice.
 	Reshape string
 	// Activation is ActGeluErf (default for FLOAT), ActGeluTanh (default for DOUBLE) or ActRelu.
 	Activation string
 	// MaskMin makes the extended attention mask (1-mask)*finfo(dtype).min, as newer
-	// transformers exports do, instead of (1-mask)*-10000.
+	// transformers exports do, instead of (1-mask)*-10000. It applies to the default MaskMul
+	// spelling only (the Where spellings always use finfo.min or -inf).
 	MaskMin bool
 	// Seed selects the weights (math/rand/v2 PCG). Weights do not depend on any structural
 	// option other than the sizes, so the Opset 14/17, Gemm/MatMul and Reshape variants of a
-	// Config compute the same function.
+	// Config compute the same function, and so do the spelling variants below (the parameters
+	// only some spellings have are drawn from streams of their own).
 	Seed uint64
 	// DType is onnx.TensorProto_FLOAT (default, also for the zero value UNDEFINED) or
 	// onnx.TensorProto_DOUBLE, a float64 model for exact gradient checks. onnxruntime's CPU Erf
 	// kernel exists only for float32, so a DOUBLE model defaults to ActGeluTanh and rejects
 	// ActGeluErf; every other op used has a double CPU kernel.
 	DType onnx.TensorProto_DataType
+
+	// The fields below choose how an exporter spells the same computation (see spellings.go for
+	// the values and Preset for the combinations real exports use). Their zero values build the
+	// models described above, byte for byte.
+
+	// WeightVia is how every dense weight (encoder, embedding projection and head linears)
+	// reaches its MatMul or Gemm: ViaDirect (default), ViaIdentity, ViaTranspose or ViaCast.
+	WeightVia string
+	// BiasLast makes a linear's bias Add take the MatMul output first and the bias second, as
+	// the dynamo exporter writes it (the default is Add(bias, MatMul), as torch's legacy
+	// exporter writes it).
+	BiasLast bool
+	// ResidualLast makes a residual Add take the sublayer output first and the residual second,
+	// as both torch exporters and optimum write it (the default is Add(residual, sublayer)).
+	ResidualLast bool
+	// ParamAliases routes every bias and LayerNorm scale and shift, except the embedding
+	// LayerNorm's, through an Identity node of its initializer, with the Identity nodes first in
+	// the graph, as torch's legacy exporter aliases deduplicated initializers.
+	ParamAliases bool
+	// KeyTranspose is how the keys are transposed for Q K^T: KeyPerm (default) or KeyReshape.
+	KeyTranspose string
+	// Scaling is how the attention scores are scaled by 1/sqrt(d_h): ScaleDiv (default), ScaleMul,
+	// ScaleSplit or ScaleShapeSqrt.
+	Scaling string
+	// Mask is how the additive attention mask is made from attention_mask: MaskMul (default),
+	// MaskWhere, MaskWhereInf or MaskSubWhere.
+	Mask string
+	// MaskExpand is how the mask is broadcast: ExpandNone (default: [batch,1,1,seq]),
+	// ExpandShape or ExpandGatherND (both [batch,1,seq,seq]).
+	MaskExpand string
+	// NaNGuard replaces NaNs of every Softmax output by 0 with Where(IsNaN(p), 0, p), as the SDPA
+	// and dynamo exports do.
+	NaNGuard bool
+	// LayerNorm is LNAuto (default: decomposed below opset 17, a LayerNormalization node from
+	// 17), LNDecomposed (decomposed at every opset) or LNOp (a LayerNormalization node; needs
+	// Opset >= 17).
+	LayerNorm string
+	// Epsilon is the epsilon of every LayerNorm (default LayerNormEps, 1e-12).
+	Epsilon float64
+	// GeluOp makes the GELU activations single Gelu nodes (approximate "none" for gelu_erf,
+	// "tanh" for gelu_tanh) as the dynamo exporter writes them; it needs Opset >= 20, a GELU
+	// Activation and DType FLOAT.
+	GeluOp bool
+	// ConstInitializers stores every constant as an initializer (one per distinct value) instead
+	// of a Constant node, so the graph has no Constant nodes, as the dynamo exporter does.
+	ConstInitializers bool
+	// NoTokenTypes removes the token_type_ids input. With TypeVocab 0 the model has no
+	// token-type embedding (DistilBERT, MPNet); with TypeVocab >= 1 it adds row 0 of a TypeVocab-row
+	// table, gathered through a zero buffer (RoBERTa, XLM-R).
+	NoTokenTypes bool
+	// RobertaPositions computes position ids as RoBERTa does: m = (input_ids != PadID),
+	// cumsum(m)*m + PadID, so real tokens have positions 1..len and padding PadID; sequences
+	// must then be shorter than MaxPos.
+	RobertaPositions bool
+	// Classifier is the body of a classification or regression head: ClassifierPooler (default:
+	// BERT's Tanh pooler), ClassifierElectra (dense, GELU, dense) or ClassifierDistil (dense,
+	// ReLU, dense).
+	Classifier string
+	// Pooling gives a HeadNone model the sentence-transformers outputs "token_embeddings"
+	// [batch, seq, Hidden] and "sentence_embedding" [batch, Hidden], the L2-normalised masked
+	// mean of the token embeddings, instead of "last_hidden_state".
+	Pooling bool
+	// RelPosBias adds an MPNet-style relative position bias [batch, H, seq, seq] to the
+	// attention scores of every layer: T5 buckets (RelBuckets, bidirectional, max distance
+	// RelMaxDistance) of key minus query position, looked up in a [RelBuckets, H] table. It is
+	// computed once; every layer with attention must have Heads heads.
+	RelPosBias bool
+	// EmbedSize, when set, is the width E of the embeddings: the embedding LayerNorm works at
+	// width E and a linear E->Hidden follows it (even when E equals Hidden), as in ELECTRA. 0
+	// means embeddings of width Hidden and no projection.
+	EmbedSize int
 }
 
 // Normalize returns cfg with every default applied and HeadsPerLayer and FFNPerLayer filled in
@@ -133,8 +223,8 @@ func (cfg Config) Normalize() (Config, error) {
 	if c.Layers == 0 {
 		c.Layers = DefaultLayers
 	}
-	names := []string{"Hidden", "Heads", "HeadDim", "FFN", "Vocab", "MaxPos", "TypeVocab", "Opset", "NumLabels"}
-	for i, v := range []int{c.Hidden, c.Heads, c.HeadDim, c.FFN, c.Vocab, c.MaxPos, c.TypeVocab, c.Opset, c.NumLabels} {
+	names := []string{"Hidden", "Heads", "HeadDim", "FFN", "Vocab", "MaxPos", "TypeVocab", "Opset", "NumLabels", "EmbedSize"}
+	for i, v := range []int{c.Hidden, c.Heads, c.HeadDim, c.FFN, c.Vocab, c.MaxPos, c.TypeVocab, c.Opset, c.NumLabels, c.EmbedSize} {
 		if v < 0 {
 			return c, fmt.Errorf("testmodel: %s is %d, want >= 0 (0 selects the default)", names[i], v)
 		}
@@ -203,7 +293,7 @@ func (cfg Config) Normalize() (Config, error) {
 	if c.MaxPos == 0 {
 		c.MaxPos = DefaultMaxPos
 	}
-	if c.TypeVocab == 0 {
+	if c.TypeVocab == 0 && !c.NoTokenTypes {
 		c.TypeVocab = DefaultTypeVocab
 	}
 	if c.Opset == 0 {
@@ -250,8 +340,12 @@ func (cfg Config) Normalize() (Config, error) {
 	case "":
 		c.Reshape = ReshapeConst
 	case ReshapeConst, ReshapeConcat, ReshapeMinus1:
+	case ReshapeShapeSlice:
+		if c.Opset < 15 {
+			return c, fmt.Errorf("testmodel: Reshape style %q needs Opset >= 15 (Shape start and end), have %d", c.Reshape, c.Opset)
+		}
 	default:
-		return c, fmt.Errorf("testmodel: unknown Reshape style %q, want %q, %q or %q", c.Reshape, ReshapeConst, ReshapeConcat, ReshapeMinus1)
+		return c, fmt.Errorf("testmodel: unknown Reshape style %q, want %q, %q, %q or %q", c.Reshape, ReshapeConst, ReshapeConcat, ReshapeMinus1, ReshapeShapeSlice)
 	}
 	switch c.Activation {
 	case "":
@@ -266,6 +360,9 @@ func (cfg Config) Normalize() (Config, error) {
 	case ActGeluTanh, ActRelu:
 	default:
 		return c, fmt.Errorf("testmodel: unknown Activation %q, want %q, %q or %q", c.Activation, ActGeluErf, ActGeluTanh, ActRelu)
+	}
+	if err := c.normalizeSpellings(); err != nil {
+		return c, err
 	}
 	return c, nil
 }

@@ -33,3 +33,30 @@ func ExampleBuild() {
 	// output start_logits [batch,seq]
 	// output end_logits [batch,seq]
 }
+
+// The exporter spellings of the shared export fixtures, as presets to loop over.
+func ExamplePreset() {
+	for _, name := range []string{"sdpa", "dynamo", "sentence-pooled"} {
+		cfg, err := testmodel.Preset(name)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		cfg.Seed = 1
+		m, err := testmodel.Build(cfg)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		ops := map[string]int{}
+		for _, n := range m.GetGraph().GetNode() {
+			ops[n.GetOpType()]++
+		}
+		fmt.Printf("%s: opset %d, IsNaN %d, Gelu %d, Constant %d, outputs %v\n",
+			name, onnx.Opset(m), ops["IsNaN"], ops["Gelu"], ops["Constant"], testmodel.OutputNames(cfg))
+	}
+	// Output:
+	// sdpa: opset 14, IsNaN 2, Gelu 0, Constant 72, outputs [logits]
+	// dynamo: opset 20, IsNaN 2, Gelu 2, Constant 0, outputs [logits]
+	// sentence-pooled: opset 14, IsNaN 0, Gelu 0, Constant 70, outputs [token_embeddings sentence_embedding]
+}

@@ -10,8 +10,10 @@ import (
 // input name. Row 0 is unpadded; every other row has a random length in [1, seq] followed by
 // padding (attention_mask 0, input_ids 0, token_type_ids 0). Real tokens have input_ids in
 // [1, Vocab) and token_type_ids 0 up to a random split point and 1 after it (all 0 when
-// TypeVocab is 1). Only cfg.Vocab and cfg.TypeVocab are used (0 or invalid values select the
-// defaults). Negative batch or seq count as 0. seq must not exceed MaxPos for the model to run.
+// TypeVocab is 1). Only cfg.Vocab, cfg.TypeVocab and cfg.NoTokenTypes are used (0 or invalid
+// values select the defaults); with NoTokenTypes there is no token_type_ids, and the other inputs
+// are those of the same cfg without it. Negative batch or seq count as 0. seq must not exceed
+// MaxPos (with RobertaPositions: MaxPos-1) for the model to run.
 func Inputs(cfg Config, batch, seq int, seed uint64) map[string]*ort.Tensor {
 	vocab, typeVocab := cfg.Vocab, cfg.TypeVocab
 	if vocab < 2 {
@@ -45,9 +47,13 @@ func Inputs(cfg Config, batch, seq int, seed uint64) map[string]*ort.Tensor {
 		}
 	}
 	shape := []int64{int64(batch), int64(seq)}
-	return map[string]*ort.Tensor{
+	in := map[string]*ort.Tensor{
 		InputIDs:      ort.I64Tensor(shape, ids),
 		AttentionMask: ort.I64Tensor(append([]int64(nil), shape...), mask),
 		TokenTypeIDs:  ort.I64Tensor(append([]int64(nil), shape...), types),
 	}
+	if cfg.NoTokenTypes {
+		delete(in, TokenTypeIDs)
+	}
+	return in
 }
