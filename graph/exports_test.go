@@ -102,3 +102,49 @@ func TestExtraOutputs(t *testing.T) {
 	in := exportInputs(t, both, e2, 2, 9, 3)
 	checkPruneEqualsMasks(t, both, e2, in, 4)
 }
+
+// TestGeneratedPresets runs discovery and every rewrite on the generator's presets, which spell
+// the encoder the way each exporter does (Identity aliases, split or shape-computed scaling,
+// Where masks with IsNaN guards, LayerNormalization and Gelu ops, constants as initializers,
+// RoBERTa positions, MPNet's relative position bias, ELECTRA's projection, pooled outputs...),
+// so the suite covers them without ../shared.
+func TestGeneratedPresets(t *testing.T) {
+	for _, name := range testmodel.PresetNames() {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := testmodel.Preset(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := testmodel.Build(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := cfg.Normalize()
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc := discover(t, m)
+			if len(enc.Layers) != c.Layers || enc.HeadDim != c.HeadDim {
+				t.Fatalf("found %d layers of head dim %d, built %d of %d", len(enc.Layers), enc.HeadDim, c.Layers, c.HeadDim)
+			}
+			for l, L := range enc.Layers {
+				if L.MHA == nil || L.MHA.Heads != c.Heads || L.FFN == nil || L.FFN.Width != c.FFN {
+					t.Fatalf("layer %d: found %+v, built %d heads and FFN %d", l, L, c.Heads, c.FFN)
+				}
+			}
+			want := c.Head
+			if c.Pooling {
+				want = graph.HeadEmbedding
+			}
+			if enc.Head != want {
+				t.Fatalf("head %q, built %q", enc.Head, want)
+			}
+			in := testmodel.Inputs(c, 3, 11, 2)
+			t.Run("masks-ones", func(t *testing.T) { checkMasksOnes(t, m, enc, in, 3) })
+			t.Run("prune-vs-masks", func(t *testing.T) { checkPruneEqualsMasks(t, m, enc, in, 6) })
+			t.Run("remove-sublayers", func(t *testing.T) { checkRemoveSublayers(t, m, enc, in) })
+			t.Run("cut", func(t *testing.T) { checkCut(t, m, enc, in, allSublayers(enc)) })
+			t.Run("replace-output-weight", func(t *testing.T) { checkReplaceOutputWeight(t, m, enc, in) })
+		})
+	}
+}
