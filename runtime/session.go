@@ -325,7 +325,7 @@ func (s *Session) RunInto(ctx context.Context, inputs map[string]*Tensor, dst ma
 		if !ok || t == nil {
 			return nil, fmt.Errorf("run: input %q was not given", info.Name)
 		}
-		v, err := t.toORT()
+		v, err := t.toORTAs(info.Elem)
 		if err != nil {
 			return nil, fmt.Errorf("run: input %q: %w", info.Name, err)
 		}

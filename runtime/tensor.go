@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/kprune/kprune/onnx"
 	ort "github.com/yalue/onnxruntime_go"
@@ -57,6 +58,44 @@ func (t *Tensor) toORT() (ort.Value, error) {
 		return ort.NewTensor(shape, t.I64)
 	}
 	return nil, fmt.Errorf("element type %s is not supported as a session input", t.Elem)
+}
+
+// toORTAs converts t for an input declared with element type want: integer data is given as
+// the integer type the model declares (token ids and masks are int64 on the Go side; some
+// exports declare int32, a few masks bool or float), any other type as it is.
+func (t *Tensor) toORTAs(want onnx.TensorProto_DataType) (ort.Value, error) {
+	if t.Elem != onnx.TensorProto_INT64 || want == onnx.TensorProto_INT64 || want == onnx.TensorProto_UNDEFINED {
+		return t.toORT()
+	}
+	n := t.Len()
+	if len(t.I64) != n {
+		return nil, fmt.Errorf("int64 data has %d values, shape %v needs %d", len(t.I64), t.Shape, n)
+	}
+	shape := ort.NewShape(t.Shape...)
+	switch want {
+	case onnx.TensorProto_INT32:
+		d := make([]int32, n)
+		for i, v := range t.I64 {
+			if v < math.MinInt32 || v > math.MaxInt32 {
+				return nil, fmt.Errorf("value %d does not fit the int32 input", v)
+			}
+			d[i] = int32(v)
+		}
+		return ort.NewTensor(shape, d)
+	case onnx.TensorProto_BOOL:
+		d := make([]bool, n)
+		for i, v := range t.I64 {
+			d[i] = v != 0
+		}
+		return ort.NewTensor(shape, d)
+	case onnx.TensorProto_FLOAT:
+		d := make([]float32, n)
+		for i, v := range t.I64 {
+			d[i] = float32(v)
+		}
+		return ort.NewTensor(shape, d)
+	}
+	return nil, fmt.Errorf("the model declares element type %s; kprune feeds token ids and masks as int64, int32, bool or float", want)
 }
 
 // fromORT converts an output value. The binding already copied onnxruntime's buffer into Go

@@ -272,8 +272,11 @@ func addBenchInputs(feed map[string]*ort.Tensor, inputs []ort.IOInfo, bm *benchM
 		if _, ok := feed[in.Name]; ok {
 			continue
 		}
-		if in.Elem != onnx.TensorProto_INT64 {
-			return fmt.Errorf("%s: input %q has element type %s; bench feeds int64 token inputs only", bm.Path, in.Name, in.Elem)
+		switch in.Elem {
+		case onnx.TensorProto_INT64, onnx.TensorProto_INT32, onnx.TensorProto_BOOL, onnx.TensorProto_FLOAT:
+			// Fed as int64; the session converts to the declared type.
+		default:
+			return fmt.Errorf("%s: input %q has element type %s; bench feeds token inputs as int64, int32, bool or float", bm.Path, in.Name, in.Elem)
 		}
 		if in.Shape != nil {
 			if len(in.Shape) != 2 {
