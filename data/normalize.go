@@ -1,6 +1,8 @@
 package data
 
 import (
+	"regexp"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -24,16 +26,39 @@ const (
 	normNFKD
 	normNFC
 	normNFKC
+	normStrip       // Strip: trim whitespace on the left and/or right
+	normReplace     // Replace: a literal string or a regular expression by content
+	normPrepend     // Prepend: content before any non-empty text
+	normPrecompiled // Precompiled: SentencePiece normalization rules
+	normNmt         // Nmt: SentencePiece's NMT control-character clean-up
 )
 
-// normStep is one normalizer of a pipeline. The boolean fields configure normBert.
+// normStep is one normalizer of a pipeline. The boolean fields configure normBert (clean,
+// chinese, strip, lower) and normStrip (left, right); content, literal and re configure
+// normReplace and normPrepend; spm configures normPrecompiled.
 type normStep struct {
 	kind                         normKind
 	clean, chinese, strip, lower bool
+	left, right                  bool
+	literal                      string         // normReplace: the literal pattern, when re is nil
+	re                           *regexp.Regexp // normReplace: the regular expression pattern
+	content                      string
+	spm                          *precompiledMap
 }
 
 // normalizer is a sequence of normalization steps applied in order.
 type normalizer []normStep
+
+// classic reports whether every step is one of the BERT-family normalizers, which the
+// WordPiece fast paths support.
+func (n normalizer) classic() bool {
+	for _, st := range n {
+		if st.kind > normNFKC {
+			return false
+		}
+	}
+	return true
+}
 
 // apply runs every step over s.
 func (n normalizer) apply(s string) string {
@@ -53,9 +78,46 @@ func (n normalizer) apply(s string) string {
 			s = norm.NFC.String(s)
 		case normNFKC:
 			s = norm.NFKC.String(s)
+		case normStrip:
+			if st.left {
+				s = strings.TrimLeftFunc(s, unicode.IsSpace)
+			}
+			if st.right {
+				s = strings.TrimRightFunc(s, unicode.IsSpace)
+			}
+		case normReplace:
+			if st.re != nil {
+				s = st.re.ReplaceAllLiteralString(s, st.content)
+			} else {
+				s = strings.ReplaceAll(s, st.literal, st.content)
+			}
+		case normPrepend:
+			if s != "" {
+				s = st.content + s
+			}
+		case normPrecompiled:
+			s = st.spm.apply(s)
+		case normNmt:
+			s = nmtNormalize(s)
 		}
 	}
 	return s
+}
+
+// nmtNormalize mirrors the Nmt normalizer of Hugging Face tokenizers: drop ASCII control
+// characters (except tab, newline, form feed and carriage return) and map a few
+// whitespace-like code points to a space.
+func nmtNormalize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 0x01 && r <= 0x08, r == 0x0B, r >= 0x0E && r <= 0x1F, r == 0x7F, r == 0x8F, r == 0x9F:
+			return -1
+		case r == 0x09, r == 0x0A, r == 0x0C, r == 0x0D, r == 0x1680, r >= 0x200B && r <= 0x200F,
+			r == 0x2028, r == 0x2029, r == 0x2581, r == 0xFEFF, r == 0xFFFD:
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // bertNormalize mirrors the BertNormalizer of Hugging Face tokenizers: clean text
@@ -181,13 +243,38 @@ const (
 	preBert            preKind = iota // split on whitespace, isolate punctuation
 	preWhitespaceSplit                // split on whitespace only
 	preWhitespace                     // \w+|[^\w\s]+
+	preByteLevel                      // GPT-2 regex split, then bytes to printable characters
+	preMetaspace                      // spaces to '▁', optional prefix, split before each '▁'
 )
+
+// preStep is one pre-tokenizer of a sequence; the fields after kind configure
+// preByteLevel and preMetaspace (see pretokenize.go).
+type preStep struct {
+	kind           preKind
+	addPrefixSpace bool // preByteLevel: prepend a space to text not starting with one
+	useRegex       bool // preByteLevel: split with the GPT-2 regular expression
+	replacement    string
+	prepend        prependScheme // preMetaspace
+	splitWords     bool          // preMetaspace: split before each replacement character
+}
 
 // preTokenizer is a sequence of pre-tokenizers; each splits the words of the previous
 // one further. An empty sequence keeps the whole segment as one word.
-type preTokenizer []preKind
+type preTokenizer []preStep
 
-// split appends the words of s to dst.
+// classic reports whether every step is one of the BERT-family pre-tokenizers, which
+// only split (the WordPiece fast paths rely on it).
+func (p preTokenizer) classic() bool {
+	for _, st := range p {
+		if st.kind > preWhitespace {
+			return false
+		}
+	}
+	return true
+}
+
+// split appends the words of s to dst. It handles the classic pre-tokenizers only; see
+// splitGeneric for the others.
 func (p preTokenizer) split(dst []string, s string) []string {
 	if len(p) == 0 {
 		if s != "" {
@@ -196,12 +283,12 @@ func (p preTokenizer) split(dst []string, s string) []string {
 		return dst
 	}
 	start := len(dst)
-	dst = splitOne(dst, s, p[0])
-	for _, k := range p[1:] {
+	dst = splitOne(dst, s, p[0].kind)
+	for _, st := range p[1:] {
 		words := append([]string(nil), dst[start:]...)
 		dst = dst[:start]
 		for _, w := range words {
-			dst = splitOne(dst, w, k)
+			dst = splitOne(dst, w, st.kind)
 		}
 	}
 	return dst

@@ -1,0 +1,155 @@
+package data
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kprune/kprune/internal/testutil"
+)
+
+// Tokenizer files of the other families in ../shared.
+const (
+	robertaJSON = "data/tokenizers/roberta-base/tokenizer.json"
+	t5JSON      = "data/tokenizers/t5-small/tokenizer.json"
+	xlmrJSON    = "data/tokenizers/xlmr-style-spm-test/tokenizer.json"
+)
+
+// goldenRow is one line of the BPE/Unigram golden files: either a row index into the
+// GLUE dev set, or the text (and pair text) itself.
+type goldenRow struct {
+	Row           *int     `json:"row"`
+	Text          *string  `json:"text"`
+	TextPair      *string  `json:"text_pair"`
+	InputIDs      []int32  `json:"input_ids"`
+	AttentionMask []int32  `json:"attention_mask"`
+	Tokens        []string `json:"tokens"`
+}
+
+func readGoldenRows(t testing.TB, rel string) []goldenRow {
+	t.Helper()
+	path := testutil.Shared(t, rel)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []goldenRow
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var g goldenRow
+		if err := json.Unmarshal(sc.Bytes(), &g); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, g)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s: no records", path)
+	}
+	return out
+}
+
+// glueTexts returns the texts of a GLUE dev set: one per record, or two for pairs.
+func glueTexts(t testing.TB, rel string) [][]string {
+	t.Helper()
+	ds, err := ReadDataset(testutil.Shared(t, rel), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([][]string, len(ds.Records))
+	for i := range ds.Records {
+		out[i] = ds.Records[i].Text
+	}
+	return out
+}
+
+// TestGoldenOtherFamilies checks the BPE and Unigram tokenizers against every row of the
+// golden files made with Hugging Face tokenizers 0.23.3 (special tokens added, truncation
+// to 128 tokens longest-first, no padding).
+func TestGoldenOtherFamilies(t *testing.T) {
+	const maxLen = 128
+	sets := []struct{ name, data string }{
+		{"sst2_dev", "data/glue/sst2/dev.tsv"},
+		{"stsb_dev", "data/glue/stsb/dev.csv"},
+		{"edge", ""},
+	}
+	toks := []struct{ name, file string }{
+		{"roberta-base", robertaJSON},
+		{"t5-small", t5JSON},
+		{"xlmr-style-spm-test", xlmrJSON},
+	}
+	for _, tk := range toks {
+		for _, set := range sets {
+			t.Run(set.name+"."+tk.name, func(t *testing.T) {
+				tok := loadShared(t, tk.file)
+				rows := readGoldenRows(t, "data/golden/tokenizer/"+set.name+"."+tk.name+".jsonl")
+				var texts [][]string
+				if set.data != "" {
+					texts = glueTexts(t, set.data)
+				}
+				bad := 0
+				for i, g := range rows {
+					var in []string
+					switch {
+					case g.Row != nil:
+						if *g.Row < 0 || *g.Row >= len(texts) {
+							t.Fatalf("row %d: index %d outside the %d records of %s", i, *g.Row, len(texts), set.data)
+						}
+						in = texts[*g.Row]
+					case g.Text != nil && g.TextPair != nil:
+						in = []string{*g.Text, *g.TextPair}
+					case g.Text != nil:
+						in = []string{*g.Text}
+					default:
+						t.Fatalf("row %d has neither row nor text", i)
+					}
+					var enc Encoding
+					var err error
+					if len(in) == 2 {
+						enc, err = tok.EncodePair(in[0], in[1], maxLen)
+					} else {
+						enc, err = tok.Encode(in[0], maxLen)
+					}
+					if err != nil {
+						t.Fatalf("row %d: %v", i, err)
+					}
+					if !slices.Equal(enc.IDs, g.InputIDs) {
+						bad++
+						if bad <= 5 {
+							t.Errorf("row %d %q:\n got %v\nwant %v\n got tokens %q\nwant tokens %q",
+								i, strings.Join(in, " ||| "), enc.IDs, g.InputIDs, tok.Tokens(enc.IDs), g.Tokens)
+						}
+						continue
+					}
+					if len(g.AttentionMask) != len(enc.IDs) || slices.Contains(g.AttentionMask, 0) {
+						t.Errorf("row %d: golden attention mask %v does not match %d unpadded tokens", i, g.AttentionMask, len(enc.IDs))
+					}
+					if tok.UsesTypeIDs() || slices.ContainsFunc(enc.TypeIDs, func(v int32) bool { return v != 0 }) {
+						t.Errorf("row %d: type ids %v, want all 0", i, enc.TypeIDs)
+					}
+					// Token strings agree except for unknown pieces, which the reference
+					// shows as the text they stand for.
+					got := tok.Tokens(enc.IDs)
+					for k := range got {
+						if k < len(g.Tokens) && got[k] != g.Tokens[k] && enc.IDs[k] != tok.Special().UNK {
+							t.Errorf("row %d token %d: %q, want %q", i, k, got[k], g.Tokens[k])
+							break
+						}
+					}
+				}
+				if bad > 0 {
+					t.Errorf("%d of %d rows differ", bad, len(rows))
+				} else {
+					t.Logf("%d rows match", len(rows))
+				}
+			})
+		}
+	}
+}
