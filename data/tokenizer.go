@@ -670,9 +670,11 @@ func (t *Tokenizer) lookup(tok string) int32 {
 }
 
 // CheckVocab reports whether tok can drive a model whose token embedding matrix has
-// embeddingRows rows: the tokenizer must not produce ids beyond the matrix, and it must
-// have the [CLS], [SEP], [UNK] and [PAD] tokens (or their equivalents) that kprune's
-// inputs need. All problems found are joined into the returned error; nil means the pair
+// embeddingRows rows: the tokenizer must not produce ids beyond the matrix, and a
+// WordPiece tokenizer must have the [CLS], [SEP], [UNK] and [PAD] tokens that BERT inputs
+// need. BPE and Unigram tokenizers follow their own templates (T5 has no start token,
+// GPT-2 no padding token), so only the special tokens they have are checked against the
+// matrix. All problems found are joined into the returned error; nil means the pair
 // looks consistent. A vocabulary smaller than the matrix is fine (models often round the
 // matrix up).
 func CheckVocab(tok *Tokenizer, embeddingRows int) error {
@@ -688,10 +690,21 @@ func CheckVocab(tok *Tokenizer, embeddingRows int) error {
 			tok.source, tok.vocabSize, embeddingRows))
 	}
 	sp := tok.special
-	for _, s := range []struct {
+	type special struct {
 		name string
 		id   int32
-	}{{"[CLS]", sp.CLS}, {"[SEP]", sp.SEP}, {"[UNK]", sp.UNK}, {"[PAD]", sp.PAD}} {
+	}
+	required := []special{{"[CLS]", sp.CLS}, {"[SEP]", sp.SEP}, {"[UNK]", sp.UNK}, {"[PAD]", sp.PAD}}
+	if tok.kind != KindWordPiece {
+		required = required[:0]
+		for _, id := range []int32{sp.CLS, sp.SEP, sp.UNK, sp.PAD, sp.MASK} {
+			if id >= 0 {
+				name, _ := tok.Token(id)
+				required = append(required, special{name, id})
+			}
+		}
+	}
+	for _, s := range required {
 		switch {
 		case s.id < 0:
 			errs = append(errs, fmt.Errorf("tokenizer %s has no %s token", tok.source, s.name))

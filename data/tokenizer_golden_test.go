@@ -3,6 +3,7 @@ package data
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -151,5 +152,69 @@ func TestGoldenOtherFamilies(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestGoldenHardStrings checks 180 random mixes of hard characters (combining marks,
+// emoji sequences, fullwidth forms, Indic and Thai clusters, Hangul jamo, controls,
+// unusual spaces, contractions, special tokens typed in the text), single and paired,
+// against ids from Hugging Face tokenizers 0.23.3 with truncation at 128 and at 16
+// tokens (testdata/hard_strings.golden.jsonl, generated once with the Python bindings).
+// Many of them depend on grapheme clusters in the Precompiled normalizer.
+func TestGoldenHardStrings(t *testing.T) {
+	f, err := os.Open("testdata/hard_strings.golden.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows []map[string]json.RawMessage
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var r map[string]json.RawMessage
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	if err := sc.Err(); err != nil || len(rows) == 0 {
+		t.Fatalf("read: %v, %d rows", err, len(rows))
+	}
+	for _, tk := range []struct{ name, file string }{
+		{"roberta-base", robertaJSON}, {"t5-small", t5JSON}, {"xlmr-style-spm-test", xlmrJSON},
+	} {
+		t.Run(tk.name, func(t *testing.T) {
+			tok := loadShared(t, tk.file)
+			bad := 0
+			for i, r := range rows {
+				var a, b string
+				pair := r["text_pair"] != nil
+				json.Unmarshal(r["text"], &a)
+				if pair {
+					json.Unmarshal(r["text_pair"], &b)
+				}
+				for _, maxLen := range []int{128, 16} {
+					var want []int32
+					if err := json.Unmarshal(r[fmt.Sprintf("%s.%d", tk.name, maxLen)], &want); err != nil {
+						t.Fatalf("row %d: %v", i, err)
+					}
+					var e Encoding
+					var err error
+					if pair {
+						e, err = tok.EncodePair(a, b, maxLen)
+					} else {
+						e, err = tok.Encode(a, maxLen)
+					}
+					if err != nil || !slices.Equal(e.IDs, want) {
+						if bad++; bad <= 5 {
+							t.Errorf("row %d max %d %+q | %+q: err %v\n got %v\nwant %v", i, maxLen, a, b, err, e.IDs, want)
+						}
+					}
+				}
+			}
+			if bad > 0 {
+				t.Errorf("%d of %d encodings differ", bad, 2*len(rows))
+			}
+		})
 	}
 }

@@ -73,11 +73,8 @@ type hfComponent struct {
 	StripLeft  *bool `json:"strip_left"`
 	StripRight *bool `json:"strip_right"`
 	// Replace: pattern is {"String": "..."} or {"Regex": "..."}
-	Pattern *struct {
-		String *string `json:"String"`
-		Regex  *string `json:"Regex"`
-	} `json:"pattern"`
-	Content *string `json:"content"`
+	Pattern json.RawMessage `json:"pattern"`
+	Content *string         `json:"content"`
 	// Prepend
 	Prepend *string `json:"prepend"`
 	// Precompiled (base64)
@@ -305,19 +302,23 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 		b := func(p *bool) bool { return p == nil || *p } // both default to true
 		return normalizer{{kind: normStrip, left: b(c.StripLeft), right: b(c.StripRight)}}, nil
 	case "Replace":
-		if c.Pattern == nil || (c.Pattern.String == nil) == (c.Pattern.Regex == nil) {
+		var pat struct {
+			String *string `json:"String"`
+			Regex  *string `json:"Regex"`
+		}
+		if err := json.Unmarshal(c.Pattern, &pat); err != nil || (pat.String == nil) == (pat.Regex == nil) {
 			return nil, fmt.Errorf("bad normalizer Replace: pattern: want {\"String\": ...} or {\"Regex\": ...}")
 		}
 		if c.Content == nil {
 			return nil, fmt.Errorf("bad normalizer Replace: content: missing")
 		}
 		st := normStep{kind: normReplace, content: *c.Content}
-		if c.Pattern.String != nil {
-			st.literal = *c.Pattern.String
+		if pat.String != nil {
+			st.literal = *pat.String
 		} else {
-			re, err := regexp.Compile(*c.Pattern.Regex)
+			re, err := regexp.Compile(*pat.Regex)
 			if err != nil {
-				return nil, fmt.Errorf("unsupported normalizer Replace: pattern.Regex %q: %w", *c.Pattern.Regex, err)
+				return nil, fmt.Errorf("unsupported normalizer Replace: pattern.Regex %q: %w", *pat.Regex, err)
 			}
 			st.re = re
 		}
