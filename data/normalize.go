@@ -63,45 +63,109 @@ func (n normalizer) classic() bool {
 // apply runs every step over s.
 func (n normalizer) apply(s string) string {
 	for _, st := range n {
-		switch st.kind {
-		case normBert:
-			s = bertNormalize(s, st)
-		case normLowercase:
-			s = string(lowercase(nil, s))
-		case normStripAccents:
-			s = string(dropRunes(nil, s, unicode.M))
-		case normNFD:
-			s = norm.NFD.String(s)
-		case normNFKD:
-			s = norm.NFKD.String(s)
-		case normNFC:
-			s = norm.NFC.String(s)
-		case normNFKC:
-			s = norm.NFKC.String(s)
-		case normStrip:
-			if st.left {
-				s = strings.TrimLeftFunc(s, unicode.IsSpace)
-			}
-			if st.right {
-				s = strings.TrimRightFunc(s, unicode.IsSpace)
-			}
-		case normReplace:
-			if st.re != nil {
-				s = st.re.ReplaceAllLiteralString(s, st.content)
-			} else {
-				s = strings.ReplaceAll(s, st.literal, st.content)
-			}
-		case normPrepend:
-			if s != "" {
-				s = st.content + s
-			}
-		case normPrecompiled:
-			s = st.spm.apply(s)
-		case normNmt:
-			s = nmtNormalize(s)
-		}
+		s = st.run(s)
 	}
 	return s
+}
+
+// applyLead is apply that also reports whether the first character of the result still
+// stands at the start of s, that is whether no step dropped the leading characters. The
+// Hugging Face library tracks this through its offsets, and Metaspace's prepend_scheme
+// "first" depends on it.
+func (n normalizer) applyLead(s string) (string, bool) {
+	lead := true
+	for _, st := range n {
+		in := s
+		s = st.run(s)
+		if lead && in != "" && s != "" {
+			lead = st.keepsLead(in)
+		}
+	}
+	return s, lead
+}
+
+// run applies one step to s.
+func (st normStep) run(s string) string {
+	switch st.kind {
+	case normBert:
+		s = bertNormalize(s, st)
+	case normLowercase:
+		s = string(lowercase(nil, s))
+	case normStripAccents:
+		s = string(dropRunes(nil, s, unicode.M))
+	case normNFD:
+		s = norm.NFD.String(s)
+	case normNFKD:
+		s = norm.NFKD.String(s)
+	case normNFC:
+		s = norm.NFC.String(s)
+	case normNFKC:
+		s = norm.NFKC.String(s)
+	case normStrip:
+		if st.left {
+			s = strings.TrimLeftFunc(s, unicode.IsSpace)
+		}
+		if st.right {
+			s = strings.TrimRightFunc(s, unicode.IsSpace)
+		}
+	case normReplace:
+		if st.re != nil {
+			s = st.re.ReplaceAllLiteralString(s, st.content)
+		} else {
+			s = strings.ReplaceAll(s, st.literal, st.content)
+		}
+	case normPrepend:
+		if s != "" {
+			s = st.content + s
+		}
+	case normPrecompiled:
+		s = st.spm.apply(s)
+	case normNmt:
+		s = nmtNormalize(s)
+	}
+	return s
+}
+
+// keepsLead reports whether the step keeps something of the first character of the
+// non-empty in at the start of its output.
+func (st normStep) keepsLead(in string) bool {
+	r, size := utf8.DecodeRuneInString(in)
+	switch st.kind {
+	case normBert:
+		if st.clean && (r == 0 || r == utf8.RuneError || isControl(r)) {
+			return false
+		}
+		if st.strip {
+			d, _ := utf8.DecodeRuneInString(norm.NFD.String(in[:size]))
+			return !unicode.Is(unicode.Mn, d)
+		}
+	case normStripAccents:
+		return !unicode.Is(unicode.M, r)
+	case normStrip:
+		return !st.left || !unicode.IsSpace(r)
+	case normReplace:
+		if st.content != "" {
+			return true
+		}
+		if st.re != nil {
+			loc := st.re.FindStringIndex(in)
+			return loc == nil || loc[0] > 0 || loc[1] == 0
+		}
+		return st.literal == "" || !strings.HasPrefix(in, st.literal)
+	case normPrecompiled:
+		g := graphemeIter{s: in}
+		cl := g.next()
+		if len(cl) < 6 {
+			if rep, ok := st.spm.transform(cl); ok {
+				return rep != ""
+			}
+		}
+		rep, ok := st.spm.transform(in[:size])
+		return !ok || rep != ""
+	case normNmt:
+		return nmtNormalize(in[:size]) != ""
+	}
+	return true
 }
 
 // nmtNormalize mirrors the Nmt normalizer of Hugging Face tokenizers: drop ASCII control

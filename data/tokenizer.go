@@ -446,7 +446,8 @@ func (t *Tokenizer) genericSegment(dst []int32, s string, first bool, sc *encScr
 	if s == "" {
 		return dst, nil
 	}
-	ns := t.norm.apply(s)
+	ns, lead := t.norm.applyLead(s)
+	first = first && lead
 	pos := 0
 	var err error
 	for len(t.addedNorm.toks) > 0 {

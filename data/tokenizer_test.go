@@ -377,6 +377,9 @@ func TestTokenizerJSONVariants(t *testing.T) {
 		{"rstrip added token", tinyTokenizerJSON(bert, bertPre, bertProc, `,{"id":13,"content":"<m>","rstrip":true,"lstrip":true,"special":true}`), "hello <m>  world", "", false, 0, []int32{1, 3, 13, 4, 2}, nil},
 		{"single-word added token", tinyTokenizerJSON(bert, bertPre, bertProc, `,{"id":14,"content":"ab","single_word":true,"special":true}`), "ab cab", "", false, 0, []int32{1, 14, 0, 2}, nil},
 		{"only-second left truncation", tinyTokenizerJSON(bert, bertPre, bertProc, ""), "a", "a b c d", true, 6, []int32{1, 8, 2, 10, 11, 2}, nil},
+		// Normalizers beyond the BERT ones send WordPiece through the general pipeline.
+		{"general pipeline", tinyTokenizerJSON(`{"type":"Sequence","normalizers":[{"type":"Replace","pattern":{"String":"x"},"content":" "},{"type":"Lowercase"}]}`, bertPre, bertProc, ""),
+			"helloxWORLDs!", "", false, 0, []int32{1, 3, 4, 5, 6, 2}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,7 +39,10 @@ const (
 	metaWhole  = `{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": false}`
 	metaOld    = `{"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"},
 		{"type": "Metaspace", "replacement": "▁", "str_rep": "▁", "add_prefix_space": true}]}`
-	normSeq = `{"type": "Sequence", "normalizers": [{"type": "Strip", "strip_left": true, "strip_right": true},
+	stripLeft = `{"type": "Strip", "strip_left": true, "strip_right": false}`
+	bertClean = `{"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": false, "strip_accents": false, "lowercase": false}`
+	replaceX  = `{"type": "Replace", "pattern": {"String": "x"}, "content": ""}`
+	normSeq   = `{"type": "Sequence", "normalizers": [{"type": "Strip", "strip_left": true, "strip_right": true},
 		{"type": "NFKC"}, {"type": "Lowercase"}, {"type": "Replace", "pattern": {"String": "c"}, "content": "b"},
 		{"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}, {"type": "Prepend", "prepend": "▁"}]}`
 )
@@ -76,6 +79,15 @@ func TestUnigramTiny(t *testing.T) {
 		{"old style", tinyUnigramJSON(metaOld, "null", "false"), "  ab", nil, 0, []int32{4, 8}, nil},
 		{"old style, fullwidth", tinyUnigramJSON(metaOld, "null", "false"), "ＡＢ  C", nil, 0, []int32{1, 0, 1, 0, 8}, nil},
 		{"old style, nbsp", tinyUnigramJSON(metaOld, "null", "false"), "ab\u00a0ab", nil, 0, []int32{4, 4, 8}, nil},
+		// prepend_scheme "first" does not prepend once a normalizer dropped the leading
+		// characters (the piece no longer starts at offset 0 of the input).
+		{"first: strip", tinyUnigramJSON(metaFirst, stripLeft, "false"), "  ab", nil, 0, []int32{5, 3, 8}, nil},
+		{"first: strip keeps control", tinyUnigramJSON(metaFirst, stripLeft, "false"), "\x01ab", nil, 0, []int32{1, 0, 5, 3, 8}, nil},
+		{"first: bert drops control", tinyUnigramJSON(metaFirst, bertClean, "false"), "\x01ab", nil, 0, []int32{5, 3, 8}, nil},
+		{"first: bert keeps spaces", tinyUnigramJSON(metaFirst, bertClean, "false"), "  ab", nil, 0, []int32{1, 4, 8}, nil},
+		{"first: replace by nothing", tinyUnigramJSON(metaFirst, replaceX, "false"), "xab", nil, 0, []int32{5, 3, 8}, nil},
+		{"first: replace elsewhere", tinyUnigramJSON(metaFirst, replaceX, "false"), "axb", nil, 0, []int32{4, 8}, nil},
+		{"first: prepend", tinyUnigramJSON(metaFirst, `{"type": "Prepend", "prepend": "▁"}`, "false"), "  ab", nil, 0, []int32{1, 1, 4, 8}, nil},
 		{"normalizers", tinyUnigramJSON(metaNever, normSeq, "false"), "ＡＢ  C", nil, 0, []int32{4, 1, 3, 8}, nil},
 		{"normalizers strip", tinyUnigramJSON(metaNever, normSeq, "false"), "  ab", nil, 0, []int32{4, 8}, nil},
 	}
