@@ -68,17 +68,19 @@ func (n normalizer) apply(s string) string {
 	return s
 }
 
-// applyLead is apply that also reports whether the first character of the result still
-// stands at the start of s, that is whether no step dropped the leading characters. The
-// Hugging Face library tracks this through its offsets, and Metaspace's prepend_scheme
-// "first" depends on it.
-func (n normalizer) applyLead(s string) (string, bool) {
-	lead := true
+// applyLead is apply that also follows the leading bytes of s that stand at the very
+// start of the input text: lead is their number in s, and the result their number in the
+// normalized string. The Hugging Face library tracks this through its alignments, and
+// Metaspace's prepend_scheme "first" depends on it: a normalizer that drops the first
+// character (Strip, a control character removed) leaves nothing at the start, while an
+// expansion (a CJK character padded with spaces, a ligature split) or a prefix
+// (Prepend) widens it.
+func (n normalizer) applyLead(s string, lead int) (string, int) {
 	for _, st := range n {
 		in := s
 		s = st.run(s)
-		if lead && in != "" && s != "" {
-			lead = st.keepsLead(in)
+		if lead > 0 || st.kind == normPrepend {
+			lead = min(st.leadAfter(in, lead), len(s))
 		}
 	}
 	return s, lead
@@ -126,46 +128,23 @@ func (st normStep) run(s string) string {
 	return s
 }
 
-// keepsLead reports whether the step keeps something of the first character of the
-// non-empty in at the start of its output.
-func (st normStep) keepsLead(in string) bool {
-	r, size := utf8.DecodeRuneInString(in)
+// leadAfter returns how many leading bytes of the step's output stand at the start of
+// the input text, given that lead bytes of its input in do. Inserted text takes the
+// position of the character before it, or the start when it is inserted first.
+func (st normStep) leadAfter(in string, lead int) int {
 	switch st.kind {
-	case normBert:
-		if st.clean && (r == 0 || r == utf8.RuneError || isControl(r)) {
-			return false
-		}
-		if st.strip {
-			d, _ := utf8.DecodeRuneInString(norm.NFD.String(in[:size]))
-			return !unicode.Is(unicode.Mn, d)
-		}
-	case normStripAccents:
-		return !unicode.Is(unicode.M, r)
 	case normStrip:
-		return !st.left || !unicode.IsSpace(r)
-	case normReplace:
-		if st.content != "" {
-			return true
+		if st.left {
+			return len(strings.TrimLeftFunc(in[:lead], unicode.IsSpace))
 		}
-		if st.re != nil {
-			loc := st.re.FindStringIndex(in)
-			return loc == nil || loc[0] > 0 || loc[1] == 0
+		return lead
+	case normPrepend:
+		if in == "" {
+			return 0
 		}
-		return st.literal == "" || !strings.HasPrefix(in, st.literal)
-	case normPrecompiled:
-		g := graphemeIter{s: in}
-		cl := g.next()
-		if len(cl) < 6 {
-			if rep, ok := st.spm.transform(cl); ok {
-				return rep != ""
-			}
-		}
-		rep, ok := st.spm.transform(in[:size])
-		return !ok || rep != ""
-	case normNmt:
-		return nmtNormalize(in[:size]) != ""
+		return len(st.content) + lead
 	}
-	return true
+	return len(st.run(in[:lead]))
 }
 
 // nmtNormalize mirrors the Nmt normalizer of Hugging Face tokenizers: drop ASCII control

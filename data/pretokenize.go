@@ -142,39 +142,40 @@ func gpt2Match(s string, i int) int {
 }
 
 // splitGeneric appends the words of s to dst, running every pre-tokenizer of the
-// sequence in turn. first tells whether s starts the input text (for Metaspace's
-// prepend_scheme "first"). tmp is scratch space. Words are never empty.
-func (p preTokenizer) splitGeneric(dst []string, s string, first bool, tmp *[]string) []string {
+// sequence in turn. The first lead bytes of s stand at the very start of the input text
+// (see normalizer.applyLead); Metaspace's prepend_scheme "first" prepends only to a word
+// that starts there. Words are never empty.
+func (p preTokenizer) splitGeneric(dst []string, s string, lead int, sc *encScratch) []string {
+	if s == "" {
+		return dst
+	}
 	start := len(dst)
-	if s != "" {
-		dst = append(dst, s)
-	}
+	dst = append(dst, s)
+	leads := append(sc.leads[:0], lead)
 	for _, st := range p {
-		words := append((*tmp)[:0], dst[start:]...)
-		dst = dst[:start]
-		next := false
+		words := append(sc.tmp[:0], dst[start:]...)
+		wordLeads := append(sc.tmpLead[:0], leads...)
+		dst, leads = dst[:start], leads[:0]
 		for i, w := range words {
-			n0 := len(dst)
-			var f bool
-			dst, f = st.apply(dst, w, first && i == 0)
-			if i == 0 {
-				next = f && len(dst) > n0
-			}
+			dst, leads = st.apply(dst, leads, w, wordLeads[i], sc)
 		}
-		first = next
 		clear(words)
-		*tmp = words[:0]
+		sc.tmp, sc.tmpLead = words[:0], wordLeads[:0]
 	}
+	sc.leads = leads[:0]
 	return dst
 }
 
-// apply appends the words of s under one pre-tokenizer to dst. first tells whether s
-// starts the input text; the result tells whether the first word appended still does.
-func (st preStep) apply(dst []string, s string, first bool) ([]string, bool) {
+// apply appends the words of s under one pre-tokenizer to dst, and to leads how many of
+// their leading bytes stand at the start of the input text, given that lead bytes of s do.
+func (st preStep) apply(dst []string, leads []int, s string, lead int, sc *encScratch) ([]string, []int) {
 	switch st.kind {
 	case preByteLevel:
 		if st.addPrefixSpace && !strings.HasPrefix(s, " ") {
 			s = " " + s
+			if lead > 0 {
+				lead++ // the inserted space takes the position of the start
+			}
 		}
 		n0 := len(dst)
 		if st.useRegex {
@@ -182,40 +183,55 @@ func (st preStep) apply(dst []string, s string, first bool) ([]string, bool) {
 		} else {
 			dst = append(dst, s)
 		}
-		var buf []byte
+		off := 0
 		for i := n0; i < len(dst); i++ {
-			buf = byteLevelMap(buf[:0], dst[i])
-			dst[i] = string(buf)
+			w := dst[i]
+			wl := min(max(0, lead-off), len(w))
+			off += len(w)
+			sc.buf = byteLevelMap(sc.buf[:0], w[:wl])
+			mapped := len(sc.buf)
+			sc.buf = byteLevelMap(sc.buf, w[wl:])
+			dst[i] = string(sc.buf)
+			leads = append(leads, mapped)
 		}
-		return dst, first
+		return dst, leads
 	case preMetaspace:
 		if strings.IndexByte(s, ' ') >= 0 {
+			if lead > 0 {
+				lead = len(strings.ReplaceAll(s[:lead], " ", st.replacement))
+			}
 			s = strings.ReplaceAll(s, " ", st.replacement)
 		}
 		if !strings.HasPrefix(s, st.replacement) &&
-			(st.prepend == prependAlways || (st.prepend == prependFirst && first)) {
+			(st.prepend == prependAlways || (st.prepend == prependFirst && lead > 0)) {
 			s = st.replacement + s
+			if lead > 0 {
+				lead += len(st.replacement)
+			}
 		}
 		if !st.splitWords {
-			return append(dst, s), first
+			return append(dst, s), append(leads, lead)
 		}
+		off := 0
 		for len(s) > 0 {
-			j := strings.Index(s[1:], st.replacement)
-			if j < 0 {
-				break
+			j := strings.Index(s[1:], st.replacement) + 1 // split before it, keeping it with the next word
+			if j == 0 {
+				j = len(s)
 			}
-			j++ // split before the replacement, keeping it with the next word
-			dst = append(dst, s[:j])
-			s = s[j:]
+			dst, leads = append(dst, s[:j]), append(leads, min(max(0, lead-off), j))
+			s, off = s[j:], off+j
 		}
-		if s != "" {
-			dst = append(dst, s)
-		}
-		return dst, first
+		return dst, leads
 	}
-	if s == "" {
-		return dst, false
+	// The classic pre-tokenizers only drop whitespace and cut: each word is found after the
+	// previous one.
+	n0 := len(dst)
+	dst = splitOne(dst, s, st.kind)
+	off := 0
+	for _, w := range dst[n0:] {
+		off += strings.Index(s[off:], w)
+		leads = append(leads, min(max(0, lead-off), len(w)))
+		off += len(w)
 	}
-	r, _ := utf8.DecodeRuneInString(s)
-	return splitOne(dst, s, st.kind), first && !isWhitespace(r)
+	return dst, leads
 }

@@ -103,6 +103,9 @@ type encScratch struct {
 	word    []byte
 	words   []string
 	tmp     []string
+	leads   []int
+	tmpLead []int
+	buf     []byte
 	bpe     bpeScratch
 	lattice []unigramNode
 	spans   []unigramSpan
@@ -446,8 +449,11 @@ func (t *Tokenizer) genericSegment(dst []int32, s string, first bool, sc *encScr
 	if s == "" {
 		return dst, nil
 	}
-	ns, lead := t.norm.applyLead(s)
-	first = first && lead
+	lead := 0 // bytes standing at the start of the text: the first character, if first
+	if first {
+		_, lead = utf8.DecodeRuneInString(s)
+	}
+	ns, lead := t.norm.applyLead(s, lead)
 	pos := 0
 	var err error
 	for len(t.addedNorm.toks) > 0 {
@@ -455,21 +461,22 @@ func (t *Tokenizer) genericSegment(dst []int32, s string, first bool, sc *encScr
 		if !ok {
 			break
 		}
-		if dst, err = t.genericWords(dst, ns[pos:ms], first && pos == 0, sc); err != nil {
+		if dst, err = t.genericWords(dst, ns[pos:ms], max(0, lead-pos), sc); err != nil {
 			return dst, err
 		}
 		dst = append(dst, id)
 		pos = me
 	}
-	return t.genericWords(dst, ns[pos:], first && pos == 0, sc)
+	return t.genericWords(dst, ns[pos:], max(0, lead-pos), sc)
 }
 
-// genericWords pre-tokenizes a normalized piece and runs the model over each word.
-func (t *Tokenizer) genericWords(dst []int32, ns string, first bool, sc *encScratch) ([]int32, error) {
+// genericWords pre-tokenizes a normalized piece, whose first lead bytes stand at the
+// start of the text, and runs the model over each word.
+func (t *Tokenizer) genericWords(dst []int32, ns string, lead int, sc *encScratch) ([]int32, error) {
 	if ns == "" {
 		return dst, nil
 	}
-	words := t.pre.splitGeneric(sc.words[:0], ns, first, &sc.tmp)
+	words := t.pre.splitGeneric(sc.words[:0], ns, min(lead, len(ns)), sc)
 	sc.words = words
 	var err error
 	for _, w := range words {
