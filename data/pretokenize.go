@@ -229,9 +229,11 @@ func (st preStep) apply(dst []string, leads []int, s string, lead int, sc *encSc
 	dst = splitOne(dst, s, st.kind)
 	off := 0
 	for _, w := range dst[n0:] {
-		off += strings.Index(s[off:], w)
+		if k := strings.Index(s[off:], w); k > 0 {
+			off += k
+		}
 		leads = append(leads, min(max(0, lead-off), len(w)))
-		off += len(w)
+		off = min(off+len(w), len(s))
 	}
 	return dst, leads
 }

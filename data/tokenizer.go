@@ -297,17 +297,18 @@ func (t *Tokenizer) Encode(text string, maxLen int) (Encoding, error) {
 
 // EncodePair tokenizes a sentence pair as [CLS] a [SEP] b [SEP] (or as the tokenizer
 // file's pair template says, such as <s> a </s></s> b </s> for RoBERTa and XLM-R), with
-// token type ids 0 for a and 1 for b (0 for both where the template says so). If maxLen > 0 the
-// result is truncated to at most maxLen tokens with the tokenizer's strategy (longest
-// first unless the tokenizer file says otherwise: tokens are removed from the longer
-// sequence; when both must be cut, each keeps about half of the room), as the Hugging
-// Face tokenizers library does.
+// token type ids 0 for a and 1 for b (0 for both where the template says so). If
+// maxLen > 0 the result is truncated to at most maxLen tokens with the tokenizer's
+// strategy (longest first unless the tokenizer file says otherwise: tokens are removed
+// from the longer sequence; when both must be cut, each keeps about half of the room),
+// as the Hugging Face tokenizers library does.
 func (t *Tokenizer) EncodePair(a, b string, maxLen int) (Encoding, error) {
 	return t.encode(a, b, true, maxLen)
 }
 
 // Tokenize returns the tokens of text without special tokens, truncation or padding;
-// it is meant for inspection and debugging.
+// it is meant for inspection and debugging. For a text [Tokenizer.Encode] rejects, it
+// returns the tokens before the failure.
 func (t *Tokenizer) Tokenize(text string) []string {
 	sc := t.scratch()
 	defer t.pool.Put(sc)
