@@ -108,7 +108,9 @@ type hfTemplateItem struct {
 //     and Sequence;
 //   - post-processors: TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel and
 //     Sequence;
-//   - added tokens, truncation and padding settings.
+//   - added tokens (with the ids the file gives), truncation and padding settings.
+//
+// Encoding is deterministic: a BPE dropout is accepted and ignored.
 //
 // Anything else (WordLevel models, other components) gives an "unsupported ..." error
 // naming the file; a malformed file gives an error naming the file and the field.
