@@ -2,11 +2,12 @@
 //
 // It covers four concerns, each in its own file:
 //
-//   - Tokenizers (tokenizer*.go): pure-Go BERT WordPiece tokenizers loaded from a
-//     vocab.txt ([LoadVocab]) or a Hugging Face tokenizer.json ([LoadTokenizerJSON]),
-//     producing the same ids as the Hugging Face Rust "tokenizers" library for BERT-family
-//     models, with longest-first truncation and sentence pairs. Byte-level BPE and
-//     Unigram tokenizers are reported as unsupported. [CheckVocab] detects a
+//   - Tokenizers (tokenizer*.go, normalize*.go, pretokenize.go, grapheme*.go): pure-Go
+//     tokenizers producing the same ids as the Hugging Face Rust "tokenizers" library,
+//     with longest-first truncation and sentence pairs: BERT WordPiece from a vocab.txt
+//     ([LoadVocab]) or a tokenizer.json, and byte-level BPE (GPT-2, RoBERTa) and
+//     SentencePiece Unigram (T5, XLM-R) from a tokenizer.json ([LoadTokenizerJSON]),
+//     including SentencePiece's precompiled normalization rules. [CheckVocab] detects a
 //     tokenizer/model mismatch.
 //   - Datasets (dataset*.go): readers for GLUE-style TSV, CSV with quoting and JSON
 //     lines ([ReadDataset]), with column selection, classification labels and regression
@@ -19,7 +20,7 @@
 //
 // What it is not: it knows nothing about ONNX or any runtime (batches are plain flat
 // row-major []int64 slices and model outputs come in as flat []float32 slices); it is not
-// a general tokenizer library (WordPiece only, encoding only: no decoding or offsets);
+// a general tokenizer library (encoding only: no decoding, offsets or training);
 // and it is not a streaming data loader (files are read whole into memory, which suits
 // GLUE-sized evaluation and calibration sets). It never prints; errors carry the context
 // (file, line, option) needed to act on them.

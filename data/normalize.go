@@ -1,6 +1,8 @@
 package data
 
 import (
+	"regexp"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -24,38 +26,141 @@ const (
 	normNFKD
 	normNFC
 	normNFKC
+	normStrip       // Strip: trim whitespace on the left and/or right
+	normReplace     // Replace: a literal string or a regular expression by content
+	normPrepend     // Prepend: content before any non-empty text
+	normPrecompiled // Precompiled: SentencePiece normalization rules
+	normNmt         // Nmt: SentencePiece's NMT control-character clean-up
 )
 
-// normStep is one normalizer of a pipeline. The boolean fields configure normBert.
+// normStep is one normalizer of a pipeline. The boolean fields configure normBert (clean,
+// chinese, strip, lower) and normStrip (left, right); content, literal and re configure
+// normReplace and normPrepend; spm configures normPrecompiled.
 type normStep struct {
 	kind                         normKind
 	clean, chinese, strip, lower bool
+	left, right                  bool
+	literal                      string         // normReplace: the literal pattern, when re is nil
+	re                           *regexp.Regexp // normReplace: the regular expression pattern
+	content                      string
+	spm                          *precompiledMap
 }
 
 // normalizer is a sequence of normalization steps applied in order.
 type normalizer []normStep
 
+// classic reports whether every step is one of the BERT-family normalizers, which the
+// WordPiece fast paths support.
+func (n normalizer) classic() bool {
+	for _, st := range n {
+		if st.kind > normNFKC {
+			return false
+		}
+	}
+	return true
+}
+
 // apply runs every step over s.
 func (n normalizer) apply(s string) string {
 	for _, st := range n {
-		switch st.kind {
-		case normBert:
-			s = bertNormalize(s, st)
-		case normLowercase:
-			s = string(lowercase(nil, s))
-		case normStripAccents:
-			s = string(dropRunes(nil, s, unicode.M))
-		case normNFD:
-			s = norm.NFD.String(s)
-		case normNFKD:
-			s = norm.NFKD.String(s)
-		case normNFC:
-			s = norm.NFC.String(s)
-		case normNFKC:
-			s = norm.NFKC.String(s)
-		}
+		s = st.run(s)
 	}
 	return s
+}
+
+// applyLead is apply that also follows the leading bytes of s that stand at the very
+// start of the input text: lead is their number in s, and the result their number in the
+// normalized string. The Hugging Face library tracks this through its alignments, and
+// Metaspace's prepend_scheme "first" depends on it: a normalizer that drops the first
+// character (Strip, a control character removed) leaves nothing at the start, while an
+// expansion (a CJK character padded with spaces, a ligature split) or a prefix
+// (Prepend) widens it.
+func (n normalizer) applyLead(s string, lead int) (string, int) {
+	for _, st := range n {
+		in := s
+		s = st.run(s)
+		if lead > 0 || st.kind == normPrepend {
+			lead = min(st.leadAfter(in, lead), len(s))
+		}
+	}
+	return s, lead
+}
+
+// run applies one step to s.
+func (st normStep) run(s string) string {
+	switch st.kind {
+	case normBert:
+		s = bertNormalize(s, st)
+	case normLowercase:
+		s = string(lowercase(nil, s))
+	case normStripAccents:
+		s = string(dropRunes(nil, s, unicode.M))
+	case normNFD:
+		s = norm.NFD.String(s)
+	case normNFKD:
+		s = norm.NFKD.String(s)
+	case normNFC:
+		s = norm.NFC.String(s)
+	case normNFKC:
+		s = norm.NFKC.String(s)
+	case normStrip:
+		if st.left {
+			s = strings.TrimLeftFunc(s, unicode.IsSpace)
+		}
+		if st.right {
+			s = strings.TrimRightFunc(s, unicode.IsSpace)
+		}
+	case normReplace:
+		if st.re != nil {
+			s = st.re.ReplaceAllLiteralString(s, st.content)
+		} else {
+			s = strings.ReplaceAll(s, st.literal, st.content)
+		}
+	case normPrepend:
+		if s != "" {
+			s = st.content + s
+		}
+	case normPrecompiled:
+		s = st.spm.apply(s)
+	case normNmt:
+		s = nmtNormalize(s)
+	}
+	return s
+}
+
+// leadAfter returns how many leading bytes of the step's output stand at the start of
+// the input text, given that lead bytes of its input in do. Inserted text takes the
+// position of the character before it, or the start when it is inserted first.
+func (st normStep) leadAfter(in string, lead int) int {
+	switch st.kind {
+	case normStrip:
+		if st.left {
+			return len(strings.TrimLeftFunc(in[:lead], unicode.IsSpace))
+		}
+		return lead
+	case normPrepend:
+		if in == "" {
+			return 0
+		}
+		return len(st.content) + lead
+	}
+	return len(st.run(in[:lead]))
+}
+
+// nmtNormalize mirrors the Nmt normalizer of Hugging Face tokenizers: drop ASCII control
+// characters (except tab, newline, form feed and carriage return) and map a few
+// whitespace-like code points to a space.
+func nmtNormalize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 0x01 && r <= 0x08, r == 0x0B, r >= 0x0E && r <= 0x1F, r == 0x7F, r == 0x8F, r == 0x9F:
+			return -1
+		case r == 0x09, r == 0x0A, r == 0x0C, r == 0x0D, r == 0x1680, r >= 0x200B && r <= 0x200F,
+			r == 0x2028, r == 0x2029, r == 0x2581, r == 0xFEFF, r == 0xFFFD:
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // bertNormalize mirrors the BertNormalizer of Hugging Face tokenizers: clean text
@@ -181,13 +286,38 @@ const (
 	preBert            preKind = iota // split on whitespace, isolate punctuation
 	preWhitespaceSplit                // split on whitespace only
 	preWhitespace                     // \w+|[^\w\s]+
+	preByteLevel                      // GPT-2 regex split, then bytes to printable characters
+	preMetaspace                      // spaces to '▁', optional prefix, split before each '▁'
 )
+
+// preStep is one pre-tokenizer of a sequence; the fields after kind configure
+// preByteLevel and preMetaspace (see pretokenize.go).
+type preStep struct {
+	kind           preKind
+	addPrefixSpace bool // preByteLevel: prepend a space to text not starting with one
+	useRegex       bool // preByteLevel: split with the GPT-2 regular expression
+	replacement    string
+	prepend        prependScheme // preMetaspace
+	splitWords     bool          // preMetaspace: split before each replacement character
+}
 
 // preTokenizer is a sequence of pre-tokenizers; each splits the words of the previous
 // one further. An empty sequence keeps the whole segment as one word.
-type preTokenizer []preKind
+type preTokenizer []preStep
 
-// split appends the words of s to dst.
+// classic reports whether every step is one of the BERT-family pre-tokenizers, which
+// only split (the WordPiece fast paths rely on it).
+func (p preTokenizer) classic() bool {
+	for _, st := range p {
+		if st.kind > preWhitespace {
+			return false
+		}
+	}
+	return true
+}
+
+// split appends the words of s to dst. It handles the classic pre-tokenizers only; see
+// splitGeneric for the others.
 func (p preTokenizer) split(dst []string, s string) []string {
 	if len(p) == 0 {
 		if s != "" {
@@ -196,12 +326,12 @@ func (p preTokenizer) split(dst []string, s string) []string {
 		return dst
 	}
 	start := len(dst)
-	dst = splitOne(dst, s, p[0])
-	for _, k := range p[1:] {
+	dst = splitOne(dst, s, p[0].kind)
+	for _, st := range p[1:] {
 		words := append([]string(nil), dst[start:]...)
 		dst = dst[:start]
 		for _, w := range words {
-			dst = splitOne(dst, w, k)
+			dst = splitOne(dst, w, st.kind)
 		}
 	}
 	return dst

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -34,13 +35,31 @@ type SpecialTokens struct {
 	CLS, SEP, PAD, UNK, MASK int32
 }
 
-// Tokenizer is a BERT-family WordPiece tokenizer: normalizer, pre-tokenizer, WordPiece
-// model and post-processor, as in the Hugging Face "tokenizers" library. Create one with
+// Kind names the model of a tokenizer.
+type Kind string
+
+// The tokenizer models kprune implements.
+const (
+	// KindWordPiece is BERT's WordPiece (BERT, DistilBERT, MiniLM, ELECTRA, ...).
+	KindWordPiece Kind = "WordPiece"
+	// KindBPE is byte-pair encoding, byte-level as in GPT-2 and RoBERTa or not.
+	KindBPE Kind = "BPE"
+	// KindUnigram is SentencePiece's Unigram model (T5, XLM-R, ALBERT, mBART, ...).
+	KindUnigram Kind = "Unigram"
+)
+
+// Tokenizer is a tokenizer of the Hugging Face "tokenizers" library: normalizer,
+// pre-tokenizer, model (WordPiece, BPE or Unigram) and post-processor. Create one with
 // [LoadTokenizer], [LoadVocab] or [LoadTokenizerJSON]. A Tokenizer is safe for concurrent
 // use.
 type Tokenizer struct {
 	source    string // file it was loaded from, for messages
-	wp        wordPiece
+	kind      Kind
+	wp        wordPiece    // the WordPiece model (KindWordPiece only)
+	model     subwordModel // the model, for the general pipeline
+	generic   bool         // use the general pipeline (encodeGeneric)
+	voc       vocabulary   // id -> token
+	vocab     map[string]int32
 	norm      normalizer
 	pre       preTokenizer
 	added     addedSet // matched on the raw text
@@ -80,9 +99,86 @@ const (
 
 // encScratch holds per-call buffers, recycled through Tokenizer.pool.
 type encScratch struct {
-	a, b  []int32
-	word  []byte
-	words []string
+	a, b    []int32
+	word    []byte
+	words   []string
+	tmp     []string
+	leads   []int
+	tmpLead []int
+	buf     []byte
+	bpe     bpeScratch
+	lattice []unigramNode
+	spans   []unigramSpan
+}
+
+// subwordModel segments one pre-tokenized word into token ids.
+type subwordModel interface {
+	appendIDs(dst []int32, word string, sc *encScratch) ([]int32, error)
+}
+
+// vocabulary maps token ids to their strings.
+type vocabulary struct {
+	tokens []string // id -> token
+	has    []bool   // id -> whether the id is in use
+}
+
+// newVocabulary builds the id table of a token -> id map, rejecting negative and
+// implausibly large ids.
+func newVocabulary(vocab map[string]int32) (vocabulary, error) {
+	maxID := int32(-1)
+	for tok, id := range vocab {
+		if id < 0 {
+			return vocabulary{}, fmt.Errorf("token %q has negative id %d", tok, id)
+		}
+		maxID = max(maxID, id)
+	}
+	if maxID >= 1<<28 {
+		return vocabulary{}, fmt.Errorf("vocabulary id %d is implausibly large", maxID)
+	}
+	v := vocabulary{tokens: make([]string, maxID+1), has: make([]bool, maxID+1)}
+	for tok, id := range vocab {
+		v.tokens[id], v.has[id] = tok, true
+	}
+	return v, nil
+}
+
+// set records token tok for id, growing the table if needed.
+func (v *vocabulary) set(id int32, tok string) {
+	for int(id) >= len(v.tokens) {
+		v.tokens = append(v.tokens, "")
+		v.has = append(v.has, false)
+	}
+	v.tokens[id], v.has[id] = tok, true
+}
+
+// wordCache remembers the ids of recent words for the BPE and Unigram models (as the
+// Hugging Face models do); it holds at most wordCacheSize words of fewer than 256 bytes.
+type wordCache struct {
+	mu sync.RWMutex
+	m  map[string][]int32
+}
+
+const wordCacheSize = 10000
+
+func (c *wordCache) get(w string) ([]int32, bool) {
+	c.mu.RLock()
+	ids, ok := c.m[w]
+	c.mu.RUnlock()
+	return ids, ok
+}
+
+func (c *wordCache) put(w string, ids []int32) {
+	if len(w) >= 256 {
+		return
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[string][]int32)
+	}
+	if len(c.m) < wordCacheSize {
+		c.m[w] = slices.Clone(ids)
+	}
+	c.mu.Unlock()
 }
 
 // LoadTokenizer loads a tokenizer from path, choosing the loader from the file:
@@ -118,13 +214,33 @@ func LoadTokenizer(path string) (*Tokenizer, error) {
 // Source returns the file the tokenizer was loaded from.
 func (t *Tokenizer) Source() string { return t.source }
 
+// Kind returns the tokenizer's model: [KindWordPiece], [KindBPE] or [KindUnigram].
+func (t *Tokenizer) Kind() Kind { return t.kind }
+
+// UsesTypeIDs reports whether the token type ids of the tokenizer's encodings carry
+// information, that is whether its post-processor gives some tokens a type id other than
+// 0 (BERT's second segment). RoBERTa, XLM-R and T5 tokenizers give 0 everywhere, and
+// their models have no token_type_ids input; [Encoding.TypeIDs] is then all zeros and
+// callers should feed it only to models that declare the input.
+func (t *Tokenizer) UsesTypeIDs() bool {
+	for _, tmpl := range [][]tmplPiece{t.post.single, t.post.pair} {
+		for _, pc := range tmpl {
+			if pc.typeID != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // VocabSize returns the number of token ids the tokenizer can produce: one more than the
 // largest id in its vocabulary and added tokens. A model's embedding matrix must have at
 // least this many rows.
 func (t *Tokenizer) VocabSize() int { return t.vocabSize }
 
 // Special returns the ids of the special tokens ([CLS], [SEP], [PAD], [UNK], [MASK] or
-// their equivalents); absent ones are -1.
+// their equivalents, such as <s>, </s>, <pad>, <unk> and <mask>); absent ones are -1. A
+// tokenizer without a start token, such as T5's, has CLS -1.
 func (t *Tokenizer) Special() SpecialTokens { return t.special }
 
 // PadID returns the id used for padding, or 0 if the tokenizer has no padding token.
@@ -145,10 +261,10 @@ func (t *Tokenizer) Padding() Padding { return Padding{ID: t.PadID(), MultipleOf
 
 // Token returns the string of token id, and whether the id exists.
 func (t *Tokenizer) Token(id int32) (string, bool) {
-	if id < 0 || int(id) >= len(t.wp.tokens) || !t.wp.has[id] {
+	if id < 0 || int(id) >= len(t.voc.tokens) || !t.voc.has[id] {
 		return "", false
 	}
-	return t.wp.tokens[id], true
+	return t.voc.tokens[id], true
 }
 
 // ID returns the id of token (a vocabulary entry or an added token), and whether it exists.
@@ -156,7 +272,7 @@ func (t *Tokenizer) ID(token string) (int32, bool) {
 	if id, ok := t.addedIDs[token]; ok {
 		return id, true
 	}
-	id, ok := t.wp.vocab[token]
+	id, ok := t.vocab[token]
 	return id, ok
 }
 
@@ -169,30 +285,34 @@ func (t *Tokenizer) Tokens(ids []int32) []string {
 	return out
 }
 
-// Encode tokenizes one text and adds the special tokens ([CLS] text [SEP] for BERT).
-// If maxLen > 0 the result is truncated to at most maxLen tokens, special tokens
-// included; maxLen == 0 means no truncation. It fails only if maxLen is negative or too
-// small to hold the special tokens.
+// Encode tokenizes one text and adds the special tokens ([CLS] text [SEP] for BERT,
+// <s> text </s> for RoBERTa, text </s> for T5). If maxLen > 0 the result is truncated to
+// at most maxLen tokens, special tokens included; maxLen == 0 means no truncation. It
+// fails if maxLen is negative or too small to hold the special tokens, or (as the Hugging
+// Face library does) if the text has a character the model cannot represent and no
+// unknown token to stand for it.
 func (t *Tokenizer) Encode(text string, maxLen int) (Encoding, error) {
 	return t.encode(text, "", false, maxLen)
 }
 
 // EncodePair tokenizes a sentence pair as [CLS] a [SEP] b [SEP] (or as the tokenizer
-// file's pair template says), with token type ids 0 for a and 1 for b. If maxLen > 0 the
-// result is truncated to at most maxLen tokens with the tokenizer's strategy (longest
-// first unless the tokenizer file says otherwise: tokens are removed from the longer
-// sequence; when both must be cut, each keeps about half of the room), as the Hugging
-// Face tokenizers library does.
+// file's pair template says, such as <s> a </s></s> b </s> for RoBERTa and XLM-R), with
+// token type ids 0 for a and 1 for b (0 for both where the template says so). If
+// maxLen > 0 the result is truncated to at most maxLen tokens with the tokenizer's
+// strategy (longest first unless the tokenizer file says otherwise: tokens are removed
+// from the longer sequence; when both must be cut, each keeps about half of the room),
+// as the Hugging Face tokenizers library does.
 func (t *Tokenizer) EncodePair(a, b string, maxLen int) (Encoding, error) {
 	return t.encode(a, b, true, maxLen)
 }
 
 // Tokenize returns the tokens of text without special tokens, truncation or padding;
-// it is meant for inspection and debugging.
+// it is meant for inspection and debugging. For a text [Tokenizer.Encode] rejects, it
+// returns the tokens before the failure.
 func (t *Tokenizer) Tokenize(text string) []string {
 	sc := t.scratch()
 	defer t.pool.Put(sc)
-	sc.a = t.encodeText(sc.a[:0], text, sc)
+	sc.a, _ = t.encodeSeq(sc.a[:0], text, sc)
 	return t.Tokens(sc.a)
 }
 
@@ -209,12 +329,18 @@ func (t *Tokenizer) encode(a, b string, pair bool, maxLen int) (Encoding, error)
 	}
 	sc := t.scratch()
 	defer t.pool.Put(sc)
-	ia := t.encodeText(sc.a[:0], a, sc)
+	ia, err := t.encodeSeq(sc.a[:0], a, sc)
 	sc.a = ia
+	if err != nil {
+		return Encoding{}, err
+	}
 	var ib []int32
 	if pair {
-		ib = t.encodeText(sc.b[:0], b, sc)
+		ib, err = t.encodeSeq(sc.b[:0], b, sc)
 		sc.b = ib
+		if err != nil {
+			return Encoding{}, err
+		}
 	}
 	if maxLen > 0 {
 		var err error
@@ -282,6 +408,85 @@ func (t *Tokenizer) truncate(a, b []int32, pair bool, maxLen int) ([]int32, []in
 		n1, n2 = n2, n1
 	}
 	return cut(a, n1), cut(b, n2), nil
+}
+
+// encodeSeq appends the ids of text (no special tokens) to dst, with the WordPiece fast
+// pipeline or the general one.
+func (t *Tokenizer) encodeSeq(dst []int32, text string, sc *encScratch) ([]int32, error) {
+	if t.generic {
+		return t.encodeGeneric(dst, text, sc)
+	}
+	return t.encodeText(dst, text, sc), nil
+}
+
+// encodeGeneric is the general pipeline of Hugging Face tokenizers: added tokens that are
+// matched on the raw text are split out first; every other segment is normalized, then
+// split on the added tokens matched on normalized text; every remaining piece is
+// pre-tokenized into words, which the model turns into ids. Invalid UTF-8 is first
+// replaced by U+FFFD (the reference only accepts valid strings).
+func (t *Tokenizer) encodeGeneric(dst []int32, text string, sc *encScratch) ([]int32, error) {
+	if !utf8.ValidString(text) {
+		text = strings.ToValidUTF8(text, "\uFFFD")
+	}
+	pos := 0
+	var err error
+	for len(t.added.toks) > 0 {
+		ms, me, id, ok := t.added.next(text, pos)
+		if !ok {
+			break
+		}
+		if dst, err = t.genericSegment(dst, text[pos:ms], pos == 0, sc); err != nil {
+			return dst, err
+		}
+		dst = append(dst, id)
+		pos = me
+	}
+	return t.genericSegment(dst, text[pos:], pos == 0, sc)
+}
+
+// genericSegment encodes a segment free of raw added tokens; first tells whether it
+// starts the text.
+func (t *Tokenizer) genericSegment(dst []int32, s string, first bool, sc *encScratch) ([]int32, error) {
+	if s == "" {
+		return dst, nil
+	}
+	lead := 0 // bytes standing at the start of the text: the first character, if first
+	if first {
+		_, lead = utf8.DecodeRuneInString(s)
+	}
+	ns, lead := t.norm.applyLead(s, lead)
+	pos := 0
+	var err error
+	for len(t.addedNorm.toks) > 0 {
+		ms, me, id, ok := t.addedNorm.next(ns, pos)
+		if !ok {
+			break
+		}
+		if dst, err = t.genericWords(dst, ns[pos:ms], max(0, lead-pos), sc); err != nil {
+			return dst, err
+		}
+		dst = append(dst, id)
+		pos = me
+	}
+	return t.genericWords(dst, ns[pos:], max(0, lead-pos), sc)
+}
+
+// genericWords pre-tokenizes a normalized piece, whose first lead bytes stand at the
+// start of the text, and runs the model over each word.
+func (t *Tokenizer) genericWords(dst []int32, ns string, lead int, sc *encScratch) ([]int32, error) {
+	if ns == "" {
+		return dst, nil
+	}
+	words := t.pre.splitGeneric(sc.words[:0], ns, min(lead, len(ns)), sc)
+	sc.words = words
+	var err error
+	for _, w := range words {
+		if dst, err = t.model.appendIDs(dst, w, sc); err != nil {
+			break
+		}
+	}
+	clear(words)
+	return dst, err
 }
 
 // encodeText appends the ids of text (no special tokens) to dst: added tokens are split
@@ -374,6 +579,13 @@ func (t *Tokenizer) encodeASCII(dst []int32, s string, sc *encScratch) ([]int32,
 // finish derives the lookup tables of the fast path and the special-token ids; the
 // loaders call it last.
 func (t *Tokenizer) finish() {
+	if t.kind != KindWordPiece {
+		t.finishGeneric()
+		return
+	}
+	if t.model == nil {
+		t.model = &t.wp
+	}
 	t.special.UNK = t.wp.unk
 	if t.special.CLS < 0 {
 		t.special.CLS = t.lookup("[CLS]")
@@ -387,13 +599,10 @@ func (t *Tokenizer) finish() {
 	if t.special.MASK < 0 {
 		t.special.MASK = t.lookup("[MASK]")
 	}
-	t.vocabSize = len(t.wp.tokens)
-	for _, tmpl := range [][]tmplPiece{t.post.single, t.post.pair} {
-		for _, pc := range tmpl {
-			for _, id := range pc.ids {
-				t.vocabSize = max(t.vocabSize, int(id)+1)
-			}
-		}
+	t.setVocabSize()
+	if !t.norm.classic() || !t.pre.classic() {
+		t.generic = true
+		return
 	}
 
 	var bert *normStep
@@ -403,7 +612,7 @@ func (t *Tokenizer) finish() {
 	case len(t.norm) == 1 && t.norm[0].kind == normBert:
 		bert = &t.norm[0]
 	}
-	t.fast = bert != nil && len(t.pre) == 1 && t.pre[0] == preBert && len(t.addedNorm.toks) == 0
+	t.fast = bert != nil && len(t.pre) == 1 && t.pre[0].kind == preBert && len(t.addedNorm.toks) == 0
 	if !t.fast {
 		return
 	}
@@ -427,6 +636,40 @@ func (t *Tokenizer) finish() {
 	}
 }
 
+// setVocabSize sets vocabSize from the id table and the post-processor's ids.
+func (t *Tokenizer) setVocabSize() {
+	t.vocabSize = len(t.voc.tokens)
+	for _, tmpl := range [][]tmplPiece{t.post.single, t.post.pair} {
+		for _, pc := range tmpl {
+			for _, id := range pc.ids {
+				t.vocabSize = max(t.vocabSize, int(id)+1)
+			}
+		}
+	}
+}
+
+// finishGeneric completes a BPE or Unigram tokenizer: special tokens not set from the
+// file are looked up under their usual names, in the RoBERTa/SentencePiece spelling
+// first.
+func (t *Tokenizer) finishGeneric() {
+	t.generic = true
+	pick := func(cur int32, names ...string) int32 {
+		for _, n := range names {
+			if cur >= 0 {
+				break
+			}
+			cur = t.lookup(n)
+		}
+		return cur
+	}
+	t.special.CLS = pick(t.special.CLS, "<s>", "[CLS]")
+	t.special.SEP = pick(t.special.SEP, "</s>", "[SEP]")
+	t.special.PAD = pick(t.special.PAD, "<pad>", "[PAD]")
+	t.special.UNK = pick(t.special.UNK, "<unk>", "[UNK]")
+	t.special.MASK = pick(t.special.MASK, "<mask>", "[MASK]")
+	t.setVocabSize()
+}
+
 // lookup returns the id of an added token or vocabulary entry, or -1.
 func (t *Tokenizer) lookup(tok string) int32 {
 	if id, ok := t.ID(tok); ok {
@@ -436,9 +679,11 @@ func (t *Tokenizer) lookup(tok string) int32 {
 }
 
 // CheckVocab reports whether tok can drive a model whose token embedding matrix has
-// embeddingRows rows: the tokenizer must not produce ids beyond the matrix, and it must
-// have the [CLS], [SEP], [UNK] and [PAD] tokens (or their equivalents) that kprune's
-// inputs need. All problems found are joined into the returned error; nil means the pair
+// embeddingRows rows: the tokenizer must not produce ids beyond the matrix, and a
+// WordPiece tokenizer must have the [CLS], [SEP], [UNK] and [PAD] tokens that BERT inputs
+// need. BPE and Unigram tokenizers follow their own templates (T5 has no start token,
+// GPT-2 no padding token), so only the special tokens they have are checked against the
+// matrix. All problems found are joined into the returned error; nil means the pair
 // looks consistent. A vocabulary smaller than the matrix is fine (models often round the
 // matrix up).
 func CheckVocab(tok *Tokenizer, embeddingRows int) error {
@@ -454,10 +699,21 @@ func CheckVocab(tok *Tokenizer, embeddingRows int) error {
 			tok.source, tok.vocabSize, embeddingRows))
 	}
 	sp := tok.special
-	for _, s := range []struct {
+	type special struct {
 		name string
 		id   int32
-	}{{"[CLS]", sp.CLS}, {"[SEP]", sp.SEP}, {"[UNK]", sp.UNK}, {"[PAD]", sp.PAD}} {
+	}
+	required := []special{{"[CLS]", sp.CLS}, {"[SEP]", sp.SEP}, {"[UNK]", sp.UNK}, {"[PAD]", sp.PAD}}
+	if tok.kind != KindWordPiece {
+		required = required[:0]
+		for _, id := range []int32{sp.CLS, sp.SEP, sp.UNK, sp.PAD, sp.MASK} {
+			if id >= 0 {
+				name, _ := tok.Token(id)
+				required = append(required, special{name, id})
+			}
+		}
+	}
+	for _, s := range required {
 		switch {
 		case s.id < 0:
 			errs = append(errs, fmt.Errorf("tokenizer %s has no %s token", tok.source, s.name))
@@ -566,6 +822,16 @@ func bertTemplate(cls, sep int32) postProcessor {
 		single: []tmplPiece{{seq: -1, ids: []int32{cls}}, {seq: 0}, {seq: -1, ids: []int32{sep}}},
 		pair: []tmplPiece{{seq: -1, ids: []int32{cls}}, {seq: 0}, {seq: -1, ids: []int32{sep}},
 			{seq: 1, typeID: 1}, {seq: -1, ids: []int32{sep}, typeID: 1}},
+	}
+}
+
+// robertaTemplate returns RoBERTa's post-processor: <s> A </s> and <s> A </s></s> B </s>,
+// every token type id 0.
+func robertaTemplate(cls, sep int32) postProcessor {
+	return postProcessor{
+		single: []tmplPiece{{seq: -1, ids: []int32{cls}}, {seq: 0}, {seq: -1, ids: []int32{sep}}},
+		pair: []tmplPiece{{seq: -1, ids: []int32{cls}}, {seq: 0}, {seq: -1, ids: []int32{sep, sep}},
+			{seq: 1}, {seq: -1, ids: []int32{sep}}},
 	}
 }
 

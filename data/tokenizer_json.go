@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
+	"regexp"
+	"unicode/utf8"
 )
 
 // hfTokenizer is the subset of a Hugging Face tokenizer.json that kprune reads.
@@ -65,9 +66,25 @@ type hfComponent struct {
 	SpecialTokens map[string]struct {
 		IDs []int32 `json:"ids"`
 	} `json:"special_tokens"`
-	// BertProcessing: ["[SEP]", 102]
+	// BertProcessing, RobertaProcessing: ["[SEP]", 102]
 	Sep []json.RawMessage `json:"sep"`
 	Cls []json.RawMessage `json:"cls"`
+	// Strip
+	StripLeft  *bool `json:"strip_left"`
+	StripRight *bool `json:"strip_right"`
+	// Replace: pattern is {"String": "..."} or {"Regex": "..."}
+	Pattern json.RawMessage `json:"pattern"`
+	Content *string         `json:"content"`
+	// Prepend
+	Prepend *string `json:"prepend"`
+	// Precompiled (base64)
+	PrecompiledCharsmap *string `json:"precompiled_charsmap"`
+	// ByteLevel, Metaspace
+	AddPrefixSpace *bool   `json:"add_prefix_space"`
+	UseRegex       *bool   `json:"use_regex"`
+	Replacement    *string `json:"replacement"`
+	PrependScheme  *string `json:"prepend_scheme"`
+	Split          *bool   `json:"split"`
 }
 
 type hfTemplateItem struct {
@@ -75,12 +92,28 @@ type hfTemplateItem struct {
 	TypeID int32  `json:"type_id"`
 }
 
-// LoadTokenizerJSON loads a Hugging Face tokenizer.json holding a WordPiece model (the
-// BERT family: BERT, DistilBERT, MiniLM, ELECTRA, ...). Supported components: the
-// BertNormalizer, Lowercase, StripAccents and NF* normalizers; the BertPreTokenizer,
-// Whitespace and WhitespaceSplit pre-tokenizers; TemplateProcessing and BertProcessing
-// post-processors; added tokens. Other models (byte-level BPE as in RoBERTa/GPT-2,
-// Unigram, WordLevel) and components give an "unsupported ..." error naming the file.
+// LoadTokenizerJSON loads a Hugging Face tokenizer.json. The model is read from
+// "model.type", or, in older files without it, inferred from the model's keys as the
+// Hugging Face library does ("merges": BPE; a vocab of [piece, score] pairs: Unigram;
+// otherwise WordPiece when it has WordPiece settings). Supported:
+//
+//   - models: WordPiece (BERT family), BPE (byte-level as in GPT-2/RoBERTa, or with
+//     continuing_subword_prefix, end_of_word_suffix, fuse_unk, byte_fallback and
+//     ignore_merges; merges as "a b" strings or [a, b] pairs) and Unigram (SentencePiece,
+//     with unk_id and byte_fallback);
+//   - normalizers: BertNormalizer, Lowercase, StripAccents, NFC, NFD, NFKC, NFKD, Strip,
+//     Replace (string, or a regular expression Go's regexp accepts), Prepend,
+//     Precompiled (SentencePiece charsmaps), Nmt, and Sequence;
+//   - pre-tokenizers: BertPreTokenizer, Whitespace, WhitespaceSplit, ByteLevel, Metaspace
+//     and Sequence;
+//   - post-processors: TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel and
+//     Sequence;
+//   - added tokens (with the ids the file gives), truncation and padding settings.
+//
+// Encoding is deterministic: a BPE dropout is accepted and ignored.
+//
+// Anything else (WordLevel models, other components) gives an "unsupported ..." error
+// naming the file; a malformed file gives an error naming the file and the field.
 func LoadTokenizerJSON(path string) (*Tokenizer, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -120,32 +153,34 @@ func ReadTokenizerJSON(r io.Reader, name string) (*Tokenizer, error) {
 			typ = "WordLevel"
 		}
 	}
-	if typ != "WordPiece" {
-		what := typ
-		if typ == "BPE" && strings.Contains(string(hf.PreTokenizer), `"ByteLevel"`) {
-			what = "byte-level BPE"
+	t := &Tokenizer{source: name, addedIDs: map[string]int32{}, special: SpecialTokens{CLS: -1, SEP: -1, PAD: -1, UNK: -1, MASK: -1}}
+	switch typ {
+	case "WordPiece":
+		if err := t.loadWordPiece(m); err != nil {
+			return nil, fmt.Errorf("load tokenizer %s: %w", name, err)
 		}
-		return nil, fmt.Errorf("unsupported tokenizer type %s in %s: kprune supports WordPiece (BERT-family) tokenizers only", what, name)
+	case "BPE":
+		bpe, err := parseBPE(hf.Model)
+		if err != nil {
+			return nil, fmt.Errorf("load tokenizer %s: %w", name, err)
+		}
+		if t.voc, err = newVocabulary(bpe.vocab); err != nil {
+			return nil, fmt.Errorf("load tokenizer %s: model.vocab: %w", name, err)
+		}
+		t.kind, t.model, t.vocab, t.special.UNK = KindBPE, bpe, bpe.vocab, bpe.unk
+	case "Unigram":
+		uni, tokens, err := parseUnigram(hf.Model)
+		if err != nil {
+			return nil, fmt.Errorf("load tokenizer %s: %w", name, err)
+		}
+		t.voc = vocabulary{tokens: tokens, has: make([]bool, len(tokens))}
+		for i := range t.voc.has {
+			t.voc.has[i] = true
+		}
+		t.kind, t.model, t.vocab, t.special.UNK = KindUnigram, uni, uni.ids, uni.unk
+	default:
+		return nil, fmt.Errorf("unsupported tokenizer type %s in %s: kprune supports WordPiece, BPE and Unigram tokenizers", typ, name)
 	}
-	var vocab map[string]int32
-	if err := json.Unmarshal(m.Vocab, &vocab); err != nil {
-		return nil, fmt.Errorf("load tokenizer %s: model.vocab: %w", name, err)
-	}
-	prefix, unk, maxChars := "##", "[UNK]", 100
-	if m.ContinuingSubwordPrefix != nil {
-		prefix = *m.ContinuingSubwordPrefix
-	}
-	if m.UnkToken != nil {
-		unk = *m.UnkToken
-	}
-	if m.MaxInputCharsPerWord != nil {
-		maxChars = *m.MaxInputCharsPerWord
-	}
-	wp, err := newWordPiece(vocab, prefix, unk, maxChars)
-	if err != nil {
-		return nil, fmt.Errorf("load tokenizer %s: %w", name, err)
-	}
-	t := &Tokenizer{source: name, wp: wp, addedIDs: map[string]int32{}, special: SpecialTokens{CLS: -1, SEP: -1, PAD: -1, UNK: -1, MASK: -1}}
 
 	if t.norm, err = parseNormalizer(hf.Normalizer); err != nil {
 		return nil, fmt.Errorf("%w in %s", err, name)
@@ -157,7 +192,7 @@ func ReadTokenizerJSON(r io.Reader, name string) (*Tokenizer, error) {
 		if a.ID < 0 || a.ID >= 1<<28 {
 			return nil, fmt.Errorf("load tokenizer %s: added token %q has invalid id %d", name, a.Content, a.ID)
 		}
-		t.wp.setToken(a.ID, a.Content)
+		t.voc.set(a.ID, a.Content)
 		t.addedIDs[a.Content] = a.ID
 		tok := addedToken{content: a.Content, id: a.ID, singleWord: a.SingleWord, lstrip: a.Lstrip, rstrip: a.Rstrip}
 		if a.Normalized {
@@ -201,6 +236,34 @@ func ReadTokenizerJSON(r io.Reader, name string) (*Tokenizer, error) {
 	return t, nil
 }
 
+// loadWordPiece reads the WordPiece model of a tokenizer.json.
+func (t *Tokenizer) loadWordPiece(m hfModel) error {
+	var vocab map[string]int32
+	if err := json.Unmarshal(m.Vocab, &vocab); err != nil {
+		return fmt.Errorf("model.vocab: %w", err)
+	}
+	prefix, unk, maxChars := "##", "[UNK]", 100
+	if m.ContinuingSubwordPrefix != nil {
+		prefix = *m.ContinuingSubwordPrefix
+	}
+	if m.UnkToken != nil {
+		unk = *m.UnkToken
+	}
+	if m.MaxInputCharsPerWord != nil {
+		maxChars = *m.MaxInputCharsPerWord
+	}
+	voc, err := newVocabulary(vocab)
+	if err != nil {
+		return err
+	}
+	wp, err := newWordPiece(vocab, prefix, unk, maxChars)
+	if err != nil {
+		return err
+	}
+	t.kind, t.wp, t.voc, t.vocab = KindWordPiece, wp, voc, vocab
+	return nil
+}
+
 func isNull(b json.RawMessage) bool {
 	b = bytes.TrimSpace(b)
 	return len(b) == 0 || string(b) == "null"
@@ -237,6 +300,47 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 		return normalizer{{kind: normNFC}}, nil
 	case "NFKC":
 		return normalizer{{kind: normNFKC}}, nil
+	case "Strip":
+		b := func(p *bool) bool { return p == nil || *p } // both default to true
+		return normalizer{{kind: normStrip, left: b(c.StripLeft), right: b(c.StripRight)}}, nil
+	case "Replace":
+		var pat struct {
+			String *string `json:"String"`
+			Regex  *string `json:"Regex"`
+		}
+		if err := json.Unmarshal(c.Pattern, &pat); err != nil || (pat.String == nil) == (pat.Regex == nil) {
+			return nil, fmt.Errorf("bad normalizer Replace: pattern: want {\"String\": ...} or {\"Regex\": ...}")
+		}
+		if c.Content == nil {
+			return nil, fmt.Errorf("bad normalizer Replace: content: missing")
+		}
+		st := normStep{kind: normReplace, content: *c.Content}
+		if pat.String != nil {
+			st.literal = *pat.String
+		} else {
+			re, err := regexp.Compile(*pat.Regex)
+			if err != nil {
+				return nil, fmt.Errorf("unsupported normalizer Replace: pattern.Regex %q: %w", *pat.Regex, err)
+			}
+			st.re = re
+		}
+		return normalizer{st}, nil
+	case "Prepend":
+		if c.Prepend == nil {
+			return nil, fmt.Errorf("bad normalizer Prepend: prepend: missing")
+		}
+		return normalizer{{kind: normPrepend, content: *c.Prepend}}, nil
+	case "Precompiled":
+		if c.PrecompiledCharsmap == nil || *c.PrecompiledCharsmap == "" {
+			return nil, fmt.Errorf("bad normalizer Precompiled: precompiled_charsmap: missing or empty")
+		}
+		spm, err := parsePrecompiled(*c.PrecompiledCharsmap)
+		if err != nil {
+			return nil, fmt.Errorf("bad normalizer Precompiled: %w", err)
+		}
+		return normalizer{{kind: normPrecompiled, spm: spm}}, nil
+	case "Nmt":
+		return normalizer{{kind: normNmt}}, nil
 	case "Sequence":
 		var out normalizer
 		for _, sub := range c.Normalizers {
@@ -261,11 +365,26 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 	}
 	switch c.Type {
 	case "BertPreTokenizer":
-		return preTokenizer{preBert}, nil
+		return preTokenizer{{kind: preBert}}, nil
 	case "WhitespaceSplit":
-		return preTokenizer{preWhitespaceSplit}, nil
+		return preTokenizer{{kind: preWhitespaceSplit}}, nil
 	case "Whitespace":
-		return preTokenizer{preWhitespace}, nil
+		return preTokenizer{{kind: preWhitespace}}, nil
+	case "ByteLevel":
+		st := preStep{kind: preByteLevel, addPrefixSpace: true, useRegex: true}
+		if c.AddPrefixSpace != nil {
+			st.addPrefixSpace = *c.AddPrefixSpace
+		}
+		if c.UseRegex != nil {
+			st.useRegex = *c.UseRegex
+		}
+		return preTokenizer{st}, nil
+	case "Metaspace":
+		st, err := parseMetaspace(c)
+		if err != nil {
+			return nil, err
+		}
+		return preTokenizer{st}, nil
 	case "Sequence":
 		var out preTokenizer
 		for _, sub := range c.Pretokenizers {
@@ -280,10 +399,52 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 	return nil, fmt.Errorf("unsupported pre_tokenizer type %q", c.Type)
 }
 
+// parseMetaspace reads a Metaspace pre-tokenizer, old style (add_prefix_space) or new
+// (prepend_scheme, split).
+func parseMetaspace(c hfComponent) (preStep, error) {
+	if c.Replacement == nil || utf8.RuneCountInString(*c.Replacement) != 1 {
+		return preStep{}, fmt.Errorf("bad pre_tokenizer Metaspace: replacement: want one character")
+	}
+	st := preStep{kind: preMetaspace, replacement: *c.Replacement, prepend: prependAlways, splitWords: true}
+	if c.PrependScheme != nil {
+		switch *c.PrependScheme {
+		case "always":
+		case "first":
+			st.prepend = prependFirst
+		case "never":
+			st.prepend = prependNever
+		default:
+			return preStep{}, fmt.Errorf("bad pre_tokenizer Metaspace: prepend_scheme %q: want always, first or never", *c.PrependScheme)
+		}
+	}
+	if c.AddPrefixSpace != nil && !*c.AddPrefixSpace {
+		if c.PrependScheme != nil && st.prepend != prependNever {
+			return preStep{}, fmt.Errorf("bad pre_tokenizer Metaspace: add_prefix_space false contradicts prepend_scheme %q", *c.PrependScheme)
+		}
+		st.prepend = prependNever
+	}
+	if c.Split != nil {
+		st.splitWords = *c.Split
+	}
+	return st, nil
+}
+
+// defaultTemplate is the post-processing of a tokenizer.json without a post-processor:
+// the sequences are concatenated. WordPiece tokenizers give every token type id 0, as
+// kprune always has; the others give the second sequence type id 1, as the Hugging Face
+// library does.
+func (t *Tokenizer) defaultTemplate() postProcessor {
+	p := plainTemplate()
+	if t.kind != KindWordPiece {
+		p.pair[1].typeID = 1
+	}
+	return p
+}
+
 // parsePostProcessor reads the post-processor and records [CLS]/[SEP] from it.
 func (t *Tokenizer) parsePostProcessor(raw json.RawMessage) (postProcessor, error) {
 	if isNull(raw) {
-		return plainTemplate(), nil
+		return t.defaultTemplate(), nil
 	}
 	var c hfComponent
 	if err := json.Unmarshal(raw, &c); err != nil {
@@ -317,6 +478,19 @@ func (t *Tokenizer) parsePostProcessor(raw json.RawMessage) (postProcessor, erro
 		}
 		t.special.CLS, t.special.SEP = cls, sep
 		return bertTemplate(cls, sep), nil
+	case "RobertaProcessing":
+		cls, err := processorToken(c.Cls, "cls")
+		if err != nil {
+			return postProcessor{}, err
+		}
+		sep, err := processorToken(c.Sep, "sep")
+		if err != nil {
+			return postProcessor{}, err
+		}
+		t.special.CLS, t.special.SEP = cls, sep
+		return robertaTemplate(cls, sep), nil
+	case "ByteLevel":
+		return t.defaultTemplate(), nil
 	case "Sequence":
 		// Accept a sequence holding one template-like processor plus ByteLevel
 		// processors (which only fix offsets, not ids).
@@ -339,7 +513,7 @@ func (t *Tokenizer) parsePostProcessor(raw json.RawMessage) (postProcessor, erro
 			found = &p
 		}
 		if found == nil {
-			return plainTemplate(), nil
+			return t.defaultTemplate(), nil
 		}
 		return *found, nil
 	}
@@ -388,6 +562,9 @@ func processorToken(raw []json.RawMessage, field string) (int32, error) {
 	var id int32
 	if err := json.Unmarshal(raw[1], &id); err != nil {
 		return 0, fmt.Errorf("bad post_processor: %s id: %w", field, err)
+	}
+	if id < 0 || id >= 1<<28 {
+		return 0, fmt.Errorf("bad post_processor: %s id %d is out of range", field, id)
 	}
 	return id, nil
 }

@@ -377,6 +377,9 @@ func TestTokenizerJSONVariants(t *testing.T) {
 		{"rstrip added token", tinyTokenizerJSON(bert, bertPre, bertProc, `,{"id":13,"content":"<m>","rstrip":true,"lstrip":true,"special":true}`), "hello <m>  world", "", false, 0, []int32{1, 3, 13, 4, 2}, nil},
 		{"single-word added token", tinyTokenizerJSON(bert, bertPre, bertProc, `,{"id":14,"content":"ab","single_word":true,"special":true}`), "ab cab", "", false, 0, []int32{1, 14, 0, 2}, nil},
 		{"only-second left truncation", tinyTokenizerJSON(bert, bertPre, bertProc, ""), "a", "a b c d", true, 6, []int32{1, 8, 2, 10, 11, 2}, nil},
+		// Normalizers beyond the BERT ones send WordPiece through the general pipeline.
+		{"general pipeline", tinyTokenizerJSON(`{"type":"Sequence","normalizers":[{"type":"Replace","pattern":{"String":"x"},"content":" "},{"type":"Lowercase"}]}`, bertPre, bertProc, ""),
+			"helloxWORLDs!", "", false, 0, []int32{1, 3, 4, 5, 6, 2}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -416,19 +419,30 @@ func TestTokenizerJSONVariants(t *testing.T) {
 }
 
 func TestTokenizerJSONUnsupported(t *testing.T) {
+	wp := func(extra string) string {
+		return `{` + extra + `"model":{"type":"WordPiece","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}`
+	}
 	tests := []struct {
 		name, json, want string
 	}{
-		{"byte-level BPE", `{"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false},"model":{"type":"BPE","vocab":{"a":0},"merges":[]}}`,
-			"unsupported tokenizer type byte-level BPE in bpe.json"},
-		{"untyped BPE", `{"model":{"vocab":{"a":0},"merges":["a b"]}}`, "unsupported tokenizer type BPE in bpe.json"},
-		{"unigram", `{"model":{"type":"Unigram","vocab":[["a",0.0]]}}`, "unsupported tokenizer type Unigram in bpe.json"},
-		{"normalizer", `{"normalizer":{"type":"Precompiled"},"model":{"type":"WordPiece","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}`,
-			`unsupported normalizer type "Precompiled" in bpe.json`},
-		{"pre-tokenizer", `{"pre_tokenizer":{"type":"Metaspace"},"model":{"type":"WordPiece","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}`,
-			`unsupported pre_tokenizer type "Metaspace" in bpe.json`},
-		{"post-processor", `{"post_processor":{"type":"RobertaProcessing"},"model":{"type":"WordPiece","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}`,
-			`unsupported post_processor type "RobertaProcessing" in bpe.json`},
+		{"word level", `{"model":{"type":"WordLevel","vocab":{"a":0},"unk_token":"a"}}`,
+			"unsupported tokenizer type WordLevel in bpe.json: kprune supports WordPiece, BPE and Unigram tokenizers"},
+		{"untyped word level", `{"model":{"vocab":{"a":0}}}`, "unsupported tokenizer type WordLevel in bpe.json"},
+		{"normalizer", wp(`"normalizer":{"type":"ByteLevel"},`), `unsupported normalizer type "ByteLevel" in bpe.json`},
+		{"precompiled without charsmap", wp(`"normalizer":{"type":"Precompiled"},`),
+			`bad normalizer Precompiled: precompiled_charsmap: missing or empty in bpe.json`},
+		{"replace regex", wp(`"normalizer":{"type":"Replace","pattern":{"Regex":"(?<=a)b"},"content":""},`),
+			`unsupported normalizer Replace: pattern.Regex "(?<=a)b"`},
+		{"replace pattern", wp(`"normalizer":{"type":"Replace","pattern":"x","content":""},`), `bad normalizer Replace: pattern: want {"String": ...} or {"Regex": ...} in bpe.json`},
+		{"pre-tokenizer", wp(`"pre_tokenizer":{"type":"Digits"},`), `unsupported pre_tokenizer type "Digits" in bpe.json`},
+		{"metaspace replacement", wp(`"pre_tokenizer":{"type":"Metaspace","replacement":"ab"},`),
+			`bad pre_tokenizer Metaspace: replacement: want one character in bpe.json`},
+		{"metaspace scheme", wp(`"pre_tokenizer":{"type":"Metaspace","replacement":"_","prepend_scheme":"sometimes"},`),
+			`prepend_scheme "sometimes"`},
+		{"metaspace contradiction", wp(`"pre_tokenizer":{"type":"Metaspace","replacement":"_","prepend_scheme":"always","add_prefix_space":false},`),
+			`add_prefix_space false contradicts prepend_scheme "always"`},
+		{"post-processor", wp(`"post_processor":{"type":"Tokenizer"},`), `unsupported post_processor type "Tokenizer" in bpe.json`},
+		{"roberta processor", wp(`"post_processor":{"type":"RobertaProcessing"},`), `bad post_processor: cls must be [token, id] in bpe.json`},
 		{"missing unk", `{"model":{"type":"WordPiece","vocab":{"a":0},"unk_token":"[UNK]"}}`, `"[UNK]" is not in the vocabulary`},
 		{"not json", `vocab`, "not a tokenizer.json"},
 		{"no model", `{}`, "no \"model\" object"},

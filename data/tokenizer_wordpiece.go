@@ -18,23 +18,16 @@ import (
 type wordPiece struct {
 	vocab       map[string]int32 // every vocabulary entry, for word-initial pieces
 	cont        map[string]int32 // entries with the continuation prefix, keyed without it
-	tokens      []string         // id -> token
-	has         []bool           // id -> whether the id is in use
 	unk         int32
 	maxChars    int // words longer than this (in characters) become unk
 	maxVocabKey int // longest key of vocab, in bytes
 	maxContKey  int // longest key of cont, in bytes
 }
 
-// newWordPiece builds the model from a token -> id map.
+// newWordPiece builds the model from a token -> id map already checked by newVocabulary.
 func newWordPiece(vocab map[string]int32, prefix, unk string, maxChars int) (wordPiece, error) {
 	wp := wordPiece{vocab: vocab, cont: make(map[string]int32, len(vocab)/4), maxChars: maxChars}
-	maxID := int32(-1)
 	for tok, id := range vocab {
-		if id < 0 {
-			return wp, fmt.Errorf("token %q has negative id %d", tok, id)
-		}
-		maxID = max(maxID, id)
 		wp.maxVocabKey = max(wp.maxVocabKey, len(tok))
 		if prefix != "" && len(tok) > len(prefix) && strings.HasPrefix(tok, prefix) {
 			k := tok[len(prefix):]
@@ -45,14 +38,6 @@ func newWordPiece(vocab map[string]int32, prefix, unk string, maxChars int) (wor
 	if prefix == "" {
 		wp.cont, wp.maxContKey = vocab, wp.maxVocabKey
 	}
-	if maxID >= 1<<28 {
-		return wp, fmt.Errorf("vocabulary id %d is implausibly large", maxID)
-	}
-	wp.tokens = make([]string, maxID+1)
-	wp.has = make([]bool, maxID+1)
-	for tok, id := range vocab {
-		wp.tokens[id], wp.has[id] = tok, true
-	}
 	id, ok := vocab[unk]
 	if !ok {
 		return wp, fmt.Errorf("unknown token %q is not in the vocabulary", unk)
@@ -61,13 +46,10 @@ func newWordPiece(vocab map[string]int32, prefix, unk string, maxChars int) (wor
 	return wp, nil
 }
 
-// setToken records an added token's string, growing the id table if needed.
-func (wp *wordPiece) setToken(id int32, tok string) {
-	for int(id) >= len(wp.tokens) {
-		wp.tokens = append(wp.tokens, "")
-		wp.has = append(wp.has, false)
-	}
-	wp.tokens[id], wp.has[id] = tok, true
+// appendIDs appends the pieces of one pre-tokenized word, for the general pipeline.
+func (wp *wordPiece) appendIDs(dst []int32, w string, sc *encScratch) ([]int32, error) {
+	sc.word = append(sc.word[:0], w...)
+	return wp.word(dst, sc.word, utf8.RuneCountInString(w)), nil
 }
 
 // word appends the pieces of one normalized word w of nchars characters to dst. A word
@@ -199,10 +181,9 @@ func newVocabTokenizer(vocab map[string]int32, lines []string, name string, opts
 		return nil, fmt.Errorf("load vocab %s: %w", name, err)
 	}
 	// Every line is an id, including repeated tokens and blank lines.
-	wp.tokens = lines
-	wp.has = make([]bool, len(lines))
+	voc := vocabulary{tokens: lines, has: make([]bool, len(lines))}
 	for i, s := range lines {
-		wp.has[i] = s != ""
+		voc.has[i] = s != ""
 	}
 	strip := opts.Lowercase
 	if opts.StripAccents != nil {
@@ -210,9 +191,12 @@ func newVocabTokenizer(vocab map[string]int32, lines []string, name string, opts
 	}
 	t := &Tokenizer{
 		source:   name,
+		kind:     KindWordPiece,
 		wp:       wp,
+		voc:      voc,
+		vocab:    vocab,
 		norm:     normalizer{{kind: normBert, clean: opts.CleanText, chinese: opts.HandleChineseChars, strip: strip, lower: opts.Lowercase}},
-		pre:      preTokenizer{preBert},
+		pre:      preTokenizer{{kind: preBert}},
 		addedIDs: map[string]int32{},
 		special:  SpecialTokens{CLS: -1, SEP: -1, PAD: -1, UNK: -1, MASK: -1},
 	}

@@ -15,14 +15,16 @@ import (
 )
 
 // cmdTokenize implements "kprune tokenize": it tokenizes every record of a dataset with
-// a model's tokenizer and prints one JSON line per record,
-// {"input_ids":[...],"token_type_ids":[...]}, exactly as the model would receive them
-// (special tokens included, no padding). It is meant for checking a tokenizer against
-// another implementation and for inspecting what a model sees.
+// a model's tokenizer (WordPiece, BPE or Unigram) and prints one JSON line per record,
+// {"input_ids":[...],"attention_mask":[...],"token_type_ids":[...]}, exactly as the model
+// would receive them (special tokens included, no padding). token_type_ids is left out
+// for tokenizers whose type ids are all 0 (RoBERTa, XLM-R, T5: their models have no such
+// input). It is meant for checking a tokenizer against another implementation and for
+// inspecting what a model sees.
 func cmdTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("kprune tokenize", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	tokPath := fs.String("tokenizer", "", "`FILE`: the model's tokenizer.json or vocab.txt (or a directory holding one)")
+	tokPath := fs.String("tokenizer", "", "`FILE`: the model's tokenizer.json (WordPiece, BPE or Unigram) or vocab.txt (or a directory holding one)")
 	dataPath := fs.String("data", "", "`FILE` of data: .tsv (GLUE style, header), .csv (no header) or .jsonl")
 	columns := fs.String("columns", "", "text columns `a,b`: comma-separated header names or 0-based indexes, two for sentence pairs (default: GLUE conventions)")
 	maxLen := fs.Int("max-len", 0, "truncate each record to at most `N` tokens, special tokens included (0: the tokenizer file's setting, if any)")
@@ -31,7 +33,8 @@ func cmdTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	cased := fs.Bool("cased", false, "with a vocab.txt: keep case and accents (for cased models)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: kprune tokenize --tokenizer FILE --data FILE [--columns a,b] [--max-len N]")
-		fmt.Fprintln(fs.Output(), "\nPrints one JSON line per record: {\"input_ids\":[...],\"token_type_ids\":[...]}.")
+		fmt.Fprintln(fs.Output(), "\nPrints one JSON line per record: {\"input_ids\":[...],\"attention_mask\":[...],\"token_type_ids\":[...]};")
+		fmt.Fprintln(fs.Output(), "token_type_ids only for tokenizers that use them (BERT family), not for RoBERTa, XLM-R or T5.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -95,6 +98,7 @@ func cmdTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	buf := make([]byte, 0, 4096)
+	types := tok.UsesTypeIDs()
 	for i := range ds.Records {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -106,7 +110,7 @@ func cmdTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return fmt.Errorf("%s:%d: %w", ds.Source, rec.Line, err)
 		}
-		buf = tokAppendJSON(buf[:0], enc)
+		buf = tokAppendJSON(buf[:0], enc, types || enc.TypeIDs != nil && rec.Pretokenized())
 		if _, err := w.Write(buf); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
@@ -117,25 +121,33 @@ func cmdTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-// tokAppendJSON appends {"input_ids":[...],"token_type_ids":[...]} and a newline to b.
-func tokAppendJSON(b []byte, enc data.Encoding) []byte {
-	b = append(b, `{"input_ids":[`...)
-	for i, id := range enc.IDs {
+// tokAppendJSON appends {"input_ids":[...],"attention_mask":[...]} and a newline to b,
+// with "token_type_ids" before the closing brace if types is set.
+func tokAppendJSON(b []byte, enc data.Encoding, types bool) []byte {
+	b = append(b, `{"input_ids":`...)
+	b = appendInts(b, enc.IDs, len(enc.IDs), 0)
+	b = append(b, `,"attention_mask":`...)
+	b = appendInts(b, enc.AttentionMask, len(enc.IDs), 1)
+	if types {
+		b = append(b, `,"token_type_ids":`...)
+		b = appendInts(b, enc.TypeIDs, len(enc.IDs), 0)
+	}
+	return append(b, "}\n"...)
+}
+
+// appendInts appends a JSON array of n values: vals[i], or def past the end of vals
+// (a nil vals means def everywhere).
+func appendInts(b []byte, vals []int32, n int, def int32) []byte {
+	b = append(b, '[')
+	for i := range n {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = strconv.AppendInt(b, int64(id), 10)
-	}
-	b = append(b, `],"token_type_ids":[`...)
-	for i := range enc.IDs {
-		if i > 0 {
-			b = append(b, ',')
+		v := def
+		if i < len(vals) {
+			v = vals[i]
 		}
-		t := int32(0)
-		if i < len(enc.TypeIDs) {
-			t = enc.TypeIDs[i]
-		}
-		b = strconv.AppendInt(b, int64(t), 10)
+		b = strconv.AppendInt(b, int64(v), 10)
 	}
-	return append(b, "]}\n"...)
+	return append(b, ']')
 }
