@@ -15,13 +15,15 @@ import (
 	ort "github.com/kprune/kprune/runtime"
 )
 
-// Options configure a K-prune run. The zero value of every [ours] option gives the behaviour of
-// the reference implementation.
+// Options configure a K-prune run. Start from [DefaultOptions]: the zero value is not valid (its
+// Temperature is 0). The zero value of every [ours] option gives the behaviour of the reference
+// implementation. [Options.Validate] checks the values.
 type Options struct {
 	// Reduction is the fraction of encoder FLOPs to remove, in [0, 1).
 	Reduction float64
-	// Lambda weighs representational knowledge (default 2.5e-4), Mu multiplies head scores
-	// (default 64), Temperature softens the predictive loss (default 2).
+	// Lambda (>= 0) weighs representational knowledge (default 2.5e-4), Mu (>= 0) multiplies
+	// head scores (default 64), Temperature (> 0) softens the predictive loss (default 2). They
+	// are used as given: 0 is not a "default" sentinel.
 	Lambda, Mu, Temperature float64
 	// SeqLen is the costing sequence length; 0 means the calibration set's average length.
 	SeqLen float64
@@ -67,18 +69,6 @@ type Options struct {
 	Provider string
 }
 
-func (o *Options) defaults() {
-	if o.Lambda == 0 {
-		o.Lambda = 2.5e-4
-	}
-	if o.Mu == 0 {
-		o.Mu = 64
-	}
-	if o.Temperature == 0 {
-		o.Temperature = 2
-	}
-}
-
 // Progress reports the driver's position; the CLI renders it.
 type Progress struct {
 	Phase     string // "teacher", "measure", "tune", "advance"
@@ -113,11 +103,14 @@ type state struct {
 }
 
 // KPrune prunes m to remove opts.Reduction of its encoder FLOPs with K-prune, calibrating on
-// batches (padded, fixed order). m is not modified. progress may be nil.
+// batches (padded, fixed order). opts must be valid ([Options.Validate]; start from
+// [DefaultOptions]). m is not modified. progress may be nil.
 func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts Options, progress func(Progress)) (*Result, error) {
 	start := time.Now()
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid options: %w", err)
+	}
 	resetPeakRSS()
-	opts.defaults()
 	enc, stats, cost, err := setup(m, batches, opts.Reduction, opts.SeqLen)
 	if err != nil {
 		return nil, err
@@ -486,7 +479,10 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 	}
 	it.MeasureSeconds = time.Since(tMeasure).Seconds()
 	tSearch := time.Now()
-	thr := Threshold(cands, budget)
+	thr, err := Threshold(cands, budget)
+	if err != nil {
+		return it, fmt.Errorf("mask search (lambda %g, mu %g): %w", lambda, st.opts.Mu, err)
+	}
 	kept := Kept(scores[s], thr)
 	if st.opts.RoundTo > 1 {
 		kept = roundKept(scores[s], kept, st.opts.RoundTo)

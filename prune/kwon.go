@@ -114,6 +114,9 @@ const kwonScaleLimit = 10
 // stays even when no attention is left). m is not modified; progress may be nil.
 func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels [][]int, opts KwonOptions, progress func(Progress)) (*Result, error) {
 	start := time.Now()
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid options: %w", err)
+	}
 	enc, stats, cost, err := setup(m, batches, opts.Reduction, opts.SeqLen)
 	if err != nil {
 		return nil, err

@@ -33,8 +33,8 @@ type MagnitudeOptions struct {
 // keeps the input model's inputs, even those nothing reads any more. m is not modified.
 func Magnitude(ctx context.Context, m *onnx.ModelProto, opts MagnitudeOptions) (*Result, error) {
 	start := time.Now()
-	if err := CheckReduction(opts.Reduction); err != nil {
-		return nil, err
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid options: %w", err)
 	}
 	enc, err := graph.Discover(m)
 	if err != nil {
@@ -75,7 +75,10 @@ func Magnitude(ctx context.Context, m *onnx.ModelProto, opts MagnitudeOptions) (
 			cands = append(cands, Candidate{Sublayer: s, Unit: u, Score: v, Cost: cost.Unit(s)})
 		}
 	}
-	thr := Threshold(cands, (1-opts.Reduction)*total)
+	thr, err := Threshold(cands, (1-opts.Reduction)*total)
+	if err != nil {
+		return nil, fmt.Errorf("mask search: %w", err)
+	}
 	plan := graph.Plan{Heads: make([][]int, len(enc.Layers)), Neurons: make([][]int, len(enc.Layers))}
 	for l := range enc.Layers {
 		// A sublayer that is already gone stays nil (nothing to keep or drop).

@@ -170,6 +170,14 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return usageError{"--reductions: " + err.Error()}
 	}
+	opts := prune.DefaultOptions()
+	opts.SeqLen, opts.Threads = *seqLen, *threads
+	for _, r := range reductions {
+		opts.Reduction = r
+		if err := opts.Validate(); err != nil {
+			return optionUsageError(err)
+		}
+	}
 	if *samples < 0 || df.batch <= 0 || df.maxLen <= 2 || *latBatch <= 0 || *latSeq <= 0 || *latRuns < 0 || *seqLen < 0 {
 		return usageError{"--samples, --seq-len and --latency-runs must not be negative; --batch, --latency-batch and --latency-seq must be positive; --max-len above 2"}
 	}
@@ -236,7 +244,8 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 			bar := newProgressBar(stderr)
 			t0 := time.Now()
-			pr, err := runMethod(ctx, method, m, job.calib.Batches, labels, scores, prune.Options{Reduction: r, SeqLen: *seqLen, Threads: *threads}, kinfo, bar.update)
+			opts.Reduction = r
+			pr, err := runMethod(ctx, method, m, job.calib.Batches, labels, scores, opts, kinfo, bar.update)
 			bar.done()
 			row.PruneSeconds = time.Since(t0).Seconds()
 			if err == nil {

@@ -29,8 +29,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := prune.CheckReduction(*reduction); err != nil {
-		return usageError{err.Error()}
+	opts := prune.DefaultOptions()
+	opts.Reduction, opts.Threads = *reduction, *threads
+	if err := opts.Validate(); err != nil {
+		return optionUsageError(err)
 	}
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		return err
@@ -49,7 +51,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	job := &pruneJob{modelPath: "built-in demo model", model: m, calibSource: "built-in SST-2 train sample", opts: prune.Options{Reduction: *reduction, Threads: *threads}}
+	job := &pruneJob{modelPath: "built-in demo model", model: m, calibSource: "built-in SST-2 train sample", opts: opts}
 	if err := job.buildCalibration(tok, encs, 0, 0, true, true, df.batch); err != nil {
 		return err
 	}

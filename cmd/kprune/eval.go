@@ -52,6 +52,12 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *modelPath == "" || *dataPath == "" {
 		return usageError{"--model and --data are required"}
 	}
+	if *threads < 0 {
+		return usageError{fmt.Sprintf("--threads %d: must not be negative", *threads)}
+	}
+	if df.batch <= 0 || df.maxLen <= 2 {
+		return usageError{"--batch must be positive and --max-len above 2"}
+	}
 	tokPath := df.tokenizer
 	if tokPath == "" {
 		var err error

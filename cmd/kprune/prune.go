@@ -59,9 +59,9 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length in tokens")
 	fs.IntVar(&df.batch, "batch", 32, "calibration batch size (sequences)")
 	var opts prune.Options
-	fs.Float64Var(&opts.Lambda, "lambda", 2.5e-4, "weight of representational knowledge")
-	fs.Float64Var(&opts.Mu, "mu", 64, "multiplier of head scores")
-	fs.Float64Var(&opts.Temperature, "temperature", 2, "softmax temperature of the predictive loss")
+	fs.Float64Var(&opts.Lambda, "lambda", prune.DefaultLambda, "weight of representational knowledge (>= 0)")
+	fs.Float64Var(&opts.Mu, "mu", prune.DefaultMu, "multiplier of head scores (>= 0)")
+	fs.Float64Var(&opts.Temperature, "temperature", prune.DefaultTemperature, "softmax temperature of the predictive loss (> 0)")
 	fs.Float64Var(&opts.SeqLen, "seq-len", 0, "costing sequence length for the FLOPs model (default: calibration average)")
 	fs.BoolVar(&opts.NoTuning, "no-tuning", false, "skip the least-squares weight tuning")
 	fs.BoolVar(&opts.KeepBias, "keep-bias", false, "[ours] a removed sublayer computes LN(x + b) instead of LN(x)")
@@ -92,14 +92,14 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkMethod(*method); err != nil {
 		return usageError{"--method: " + err.Error()}
 	}
+	if err := opts.Validate(); err != nil {
+		return optionUsageError(err)
+	}
 	if job.reportPath == "" {
 		job.reportPath = trimExt(*outPath) + ".json"
 	}
 	if err := job.checkPaths(); err != nil {
 		return err
-	}
-	if err := prune.CheckReduction(opts.Reduction); err != nil {
-		return usageError{"--flops-reduction: " + err.Error()}
 	}
 	if *samples < 0 || *tokens < 0 || (*samples > 0 && *tokens > 0) {
 		return usageError{"give at most one of --samples and --tokens, positive"}
@@ -166,6 +166,23 @@ func (j *pruneJob) checkPaths() error {
 		}
 	}
 	return nil
+}
+
+// optionFlags maps the names of prune.Options fields (prune.OptionError.Option) to their flags.
+var optionFlags = map[string]string{
+	"Reduction": "flops-reduction", "Lambda": "lambda", "Mu": "mu", "Temperature": "temperature", "SeqLen": "seq-len",
+	"RoundTo": "round-to", "MicroBatch": "micro-batch", "Threads": "threads", "Provider": "provider",
+}
+
+// optionUsageError turns an invalid prune option into a usage error that names its flag.
+func optionUsageError(err error) error {
+	var oe *prune.OptionError
+	if errors.As(err, &oe) {
+		if f, ok := optionFlags[oe.Option]; ok {
+			return usageError{fmt.Sprintf("--%s %v: %s", f, oe.Value, oe.Reason)}
+		}
+	}
+	return usageError{err.Error()}
 }
 
 // checkTokenizer verifies the tokenizer's vocabulary fits the model's embedding table.
@@ -325,6 +342,3 @@ func printSummary(w io.Writer, r *prune.Report) {
 		fmt.Fprintf(w, "self-check       agreement with the original %.2f%% on %d held-out examples (mean KL %.4f)\n", 100*sc.Agreement, sc.Examples, sc.MeanKL)
 	}
 }
-
-var _ = errors.New
-var _ = flag.ErrHelp
