@@ -17,8 +17,26 @@ type dataFlags struct {
 	tokenizer string
 	columns   string
 	label     string
+	format    string
 	maxLen    int
 	batch     int
+}
+
+// formatUsage is the help text of the --format flag.
+const formatUsage = "data file `FORMAT`: tsv, csv or jsonl (default: from the file extension)"
+
+// check validates the flags that need no file: --format, --batch and --max-len.
+func (f *dataFlags) check() error {
+	if _, err := data.ParseFormat(f.format); err != nil {
+		return usageError{"--format: " + err.Error()}
+	}
+	if f.batch <= 0 {
+		return usageError{fmt.Sprintf("--batch %d: must be positive", f.batch)}
+	}
+	if f.maxLen <= 2 {
+		return usageError{fmt.Sprintf("--max-len %d: must be above 2", f.maxLen)}
+	}
+	return nil
 }
 
 // findTokenizer returns the tokenizer path: the flag, else a tokenizer.json or vocab.txt next
@@ -39,6 +57,7 @@ func findTokenizer(flagValue, modelPath string) (string, error) {
 
 func (f *dataFlags) readOptions(withLabels bool) data.ReadOptions {
 	opts := data.ReadOptions{}
+	opts.Format, _ = data.ParseFormat(f.format) // checked by dataFlags.check
 	if f.columns != "" {
 		for _, c := range strings.Split(f.columns, ",") {
 			opts.TextColumns = append(opts.TextColumns, strings.TrimSpace(c))

@@ -40,12 +40,11 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&df.tokenizer, "tokenizer", "", "the model's tokenizer.json or vocab.txt (default: next to the model)")
 	fs.StringVar(&df.columns, "columns", "", "text columns `a,b` by header name or 0-based index")
 	fs.StringVar(&df.label, "label", "", "label or score column by name or index (default: label/score or the last column)")
+	fs.StringVar(&df.format, "format", "", formatUsage)
 	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length")
 	fs.IntVar(&df.batch, "batch", 64, "batch size")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: kprune eval --model M.onnx --data FILE [--teacher ORIG.onnx] [--json] [flags]")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, stderr, "kprune eval --model M.onnx --data FILE [--teacher ORIG.onnx] [--json] [flags]",
+		"Evaluates a model on labelled data (accuracy, F1, Matthews; Pearson and Spearman for scores).\nWith --teacher it also measures the agreement with the original model; unlabelled data needs --teacher.")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -55,8 +54,8 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *threads < 0 {
 		return usageError{fmt.Sprintf("--threads %d: must not be negative", *threads)}
 	}
-	if df.batch <= 0 || df.maxLen <= 2 {
-		return usageError{"--batch must be positive and --max-len above 2"}
+	if err := df.check(); err != nil {
+		return err
 	}
 	tokPath := df.tokenizer
 	if tokPath == "" {

@@ -23,3 +23,32 @@ func TestPruneRejectsBadOptionsUpFront(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatFlag: a data file whose extension says nothing is read with --format, and the
+// error without it names the flag that exists.
+func TestFormatFlag(t *testing.T) {
+	dir, model, vocab, _, dev := demoFiles(t)
+	txt := filepath.Join(dir, "dev.txt")
+	copyFile(t, dev, txt)
+	code, _, errOut := runCLI("eval", "--model", model, "--tokenizer", vocab, "--data", txt)
+	if code == 0 || !strings.Contains(errOut, "--format") {
+		t.Fatalf("eval without --format: code %d, stderr %q; want advice naming --format", code, errOut)
+	}
+	code, out, errOut := runCLI("eval", "--model", model, "--tokenizer", vocab, "--data", txt, "--format", "tsv", "--max-len", "64")
+	if code != 0 || !strings.Contains(out, "accuracy") {
+		t.Fatalf("eval --format tsv: code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	missing := filepath.Join(dir, "missing")
+	for _, args := range [][]string{
+		{"prune", "--model", missing, "--out", filepath.Join(dir, "o.onnx"), "--calib", missing},
+		{"eval", "--model", missing, "--data", missing},
+		{"compare", "--model", missing, "--calib", missing, "--eval", missing, "--out", dir},
+		{"tokenize", "--tokenizer", missing, "--data", missing},
+	} {
+		cmd := args[0]
+		code, _, errOut := runCLI(append(args, "--format", "xml")...)
+		if code != 2 || !strings.Contains(errOut, "xml") {
+			t.Errorf("%s --format xml: code %d, stderr %q; want a usage error", cmd, code, errOut)
+		}
+	}
+}

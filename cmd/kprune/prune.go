@@ -56,6 +56,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&df.tokenizer, "tokenizer", "", "the model's tokenizer.json or vocab.txt (default: next to the model)")
 	fs.StringVar(&df.columns, "columns", "", "text columns `a,b` by header name or 0-based index (default: GLUE conventions)")
 	fs.StringVar(&df.label, "label", "", "label column of --calib for --method kwon, by name or index (default: label/score or the last column)")
+	fs.StringVar(&df.format, "format", "", formatUsage)
 	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length in tokens")
 	fs.IntVar(&df.batch, "batch", 32, "calibration batch size (sequences)")
 	var opts prune.Options
@@ -74,10 +75,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&opts.Threads, "threads", 0, "onnxruntime intra-op threads (0: all cores)")
 	fs.StringVar(&opts.Provider, "provider", "cpu", "execution provider: cpu or cuda")
 	force := fs.Bool("force", false, "overwrite OUT and the report if they exist")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: kprune prune --model IN.onnx --out OUT.onnx --calib FILE [flags]")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, stderr, "kprune prune --model IN.onnx --out OUT.onnx --calib FILE [flags]")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -98,14 +96,14 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if job.reportPath == "" {
 		job.reportPath = trimExt(*outPath) + ".json"
 	}
-	if err := job.checkPaths(); err != nil {
+	if err := job.checkPaths(stderr); err != nil {
 		return err
 	}
 	if *samples < 0 || *tokens < 0 || (*samples > 0 && *tokens > 0) {
 		return usageError{"give at most one of --samples and --tokens, positive"}
 	}
-	if df.batch <= 0 || df.maxLen <= 2 {
-		return usageError{"--batch must be positive and --max-len above 2"}
+	if err := df.check(); err != nil {
+		return err
 	}
 	m, _, tok, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
 	if err != nil {
@@ -144,8 +142,9 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func trimExt(p string) string { return p[:len(p)-len(filepath.Ext(p))] }
 
-// checkPaths rejects output paths that would overwrite the input or cannot be written.
-func (j *pruneJob) checkPaths() error {
+// checkPaths rejects output paths that would overwrite the input or cannot be written (see
+// checkOutputs), before any long work.
+func (j *pruneJob) checkPaths(w io.Writer) error {
 	in, err1 := filepath.Abs(j.modelPath)
 	out, err2 := filepath.Abs(j.outPath)
 	if err1 == nil && err2 == nil && in == out {
@@ -156,17 +155,11 @@ func (j *pruneJob) checkPaths() error {
 			return usageError{fmt.Sprintf("--out %s is the input model", j.outPath)}
 		}
 	}
-	for _, p := range []string{j.outPath, j.reportPath, trimExt(j.reportPath) + ".html"} {
-		dir := filepath.Dir(p)
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return fmt.Errorf("output folder %s does not exist", dir)
-		}
-		if _, err := os.Stat(p); err == nil && !j.force {
-			return fmt.Errorf("%s already exists (use --force to overwrite)", p)
-		}
-	}
-	return nil
+	return checkOutputs(w, j.force, j.outPath, j.reportPath, j.htmlPath())
 }
+
+// htmlPath is the HTML report: the JSON report's path with .html.
+func (j *pruneJob) htmlPath() string { return trimExt(j.reportPath) + ".html" }
 
 // optionFlags maps the names of prune.Options fields (prune.OptionError.Option) to their flags.
 var optionFlags = map[string]string{
@@ -270,31 +263,67 @@ func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 		}
 		rep.SelfCheck = sc
 	}
-	if err := onnx.Save(j.outPath, res.Model, onnx.SaveOptions{Overwrite: j.force}); err != nil {
+	if err := j.write(ctx, res.Model, rep); err != nil {
 		return err
 	}
-	if st, err := os.Stat(j.outPath); err == nil {
+	printSummary(stdout, rep)
+	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", j.outPath, j.reportPath, j.htmlPath())
+	return nil
+}
+
+// write writes the pruned model, the JSON report and the HTML report (see writeModelAndReports).
+func (j *pruneJob) write(ctx context.Context, m *onnx.ModelProto, rep *prune.Report) error {
+	return writeModelAndReports(ctx, j.outPath, j.reportPath, j.htmlPath(), m, rep, report.Extra{}, j.force)
+}
+
+// writeModelAndReports writes a pruned model, its JSON run report and its HTML report all or
+// nothing: the reports are encoded before the model is written, and if anything fails afterwards
+// (or ctx is cancelled) the files already written are removed. It fills rep.OutputBytes and
+// extends rep.PeakRSSBytes to the process's peak so far.
+func writeModelAndReports(ctx context.Context, modelPath, reportPath, htmlPath string, m *onnx.ModelProto, rep *prune.Report, extra report.Extra, force bool) error {
+	reports := func() ([]byte, []byte, error) {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return nil, nil, fmt.Errorf("run report: %w", err)
+		}
+		var page bytes.Buffer
+		if err := report.HTML(&page, rep, extra); err != nil {
+			return nil, nil, fmt.Errorf("HTML report: %w", err)
+		}
+		return append(b, '\n'), page.Bytes(), nil
+	}
+	if _, _, err := reports(); err != nil {
+		return err
+	}
+	tx := &outputTx{}
+	done := false
+	defer func() {
+		if !done {
+			tx.rollback()
+		}
+	}()
+	if err := tx.saveModel(ctx, modelPath, m, force); err != nil {
+		return err
+	}
+	if st, err := os.Stat(modelPath); err == nil {
 		rep.OutputBytes = st.Size()
 	}
 	// The run's peak covers pruning; extend it to the self-check and the save.
 	rep.PeakRSSBytes = max(rep.PeakRSSBytes, prune.PeakRSS())
-	b, err := json.MarshalIndent(rep, "", "  ")
+	js, page, err := reports()
 	if err != nil {
 		return err
 	}
-	if err := onnx.WriteFileAtomic(j.reportPath, append(b, '\n')); err != nil {
+	if err := tx.writeFile(ctx, reportPath, js); err != nil {
 		return err
 	}
-	htmlPath := trimExt(j.reportPath) + ".html"
-	var page bytes.Buffer
-	if err := report.HTML(&page, rep, report.Extra{}); err != nil {
-		return fmt.Errorf("HTML report: %w", err)
-	}
-	if err := onnx.WriteFileAtomic(htmlPath, page.Bytes()); err != nil {
+	if err := tx.writeFile(ctx, htmlPath, page); err != nil {
 		return err
 	}
-	printSummary(stdout, rep)
-	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", j.outPath, j.reportPath, htmlPath)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done = true
 	return nil
 }
 
