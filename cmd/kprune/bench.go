@@ -124,6 +124,11 @@ func runBench(ctx context.Context, modelPath, basePath string, batch, seq, threa
 		if err != nil {
 			return nil, err
 		}
+		if bm.enc != nil {
+			if err := checkSeqLen("--seq", seq, p, bm.model, bm.enc); err != nil {
+				return nil, err
+			}
+		}
 		*models[i] = *bm
 		if bm.vocab > 0 && (res.TokenIDsBelow == 0 || bm.vocab < res.TokenIDsBelow) {
 			res.TokenIDsBelow = bm.vocab

@@ -197,6 +197,12 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if err := checkSeqLen("--max-len", df.maxLen, *modelPath, m, enc); err != nil {
+		return err
+	}
+	if err := checkSeqLen("--latency-seq", min(*latSeq, df.maxLen), *modelPath, m, enc); err != nil {
+		return err
+	}
 
 	// One calibration set for every method; labels only when kwon runs.
 	needLabels := false

@@ -104,6 +104,15 @@ func evalBatches(tok *data.Tokenizer, encs []data.Encoding, batch int) ([]data.B
 	return data.MakeBatches(encs, order, batch, tok.Padding())
 }
 
+// checkSeqLen fails, naming the flag, when sequences of n tokens exceed what model m (named
+// name, with encoder enc) takes: the size of its position-embedding table (graph.MaxPositions).
+func checkSeqLen(flagName string, n int, name string, m *onnx.ModelProto, enc *graph.Encoder) error {
+	if p := graph.MaxPositions(m, enc); p > 0 && n > p {
+		return usageError{fmt.Sprintf("%s %d: %s takes at most %d tokens per sequence (the size of its position-embedding table)", flagName, n, name, p)}
+	}
+	return nil
+}
+
 // loadModelAndTokenizer loads a model, discovers its encoder, and loads the tokenizer (the flag,
 // else one next to the model), checking that it fits the model's vocabulary.
 func loadModelAndTokenizer(modelPath, tokFlag string) (*onnx.ModelProto, *graph.Encoder, *data.Tokenizer, error) {

@@ -27,6 +27,8 @@ type evalResult struct {
 	Agreement *float64 `json:"agreement,omitempty"`
 	MeanKL    *float64 `json:"mean_kl,omitempty"`
 	MaxAbs    *float64 `json:"max_abs_diff,omitempty"`
+	// Unlabelled says the data had no labels: only the agreement with the teacher was measured.
+	Unlabelled bool `json:"unlabelled,omitempty"`
 }
 
 func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -114,6 +116,18 @@ func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProt
 	if err := checkTokenizer(tok, m, enc); err != nil {
 		return nil, fmt.Errorf("tokenizer does not fit %s: %w", name, err)
 	}
+	if err := checkSeqLen("--max-len", df.maxLen, name, m, enc); err != nil {
+		return nil, err
+	}
+	if teacher != nil {
+		tenc, err := graph.Discover(teacher)
+		if err != nil {
+			return nil, fmt.Errorf("teacher: %w", err)
+		}
+		if err := checkSeqLen("--max-len", df.maxLen, "the teacher", teacher, tenc); err != nil {
+			return nil, err
+		}
+	}
 	res := &evalResult{Model: name, Data: dataPath, Head: string(enc.Head)}
 	if enc.Head == graph.HeadNone {
 		return res, evalEmbeddings(ctx, res, m, teacher, tok, dataPath, rawData, df, threads)
@@ -126,11 +140,15 @@ func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProt
 	if err != nil {
 		return nil, err
 	}
+	if ds.Labels == data.LabelNone && teacher == nil {
+		return nil, fmt.Errorf("%s has no labels (no label or score column; name it with --label): nothing to evaluate; give --teacher ORIGINAL.onnx to measure the agreement with the original model instead", dataPath)
+	}
 	batches, err := evalBatches(tok, encs, df.batch)
 	if err != nil {
 		return nil, err
 	}
 	res.Examples = len(encs)
+	res.Unlabelled = ds.Labels == data.LabelNone
 	p, err := prune.Predict(ctx, m, batches, threads)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -256,4 +274,7 @@ func printEval(w io.Writer, r *evalResult) {
 	show("spearman", r.Spearman)
 	show("agreement", r.Agreement)
 	show("mean_kl", r.MeanKL)
+	if r.Unlabelled {
+		fmt.Fprintf(w, "  (%s has no labels: agreement with the teacher only)\n", r.Data)
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,5 +51,47 @@ func TestFormatFlag(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, "xml") {
 			t.Errorf("%s --format xml: code %d, stderr %q; want a usage error", cmd, code, errOut)
 		}
+	}
+}
+
+// TestLateFailuresUpFront: an unwritable output folder, --max-len or --seq beyond the model's
+// position table, and unlabelled evaluation data fail before any long work, with clear errors.
+func TestLateFailuresUpFront(t *testing.T) {
+	dir, model, vocab, calib, dev := demoFiles(t)
+	missing := filepath.Join(dir, "missing.tsv")
+	// /proc refuses new files even to root; chmod would not stop a root test run.
+	code, _, errOut := runCLI("prune", "--model", model, "--out", "/proc/kprune-out.onnx", "--calib", missing)
+	if code == 0 || !strings.Contains(errOut, "not writable") {
+		t.Errorf("unwritable folder: code %d, stderr %q; want 'not writable' before the calibration file is read", code, errOut)
+	}
+	out := filepath.Join(dir, "out.onnx")
+	runs := [][]string{
+		{"prune", "--model", model, "--out", out, "--calib", calib, "--max-len", "600"},
+		{"eval", "--model", model, "--data", dev, "--max-len", "600"},
+		{"eval", "--model", model, "--data", dev, "--teacher", model, "--max-len", "513"},
+		{"bench", "--model", model, "--seq", "600", "--runs", "1"},
+		{"compare", "--model", model, "--calib", calib, "--eval", dev, "--out", dir, "--max-len", "600"},
+	}
+	for _, args := range runs {
+		code, _, errOut := runCLI(args...)
+		if code != 2 || !strings.Contains(errOut, "at most 512 tokens") || strings.Contains(errOut, "onnxruntime") {
+			t.Errorf("%v: code %d, stderr %q; want a usage error about the 512 positions", args, code, errOut)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("an output was written")
+	}
+	// Unlabelled data: an error without --teacher, the agreement with it.
+	unl := filepath.Join(dir, "unlabelled.tsv")
+	if err := os.WriteFile(unl, []byte("sentence\na fine film\na dull film\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out2, errOut := runCLI("eval", "--model", model, "--tokenizer", vocab, "--data", unl)
+	if code == 0 || !strings.Contains(errOut, "no labels") || !strings.Contains(errOut, "--teacher") {
+		t.Errorf("eval on unlabelled data: code %d, stdout %q, stderr %q; want an error saying there are no labels", code, out2, errOut)
+	}
+	code, out2, errOut = runCLI("eval", "--model", model, "--tokenizer", vocab, "--data", unl, "--teacher", model)
+	if code != 0 || !strings.Contains(out2, "agreement") || !strings.Contains(out2, "no labels") {
+		t.Errorf("eval on unlabelled data with --teacher: code %d, stdout %q, stderr %q", code, out2, errOut)
 	}
 }

@@ -105,8 +105,11 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := df.check(); err != nil {
 		return err
 	}
-	m, _, tok, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
+	m, enc, tok, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
 	if err != nil {
+		return err
+	}
+	if err := checkSeqLen("--max-len", df.maxLen, *modelPath, m, enc); err != nil {
 		return err
 	}
 	job.model = m
