@@ -126,7 +126,7 @@ func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts 
 		ortOpts: ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider, NoArena: opts.LowMemory, SharedWeights: true}}
 	rep := Report{
 		Method: "kprune", RequestedReduction: opts.Reduction, Options: opts, SeqLen: seqLen,
-		Calibration: CalibStats{Sequences: stats.Sequences, Tokens: stats.Tokens, PaddedTokens: stats.PaddedTokens, AvgLen: stats.AvgLen, Batches: len(batches)},
+		Calibration: calibStats(stats, len(batches)),
 	}
 	budget := (1 - opts.Reduction) * cost.Encoder(enc)
 

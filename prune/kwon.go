@@ -218,7 +218,7 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 		Method: "kwon", RequestedReduction: opts.Reduction, SeqLen: seqLen, Iterations: iters,
 		Options: Options{Reduction: opts.Reduction, SeqLen: opts.SeqLen, Temperature: 1, KeepBias: true,
 			NoTuning: opts.NoTuning, Threads: opts.Threads, Provider: opts.Provider},
-		Calibration: CalibStats{Sequences: stats.Sequences, Tokens: stats.Tokens, PaddedTokens: stats.PaddedTokens, AvgLen: stats.AvgLen, Batches: len(batches)},
+		Calibration: calibStats(stats, len(batches)),
 	}
 	rep.fill(cost, enc, senc, m, student)
 	rep.TotalSeconds = time.Since(start).Seconds()

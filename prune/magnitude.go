@@ -95,9 +95,8 @@ func Magnitude(ctx context.Context, m *onnx.ModelProto, opts MagnitudeOptions) (
 	}
 	rep := Report{
 		Method: "magnitude", RequestedReduction: opts.Reduction, SeqLen: seqLen,
-		Options: Options{Reduction: opts.Reduction, SeqLen: opts.SeqLen, KeepBias: opts.KeepBias},
-		Calibration: CalibStats{Sequences: stats.Sequences, Tokens: stats.Tokens, PaddedTokens: stats.PaddedTokens,
-			AvgLen: stats.AvgLen, Batches: len(opts.Calibration)},
+		Options:     Options{Reduction: opts.Reduction, SeqLen: opts.SeqLen, KeepBias: opts.KeepBias},
+		Calibration: calibStats(stats, len(opts.Calibration)),
 	}
 	rep.fill(cost, enc, penc, m, pm)
 	rep.TotalSeconds = time.Since(start).Seconds()

@@ -234,7 +234,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	st := job.calib.Stats
 	res := compareResult{Model: *modelPath, Eval: *evalPath, Examples: ev.teacher.Rows, Metric: ev.metric, Versions: versions(),
 		Calibration: prune.CalibStats{Sequences: st.Sequences, Tokens: st.Tokens, PaddedTokens: st.PaddedTokens, AvgLen: st.AvgLen,
-			Batches: len(job.calib.Batches), Seed: *seed, Source: *calibPath}}
+			Distinct: st.Distinct, Batches: len(job.calib.Batches), Seed: *seed, Source: *calibPath}}
 	res.Latency.Batch, res.Latency.Seq, res.Latency.Runs = *latBatch, latencySeq, *latRuns
 	res.Unpruned = compareRow{Method: "unpruned", Metric: ev.metric, Value: ev.baseValue, Metrics: ev.baseMetrics, Agreement: 1,
 		Params: prune.Params(m), Layers: layersOf(enc), SpeedUp: 1}

@@ -106,6 +106,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			{Model: "pruned", Batch: 32, Seq: demo.MaxLen, Threads: *threads, Runs: lat[1].Runs, Mean: lat[1].Mean, P50: lat[1].P50, P90: lat[1].P90, Speedup: float64(lat[0].P50) / float64(lat[1].P50)},
 		},
 	}
+	rep.Warnings = rep.QualityWarnings()
 	if err := writeModelAndReports(ctx, outModel, outReport, outHTML, res.Model, rep, extra, *force); err != nil {
 		return err
 	}
@@ -116,6 +117,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "%-22s %10s %9.2fx\n", "speed-up (p50)", "", float64(lat[0].P50)/float64(lat[1].P50))
 	fmt.Fprintf(stdout, "%-22s %10s %9.2f%%\n", "agreement", "", 100**after.Agreement)
 	fmt.Fprintf(stdout, "\npruned in %.1fs; wrote %s, %s and %s\n", pruneTime.Seconds(), outModel, outReport, outHTML)
+	printWarnings(stderr, rep.Warnings)
 	return nil
 }
 

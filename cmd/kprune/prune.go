@@ -31,6 +31,8 @@ type pruneJob struct {
 	seed                           uint64
 	calibSource                    string
 	force                          bool
+	// strict makes quality warnings an error (exit 1) once the outputs are written.
+	strict bool
 	// method is the pruning method (see pruneMethods); labels and scores are the calibration
 	// targets kwon needs.
 	method string
@@ -75,6 +77,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&opts.Threads, "threads", 0, "onnxruntime intra-op threads (0: all cores)")
 	fs.StringVar(&opts.Provider, "provider", "cpu", "execution provider: cpu or cuda")
 	force := fs.Bool("force", false, "overwrite OUT and the report if they exist")
+	strict := fs.Bool("strict", false, fmt.Sprintf("exit with an error (after writing the outputs) when the run has quality warnings: fewer than %d distinct calibration sequences, no self-check, or self-check agreement below %.0f%%", prune.MinDistinctSequences, 100*prune.MinAgreement))
 	setUsage(fs, stderr, "kprune prune --model IN.onnx --out OUT.onnx --calib FILE [flags]")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -86,7 +89,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{"--model, --out and --calib are required"}
 	}
 	opts.Reduction = *reduction
-	job := &pruneJob{modelPath: *modelPath, outPath: *outPath, reportPath: *reportPath, opts: opts, seed: *seed, calibSource: *calibPath, force: *force, method: *method}
+	job := &pruneJob{modelPath: *modelPath, outPath: *outPath, reportPath: *reportPath, opts: opts, seed: *seed, calibSource: *calibPath, force: *force, strict: *strict, method: *method}
 	if err := checkMethod(*method); err != nil {
 		return usageError{"--method: " + err.Error()}
 	}
@@ -266,12 +269,24 @@ func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 		}
 		rep.SelfCheck = sc
 	}
+	rep.Warnings = rep.QualityWarnings()
 	if err := j.write(ctx, res.Model, rep); err != nil {
 		return err
 	}
 	printSummary(stdout, rep)
 	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", j.outPath, j.reportPath, j.htmlPath())
+	printWarnings(stderr, rep.Warnings)
+	if j.strict && len(rep.Warnings) > 0 {
+		return fmt.Errorf("%d quality warning(s) and --strict (the outputs were written; see the warnings in %s)", len(rep.Warnings), j.reportPath)
+	}
 	return nil
+}
+
+// printWarnings prints a run's quality warnings, one a line.
+func printWarnings(w io.Writer, ws []prune.Warning) {
+	for _, x := range ws {
+		fmt.Fprintf(w, "warning: %s\n", x.Message)
+	}
 }
 
 // write writes the pruned model, the JSON report and the HTML report (see writeModelAndReports).
