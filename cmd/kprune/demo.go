@@ -26,6 +26,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	reduction := fs.Float64("flops-reduction", 0.5, "fraction of encoder FLOPs to remove")
 	threads := fs.Int("threads", 0, "onnxruntime intra-op threads (0: all cores)")
 	force := fs.Bool("force", false, "overwrite the outputs in FOLDER if they exist")
+	samples := fs.Int("samples", 0, "number of calibration sequences (default: int(100000 / average length), as the reference; fewer run faster)")
 	setUsage(fs, stderr, "kprune demo [--out FOLDER] [flags]",
 		"Prunes the built-in demo model (an SST-2 classifier) on a built-in calibration sample, evaluates it\non SST-2 dev and measures its latency; writes model-pruned.onnx, report.json and report.html to FOLDER.")
 	if err := parseFlags(fs, args); err != nil {
@@ -33,6 +34,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected arguments %q (give the folder with --out)", fs.Args())}
+	}
+	if *samples < 0 {
+		return usageError{fmt.Sprintf("--samples %d: must not be negative", *samples)}
 	}
 	opts := prune.DefaultOptions()
 	opts.Reduction, opts.Threads = *reduction, *threads
@@ -63,7 +67,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	job := &pruneJob{modelPath: "built-in demo model", model: m, calibSource: "built-in SST-2 train sample", opts: opts}
-	if err := job.buildCalibration(tok, encs, 0, 0, true, true, df.batch); err != nil {
+	if err := job.buildCalibration(tok, encs, *samples, 0, true, true, df.batch); err != nil {
 		return err
 	}
 	t0 := time.Now()
