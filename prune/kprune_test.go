@@ -259,18 +259,21 @@ func TestPerExampleMatchesBatchOfOne(t *testing.T) {
 	}
 }
 
-// TestMicroBatchesGiveTheSameResult: splitting the scoring runs into micro-batches must not
-// change the knowledge measured nor the decisions.
-func TestMicroBatchesGiveTheSameResult(t *testing.T) {
+// TestMicroBatchesWithinTolerance: splitting the scoring runs into micro-batches changes the
+// results only by float32 rounding, as prune.Options.MicroBatch documents: the same decisions,
+// the knowledge measured within 1e-3 relative, and the tuned weights within 2e-3 of each
+// tensor's largest weight (6.3e-4 measured) (not bit for bit: onnxruntime sums a run's rows in float32).
+func TestMicroBatchesWithinTolerance(t *testing.T) {
 	m := demoModel(t)
 	calib, _ := demoSet(t, demo.CalibTSV, 96)
 	var reps [2]prune.Report
+	var models [2]*onnx.ModelProto
 	for k, mb := range []int{0, 5} {
 		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.6, MicroBatch: mb, Threads: 2}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		reps[k] = res.Report
+		reps[k], models[k] = res.Report, res.Model
 	}
 	for l := range reps[0].Layers {
 		if reps[0].Layers[l] != reps[1].Layers[l] {
@@ -288,6 +291,34 @@ func TestMicroBatchesGiveTheSameResult(t *testing.T) {
 		if !close(a.RepMass, b.RepMass, 0) || !close(a.MeanLoss, b.MeanLoss, 1e-6) || (i > 0 && !close(a.PredMass, b.PredMass, 0)) {
 			t.Fatalf("sublayer %d: whole batches %+v vs micro-batches %+v", i, a, b)
 		}
+	}
+	ia, ib := models[0].GetGraph().GetInitializer(), models[1].GetGraph().GetInitializer()
+	if len(ia) != len(ib) {
+		t.Fatalf("%d vs %d initializers", len(ia), len(ib))
+	}
+	worst := 0.0
+	for i := range ia {
+		va, _, errA := onnx.Float32View(ia[i])
+		vb, _, errB := onnx.Float32View(ib[i])
+		if errA != nil || errB != nil {
+			continue // not a float tensor
+		}
+		if len(va) != len(vb) {
+			t.Fatalf("initializer %s: %d vs %d values", ia[i].GetName(), len(va), len(vb))
+		}
+		top := 0.0
+		for _, v := range va {
+			top = math.Max(top, math.Abs(float64(v)))
+		}
+		for j := range va {
+			if d := math.Abs(float64(va[j] - vb[j])); top > 0 {
+				worst = math.Max(worst, d/top)
+			}
+		}
+	}
+	t.Logf("largest weight difference: %.3g of the tensor's largest weight", worst)
+	if worst > 2e-3 {
+		t.Fatalf("tuned weights differ by %.3g of the tensor's largest weight, above the documented tolerance", worst)
 	}
 }
 

@@ -119,6 +119,10 @@ func TestUsageAndFlagErrors(t *testing.T) {
 			t.Errorf("%s -h: code %d, stderr %q; want 'usage: kprune %s ...' and a flags section", name, code, errOut, name)
 		}
 	}
+	// --micro-batch and --low-memory say what they change (float32 rounding), not "same results".
+	if _, _, help := runCLI("prune", "-h"); strings.Contains(help, "same results") || strings.Count(help, "float32 rounding") != 2 {
+		t.Errorf("prune -h promises identical results or does not give the tolerance")
+	}
 	code, _, errOut := runCLI("prune", "--lambda", "abc")
 	if code != 2 || strings.Count(errOut, "abc") != 1 || strings.Contains(errOut, "usage:") || !strings.Contains(errOut, "kprune prune -h") || strings.Count(errOut, "\n") > 3 {
 		t.Errorf("bad flag value: code %d, stderr %q; want the error once and a hint", code, errOut)
