@@ -70,7 +70,7 @@ func readJSONL(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, err
 		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(s), &obj); err != nil {
-			return nil, fmt.Errorf("%s:%d: invalid JSON line: %w", name, line, err)
+			return nil, fmt.Errorf("%s:%d: invalid JSON line: %s", name, line, shortError(err))
 		}
 		if obj == nil {
 			return nil, fmt.Errorf("%s:%d: expected a JSON object, got null", name, line)
@@ -144,7 +144,7 @@ func readJSONL(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, err
 			switch raw[0] {
 			case '"':
 				if err := json.Unmarshal(raw, &rl.s); err != nil {
-					return nil, fmt.Errorf("%s:%d: label: %w", name, line, err)
+					return nil, fmt.Errorf("%s:%d: label: %s", name, line, shortError(err))
 				}
 				rl.s, rl.quoted = strings.TrimSpace(rl.s), true
 			case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
@@ -171,7 +171,7 @@ func parsePretokenized(obj map[string]json.RawMessage, rec *Record) error {
 		}
 		var v []int32
 		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, fmt.Errorf("field %q must be an array of int32: %w", field, err)
+			return nil, fmt.Errorf("field %q must be an array of int32: %s", field, shortError(err))
 		}
 		if v == nil {
 			v = []int32{}

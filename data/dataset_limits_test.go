@@ -102,3 +102,16 @@ func TestQuotePrefix(t *testing.T) {
 		t.Errorf("long: %s", got)
 	}
 }
+
+// TestJSONErrorsAreShort: a JSON decoder error that quotes the input (a huge number
+// literal) is cut in the message.
+func TestJSONErrorsAreShort(t *testing.T) {
+	huge := strings.Repeat("9", 100000)
+	for _, line := range []string{
+		`{"input_ids": [` + huge + `]}`,
+		`{"sentence": "x", "label": 1}` + "\n" + `{"sentence": ` + huge + `, "label": 1}`,
+	} {
+		_, err := ReadDatasetFrom(strings.NewReader(line+"\n"), "h.jsonl", ReadOptions{})
+		checkShortMessage(t, "huge number", err, "h.jsonl:")
+	}
+}

@@ -50,6 +50,25 @@ func quoteList(names []string) string {
 	return b.String()
 }
 
+// shortError is err's message for a message about user data: errors of decoders
+// (encoding/json quotes the offending number literal, of any length) cut to 160
+// bytes and escaped when they hold anything unprintable.
+func shortError(err error) string {
+	msg := err.Error()
+	if len(msg) > 2*quoteLimit || strings.ContainsFunc(msg, func(r rune) bool { return r < 0x20 || r == 0x7f || r == utf8.RuneError }) {
+		cut := min(len(msg), 2*quoteLimit)
+		for cut > 0 && cut < len(msg) && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		q := strconv.Quote(msg[:cut])
+		if cut < len(msg) {
+			q += "..."
+		}
+		return q
+	}
+	return msg
+}
+
 // inputError is an error about the bytes of a data file, already naming the file
 // and line; readers pass it on unwrapped.
 type inputError struct{ msg string }
