@@ -57,11 +57,11 @@ func FuzzThreshold(f *testing.F) {
 		}
 		return out
 	}
-	f.Add(cat(one(0, 2, 1), one(0, 2, 1), one(0, 3, 4)), 4.0)                          // ties
-	f.Add(cat(one(1, 2, 0), one(1, 5, 0)), 3.0)                                         // zeros
-	f.Add(cat(one(2, 2, math.Float64bits(math.NaN())), one(0, 2, 1)), 3.0)              // NaN
+	f.Add(cat(one(0, 2, 1), one(0, 2, 1), one(0, 3, 4)), 4.0)              // ties
+	f.Add(cat(one(1, 2, 0), one(1, 5, 0)), 3.0)                            // zeros
+	f.Add(cat(one(2, 2, math.Float64bits(math.NaN())), one(0, 2, 1)), 3.0) // NaN
 	f.Add(cat(one(2, 2, math.Float64bits(math.Inf(1))), one(2, 2, 0x7ff0000000000001)), 1.0)
-	f.Add(cat(one(0, 253, 1), one(0, 254, 2), one(0, 255, 3)), 10.0)                    // bad costs
+	f.Add(cat(one(0, 253, 1), one(0, 254, 2), one(0, 255, 3)), 10.0) // bad costs
 	f.Add(cat(one(2, 7, math.Float64bits(2.5)), one(2, 9, math.Float64bits(-1e300))), -5.0)
 	f.Add([]byte{}, 1.0)
 	f.Add(cat(one(0, 2, 1)), math.NaN())
