@@ -234,7 +234,8 @@ func ReadDatasetFrom(r io.Reader, name string, opts ReadOptions) (*Dataset, erro
 	if maxLine == 0 {
 		maxLine = DefaultMaxLineBytes
 	}
-	br := bufio.NewReaderSize(newLineLimitReader(r, name, maxLine), 64<<10)
+	lim := newLineLimitReader(r, name, maxLine)
+	br := bufio.NewReaderSize(lim, 64<<10)
 	if b, _ := br.Peek(3); bytes.Equal(b, []byte("\xEF\xBB\xBF")) {
 		_, _ = br.Discard(3)
 	}
@@ -243,7 +244,7 @@ func ReadDatasetFrom(r io.Reader, name string, opts ReadOptions) (*Dataset, erro
 	var err error
 	switch opts.Format {
 	case FormatTSV, FormatCSV:
-		raws, err = readDelimited(br, ds, opts)
+		raws, err = readDelimited(br, lim, ds, opts)
 	case FormatJSONL:
 		raws, err = readJSONL(br, ds, opts)
 	default:
@@ -285,8 +286,9 @@ func defaultTextColumns(has func(string) bool) []string {
 	return nil
 }
 
-// readDelimited reads TSV or CSV rows into ds and returns the raw labels.
-func readDelimited(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, error) {
+// readDelimited reads TSV or CSV rows into ds and returns the raw labels. lim is the reader
+// under br, which bounds CSV records too.
+func readDelimited(br *bufio.Reader, lim *lineLimitReader, ds *Dataset, opts ReadOptions) ([]rawLabel, error) {
 	name := ds.Source
 	var next func() ([]string, int, error) // fields, line, error (io.EOF at end)
 	if opts.Format == FormatTSV {
@@ -313,6 +315,7 @@ func readDelimited(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel,
 		}
 	} else {
 		cr := newCSVReader(br)
+		lim.recordMax = lim.max + recordSlack
 		next = func() ([]string, int, error) {
 			rec, err := cr.Read()
 			if err != nil {
@@ -322,6 +325,7 @@ func readDelimited(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel,
 				return nil, 0, csvError(name, err)
 			}
 			line, _ := cr.FieldPos(0)
+			lim.record(line)
 			return rec, line, nil
 		}
 	}

@@ -115,3 +115,16 @@ func TestJSONErrorsAreShort(t *testing.T) {
 		checkShortMessage(t, "huge number", err, "h.jsonl:")
 	}
 }
+
+// TestCSVUnclosedQuote: an unclosed quote makes the rest of a CSV file one record; it stops at
+// the cap like a long line, with short lines all the way.
+func TestCSVUnclosedQuote(t *testing.T) {
+	file := "a,b,1\n\"never closed," + strings.Repeat("short line\n", 300000) // 3.3 MB
+	_, err := ReadDatasetFrom(strings.NewReader(file), "q.csv", ReadOptions{})
+	checkShortMessage(t, "unclosed quote", err, "q.csv", "after line 1", "unclosed quote")
+	// Multi-line records below the cap are fine.
+	ok := "a,b,1\n\"two\nlines\",c,2\n"
+	if _, err := ReadDatasetFrom(strings.NewReader(ok), "ok.csv", ReadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -94,6 +94,20 @@ type lineLimitReader struct {
 	line    int // 1-based line of the next byte
 	lineLen int // bytes of the current line so far
 	err     error
+	// recordMax, when > 0, also bounds the bytes read since the last call of record (a CSV
+	// record spans lines when a quoted field holds newlines; an unclosed quote would make the
+	// rest of the file one record). recordLine is the line record was given.
+	recordMax, recordLen, recordLine int
+}
+
+// recordSlack is what a CSV record may exceed the line cap by before the reader gives up: the
+// read-ahead of the buffers between this reader and the CSV parser.
+const recordSlack = 128 << 10
+
+// record notes that the consumer finished a record at (or after) line line: the bytes read
+// from here on count towards the next one.
+func (l *lineLimitReader) record(line int) {
+	l.recordLen, l.recordLine = 0, line
 }
 
 func newLineLimitReader(r io.Reader, name string, max int) *lineLimitReader {
@@ -117,6 +131,12 @@ func (l *lineLimitReader) Read(p []byte) (int, error) {
 			l.lineLen++
 			if l.lineLen > l.max {
 				l.err = &inputError{fmt.Sprintf("%s:%d: line longer than %d bytes, the limit (is this a line-oriented text data file?)", l.name, l.line, l.max)}
+				return i, l.err
+			}
+		}
+		if l.recordMax > 0 {
+			if l.recordLen++; l.recordLen > l.recordMax {
+				l.err = &inputError{fmt.Sprintf("%s: the CSV record after line %d is longer than %d bytes (an unclosed quote?)", l.name, l.recordLine, l.max)}
 				return i, l.err
 			}
 		}
