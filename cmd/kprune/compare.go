@@ -189,7 +189,15 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for _, ext := range []string{"csv", "json", "svg"} {
 		files[ext] = filepath.Join(*outDir, "compare."+ext)
 	}
-	if err := checkOutputs(stderr, *force, files["csv"], files["json"], files["svg"]); err != nil {
+	outputs := []string{files["csv"], files["json"], files["svg"]}
+	if *saveModels {
+		for _, method := range methods {
+			for _, r := range reductions {
+				outputs = append(outputs, compareModelPath(*outDir, method, r))
+			}
+		}
+	}
+	if err := checkOutputs(stderr, *force, outputs...); err != nil {
 		return err
 	}
 
@@ -260,8 +268,8 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				err = ev.measure(ctx, m, enc, pr, &row, *latBatch, latencySeq, *latRuns, *threads)
 			}
 			if err == nil && *saveModels {
-				row.Model = filepath.Join(*outDir, fmt.Sprintf("%s-%02.0f.onnx", method, 100*r))
-				err = onnx.SaveContext(ctx, row.Model, pr.Model, onnx.SaveOptions{Overwrite: true})
+				row.Model = compareModelPath(*outDir, method, r)
+				err = onnx.SaveContext(ctx, row.Model, pr.Model, onnx.SaveOptions{Overwrite: *force})
 			}
 			if err != nil {
 				if ctx.Err() != nil {
@@ -303,6 +311,11 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%d of %d runs failed (see the error column of %s)", failed, len(res.Rows), files["csv"])
 	}
 	return nil
+}
+
+// compareModelPath is where --save-models writes the model of method at reduction r.
+func compareModelPath(dir, method string, r float64) string {
+	return filepath.Join(dir, fmt.Sprintf("%s-%02.0f.onnx", method, 100*r))
 }
 
 // parseMethods splits a comma-separated method list, checking and de-duplicating it.
