@@ -288,9 +288,9 @@ func TestPruneInterrupted(t *testing.T) {
 	}
 	time.Sleep(1500 * time.Millisecond)
 	cmd.Process.Signal(os.Interrupt)
-	err := cmd.Wait()
-	if err == nil || !strings.Contains(stderr.String(), "canceled") {
-		t.Fatalf("interrupted prune: %v, stderr %q", err, stderr.String())
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Fatalf("interrupted prune: exit code %d, stderr %q", code, stderr.String())
 	}
 	checkEmpty(t, outDir)
 }

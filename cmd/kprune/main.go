@@ -58,7 +58,9 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run executes the CLI and returns the process exit code: 0 success, 1 failure, 2 usage error.
+// run executes the CLI and returns the process exit code: 0 success, 1 failure, 2 usage error,
+// 130 interrupted (ctx cancelled, as by Ctrl-C: the command stopped and removed its partial
+// outputs).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
@@ -81,6 +83,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &ue) {
 			fmt.Fprintf(stderr, "kprune %s: %v\nRun 'kprune %s -h' for help.\n", args[0], err, args[0])
 			return 2
+		}
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			fmt.Fprintf(stderr, "kprune %s: interrupted (%v); no output was written\n", args[0], strings.TrimSpace(err.Error()))
+			return 130
 		}
 		fmt.Fprintf(stderr, "kprune %s: %v\n", args[0], strings.TrimSpace(err.Error()))
 		return 1
