@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -191,6 +192,20 @@ func (p *page) summary(r *prune.Report) {
 		{"FLOPs reduction achieved", pct(r.AchievedReduction)},
 		{"encoder FLOPs", flops(r.FLOPsBefore) + " → " + flops(r.FLOPsAfter) + " (costing length " + strconv.FormatFloat(r.SeqLen, 'f', 1, 64) + " tokens)"},
 		{"parameters", intComma(r.ParamsBefore) + " → " + intComma(r.ParamsAfter) + " (" + fewer(float64(r.ParamsBefore), float64(r.ParamsAfter)) + ")"},
+	}
+	if r.Head != "" {
+		rows = append(rows, []string{"head", r.Head + " (outputs " + strings.Join(r.HeadOutputs, ", ") + ")"})
+	}
+	if r.Loss != "" {
+		rows = append(rows, []string{"predictive loss", r.Loss})
+	}
+	if len(r.Unfused) > 0 {
+		var ops []string
+		for op, n := range r.Unfused {
+			ops = append(ops, fmt.Sprintf("%s ×%d", op, n))
+		}
+		slices.Sort(ops)
+		rows = append(rows, []string{"onnxruntime-fused operators", "read as standard ONNX: " + strings.Join(ops, ", ") + "; the pruned model is standard ONNX"})
 	}
 	if r.InputBytes > 0 || r.OutputBytes > 0 {
 		rows = append(rows, []string{"model file size", sizeOrDash(r.InputBytes) + " → " + sizeOrDash(r.OutputBytes)})
