@@ -1,8 +1,10 @@
 package data
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/bits"
 	"math/rand/v2"
 	"sort"
@@ -237,11 +239,15 @@ type Stats struct {
 	// AvgLen is Tokens/Sequences; MaxLen the longest sequence in real tokens.
 	AvgLen float64
 	MaxLen int
+	// Distinct counts the different sequences (real tokens and their token types; a draw
+	// with replacement can repeat a sequence).
+	Distinct int
 }
 
 // ComputeStats counts sequences and tokens over batches.
 func ComputeStats(batches []Batch) Stats {
 	var s Stats
+	seen := map[uint64]bool{}
 	for bi := range batches {
 		b := &batches[bi]
 		s.Batches++
@@ -256,12 +262,34 @@ func ComputeStats(batches []Batch) Stats {
 			}
 			s.Tokens += n
 			s.MaxLen = max(s.MaxLen, n)
+			seen[rowHash(b, r)] = true
 		}
 	}
+	s.Distinct = len(seen)
 	if s.Sequences > 0 {
 		s.AvgLen = float64(s.Tokens) / float64(s.Sequences)
 	}
 	return s
+}
+
+// rowHash is a 64-bit FNV-1a hash of row r's real tokens (id and token type of every position
+// whose attention mask is not 0): equal sequences, whatever their padding, hash equal.
+func rowHash(b *Batch, r int) uint64 {
+	h := fnv.New64a()
+	var buf [16]byte
+	for j := r * b.SeqLen; j < (r+1)*b.SeqLen; j++ {
+		if b.AttentionMask[j] == 0 {
+			continue
+		}
+		var tt int64
+		if b.TokenTypeIDs != nil {
+			tt = b.TokenTypeIDs[j]
+		}
+		binary.LittleEndian.PutUint64(buf[:8], uint64(b.InputIDs[j]))
+		binary.LittleEndian.PutUint64(buf[8:], uint64(tt))
+		h.Write(buf[:])
+	}
+	return h.Sum64()
 }
 
 // String summarises the statistics on one line.

@@ -199,12 +199,20 @@ func TestComputeStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := ComputeStats(bs)
-	want := Stats{Batches: 2, Sequences: 4, Tokens: 13, PaddedTokens: 2*5 + 2*4, AvgLen: 13.0 / 4, MaxLen: 5}
+	want := Stats{Batches: 2, Sequences: 4, Tokens: 13, PaddedTokens: 2*5 + 2*4, AvgLen: 13.0 / 4, MaxLen: 5, Distinct: 4}
 	if got != want {
 		t.Errorf("stats %+v, want %+v", got, want)
 	}
 	if s := got.String(); !strings.Contains(s, "4 sequences in 2 batches, 13 tokens (avg 3.2, max 5), 27.8% padding") {
 		t.Errorf("String() = %q", s)
+	}
+	// Repeated draws count once, whatever their padding (sequence 2 is padded to 5 and to 2).
+	rep, err := MakeBatches(encs, []int{0, 2, 2, 2, 1, 0}, 2, Padding{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := ComputeStats(rep).Distinct; d != 3 {
+		t.Errorf("distinct sequences of 6 draws of 3: %d", d)
 	}
 	if (ComputeStats(nil) != Stats{}) {
 		t.Error("stats of nothing are not zero")

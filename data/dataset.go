@@ -53,7 +53,7 @@ func DetectFormat(path string) (Format, error) {
 	case ".jsonl", ".ndjson", ".json":
 		return FormatJSONL, nil
 	}
-	return FormatAuto, fmt.Errorf("cannot tell the format of %s from its extension; name it .tsv, .csv or .jsonl or set the format explicitly", path)
+	return FormatAuto, fmt.Errorf("cannot tell the format of %s from its extension; name it .tsv, .csv or .jsonl or set the format (ReadOptions.Format; --format tsv|csv|jsonl on the kprune command line)", path)
 }
 
 // Header says whether a TSV or CSV file starts with a header row.
@@ -125,6 +125,10 @@ type ReadOptions struct {
 	// LabelNames, if set, fixes the class ids of string labels: LabelNames[i] is class i.
 	// Labels not in the list are errors. Without it string labels get ids in sorted order.
 	LabelNames []string
+	// MaxLineBytes is the longest line allowed (0: DefaultMaxLineBytes). A longer line, or
+	// a NUL byte anywhere (binary data), stops reading with an error naming the line, so
+	// that memory stays bounded by one line whatever the input.
+	MaxLineBytes int
 }
 
 // Record is one example of a dataset.
@@ -188,8 +192,9 @@ func (d *Dataset) Scores() []float64 {
 }
 
 // ReadDataset reads a TSV, CSV or JSONL dataset. Errors about the content name the file
-// and line ("FILE:LINE: ..."); an empty file, or one with a header but no records, is an
-// error.
+// and line ("FILE:LINE: ...") and quote at most a short, escaped prefix of the file's
+// content (see [QuotePrefix]); an empty file, one with a header but no records, one with
+// a line longer than ReadOptions.MaxLineBytes and one with binary data are errors.
 func ReadDataset(path string, opts ReadOptions) (*Dataset, error) {
 	if opts.Format == FormatAuto {
 		f, err := DetectFormat(path)
@@ -222,7 +227,15 @@ func ReadDatasetFrom(r io.Reader, name string, opts ReadOptions) (*Dataset, erro
 	if opts.Labels < LabelAuto || opts.Labels > LabelScore {
 		return nil, fmt.Errorf("read dataset %s: invalid label kind %d", name, int(opts.Labels))
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
+	maxLine := opts.MaxLineBytes
+	if maxLine < 0 {
+		return nil, fmt.Errorf("read dataset %s: negative MaxLineBytes %d", name, maxLine)
+	}
+	if maxLine == 0 {
+		maxLine = DefaultMaxLineBytes
+	}
+	lim := newLineLimitReader(r, name, maxLine)
+	br := bufio.NewReaderSize(lim, 64<<10)
 	if b, _ := br.Peek(3); bytes.Equal(b, []byte("\xEF\xBB\xBF")) {
 		_, _ = br.Discard(3)
 	}
@@ -231,7 +244,7 @@ func ReadDatasetFrom(r io.Reader, name string, opts ReadOptions) (*Dataset, erro
 	var err error
 	switch opts.Format {
 	case FormatTSV, FormatCSV:
-		raws, err = readDelimited(br, ds, opts)
+		raws, err = readDelimited(br, lim, ds, opts)
 	case FormatJSONL:
 		raws, err = readJSONL(br, ds, opts)
 	default:
@@ -273,8 +286,9 @@ func defaultTextColumns(has func(string) bool) []string {
 	return nil
 }
 
-// readDelimited reads TSV or CSV rows into ds and returns the raw labels.
-func readDelimited(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, error) {
+// readDelimited reads TSV or CSV rows into ds and returns the raw labels. lim is the reader
+// under br, which bounds CSV records too.
+func readDelimited(br *bufio.Reader, lim *lineLimitReader, ds *Dataset, opts ReadOptions) ([]rawLabel, error) {
 	name := ds.Source
 	var next func() ([]string, int, error) // fields, line, error (io.EOF at end)
 	if opts.Format == FormatTSV {
@@ -282,6 +296,9 @@ func readDelimited(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel,
 		next = func() ([]string, int, error) {
 			for {
 				s, err := br.ReadString('\n')
+				if ie, ok := asInputError(err); ok {
+					return nil, 0, ie
+				}
 				if s == "" && err != nil {
 					if errors.Is(err, io.EOF) {
 						return nil, 0, io.EOF
@@ -298,6 +315,7 @@ func readDelimited(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel,
 		}
 	} else {
 		cr := newCSVReader(br)
+		lim.recordMax = lim.max + recordSlack
 		next = func() ([]string, int, error) {
 			rec, err := cr.Read()
 			if err != nil {
@@ -307,6 +325,7 @@ func readDelimited(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel,
 				return nil, 0, csvError(name, err)
 			}
 			line, _ := cr.FieldPos(0)
+			lim.record(line)
 			return rec, line, nil
 		}
 	}
@@ -326,6 +345,9 @@ func readDelimited(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel,
 	if hasHeader {
 		header, pending = first, nil
 		for i, h := range header {
+			if !isValidUTF8(h) {
+				return nil, fmt.Errorf("%s:%d: the header is not UTF-8 text (is this a %s file?)", name, firstLine, opts.Format)
+			}
 			header[i] = strings.TrimSpace(h)
 		}
 	}
@@ -347,16 +369,16 @@ func readDelimited(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel,
 			return i, "#" + spec, nil
 		}
 		if header == nil {
-			return 0, "", fmt.Errorf("%s: %s column %q: the file has no header, select columns by 0-based index", name, role, spec)
+			return 0, "", fmt.Errorf("%s: %s column %s: the file has no header, select columns by 0-based index", name, role, QuotePrefix(spec))
 		}
-		return 0, "", fmt.Errorf("%s: %s column %q not in the header (%s)", name, role, spec, strings.Join(header, ", "))
+		return 0, "", fmt.Errorf("%s: %s column %s not in the header (%s)", name, role, QuotePrefix(spec), quoteList(header))
 	}
 	textSpecs := opts.TextColumns
 	if len(textSpecs) == 0 {
 		if header != nil {
 			textSpecs = defaultTextColumns(func(s string) bool { return slices.Contains(header, s) })
 			if textSpecs == nil {
-				return nil, fmt.Errorf("%s: no known text column in the header (%s); select the text columns", name, strings.Join(header, ", "))
+				return nil, fmt.Errorf("%s: no known text column in the header (%s); select the text columns", name, quoteList(header))
 			}
 		} else if nFields >= 3 {
 			textSpecs = []string{"0", "1"}
@@ -393,7 +415,7 @@ func readDelimited(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel,
 			labelIdx, ds.LabelColumn = nFields-1, "#"+strconv.Itoa(nFields-1)
 		}
 		if labelIdx >= 0 && slices.Contains(textIdx, labelIdx) {
-			return nil, fmt.Errorf("%s: column %s is both a text and the label column", name, ds.LabelColumn)
+			return nil, fmt.Errorf("%s: column %s is both a text and the label column", name, QuotePrefix(ds.LabelColumn))
 		}
 	}
 
@@ -421,7 +443,7 @@ func readDelimited(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel,
 		rec := Record{Line: line, Label: -1, Score: math.NaN(), Text: make([]string, len(textIdx))}
 		for k, i := range textIdx {
 			if !isValidUTF8(fields[i]) {
-				return nil, fmt.Errorf("%s:%d: invalid UTF-8 in column %s (convert the file to UTF-8)", name, line, ds.TextColumns[k])
+				return nil, fmt.Errorf("%s:%d: invalid UTF-8 in column %s (convert the file to UTF-8)", name, line, QuotePrefix(ds.TextColumns[k]))
 			}
 			rec.Text[k] = fields[i]
 		}
@@ -450,11 +472,11 @@ func resolveLabels(ds *Dataset, raws []rawLabel, opts ReadOptions) error {
 	}
 	parseNum := func(i int) (float64, error) {
 		if raws[i].quoted {
-			return 0, fmt.Errorf("%s: bad label %q: expected a number", at(i), raws[i].s)
+			return 0, fmt.Errorf("%s: bad label %s: expected a number", at(i), QuotePrefix(raws[i].s))
 		}
 		v, err := strconv.ParseFloat(raws[i].s, 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-			return 0, fmt.Errorf("%s: bad label %q: expected a number", at(i), raws[i].s)
+			return 0, fmt.Errorf("%s: bad label %s: expected a number", at(i), QuotePrefix(raws[i].s))
 		}
 		return v, nil
 	}
@@ -480,7 +502,7 @@ func resolveLabels(ds *Dataset, raws []rawLabel, opts ReadOptions) error {
 		for i, r := range raws {
 			id, ok := ids[r.s]
 			if !ok {
-				return fmt.Errorf("%s: bad label %q: not one of %s", at(i), r.s, strings.Join(opts.LabelNames, ", "))
+				return fmt.Errorf("%s: bad label %s: not one of %s", at(i), QuotePrefix(r.s), quoteList(opts.LabelNames))
 			}
 			ds.Records[i].Label = id
 		}
@@ -501,7 +523,7 @@ func resolveLabels(ds *Dataset, raws []rawLabel, opts ReadOptions) error {
 			if _, err := strconv.Atoi(raws[i].s); err != nil {
 				integral = false
 				if opts.Labels == LabelClass {
-					return fmt.Errorf("%s: bad label %q: class labels must be integers", at(i), raws[i].s)
+					return fmt.Errorf("%s: bad label %s: class labels must be integers", at(i), QuotePrefix(raws[i].s))
 				}
 			}
 		}
@@ -514,7 +536,7 @@ func resolveLabels(ds *Dataset, raws []rawLabel, opts ReadOptions) error {
 		}
 		for i, v := range vals {
 			if v < 0 || v >= 1<<31 {
-				return fmt.Errorf("%s: bad label %q: class ids must be non-negative", at(i), raws[i].s)
+				return fmt.Errorf("%s: bad label %s: class ids must be non-negative", at(i), QuotePrefix(raws[i].s))
 			}
 			ds.Records[i].Label = int(v)
 			ds.NumClasses = max(ds.NumClasses, int(v)+1)

@@ -25,6 +25,9 @@ func newCSVReader(r io.Reader) *csv.Reader {
 
 // csvError turns an encoding/csv error into a "FILE:LINE: ..." error.
 func csvError(name string, err error) error {
+	if ie, ok := asInputError(err); ok {
+		return ie
+	}
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		if pe.Line != pe.StartLine {
@@ -51,6 +54,9 @@ func readJSONL(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, err
 	)
 	for {
 		s, err := br.ReadString('\n')
+		if ie, ok := asInputError(err); ok {
+			return nil, ie
+		}
 		if s == "" && err != nil {
 			if errors.Is(err, io.EOF) {
 				break
@@ -64,7 +70,7 @@ func readJSONL(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, err
 		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(s), &obj); err != nil {
-			return nil, fmt.Errorf("%s:%d: invalid JSON line: %w", name, line, err)
+			return nil, fmt.Errorf("%s:%d: invalid JSON line: %s", name, line, shortError(err))
 		}
 		if obj == nil {
 			return nil, fmt.Errorf("%s:%d: expected a JSON object, got null", name, line)
@@ -76,7 +82,7 @@ func readJSONL(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, err
 			case len(opts.TextColumns) > 0:
 				for _, c := range opts.TextColumns {
 					if _, err := strconv.Atoi(c); err == nil && !has(c) {
-						return nil, fmt.Errorf("%s:%d: text column %q: select JSONL fields by name, not index", name, line, c)
+						return nil, fmt.Errorf("%s:%d: text column %s: select JSONL fields by name, not index", name, line, QuotePrefix(c))
 					}
 				}
 				textFields = opts.TextColumns
@@ -90,7 +96,7 @@ func readJSONL(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, err
 						keys = append(keys, k)
 					}
 					sort.Strings(keys)
-					return nil, fmt.Errorf("%s:%d: no known text field (have %s); select the text fields", name, line, strings.Join(keys, ", "))
+					return nil, fmt.Errorf("%s:%d: no known text field (have %s); select the text fields", name, line, quoteList(keys))
 				}
 			}
 			if opts.Labels != LabelNone && opts.LabelColumn != NoColumn {
@@ -105,7 +111,7 @@ func readJSONL(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, err
 					}
 				}
 				if slices.Contains(textFields, labelField) {
-					return nil, fmt.Errorf("%s: field %q is both a text and the label field", name, labelField)
+					return nil, fmt.Errorf("%s: field %s is both a text and the label field", name, QuotePrefix(labelField))
 				}
 			}
 			ds.TextColumns = slices.Clone(textFields)
@@ -122,29 +128,29 @@ func readJSONL(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, err
 			for k, f := range textFields {
 				raw, ok := obj[f]
 				if !ok {
-					return nil, fmt.Errorf("%s:%d: missing text field %q", name, line, f)
+					return nil, fmt.Errorf("%s:%d: missing text field %s", name, line, QuotePrefix(f))
 				}
 				if err := json.Unmarshal(raw, &rec.Text[k]); err != nil || isNull(raw) {
-					return nil, fmt.Errorf("%s:%d: field %q is not a string", name, line, f)
+					return nil, fmt.Errorf("%s:%d: field %s is not a string", name, line, QuotePrefix(f))
 				}
 			}
 		}
 		if labelField != "" {
 			raw, ok := obj[labelField]
 			if !ok || isNull(raw) {
-				return nil, fmt.Errorf("%s:%d: missing label field %q", name, line, labelField)
+				return nil, fmt.Errorf("%s:%d: missing label field %s", name, line, QuotePrefix(labelField))
 			}
 			var rl rawLabel
 			switch raw[0] {
 			case '"':
 				if err := json.Unmarshal(raw, &rl.s); err != nil {
-					return nil, fmt.Errorf("%s:%d: label: %w", name, line, err)
+					return nil, fmt.Errorf("%s:%d: label: %s", name, line, shortError(err))
 				}
 				rl.s, rl.quoted = strings.TrimSpace(rl.s), true
 			case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 				rl.s = string(raw)
 			default:
-				return nil, fmt.Errorf("%s:%d: label field %q must be a number or a string", name, line, labelField)
+				return nil, fmt.Errorf("%s:%d: label field %s must be a number or a string", name, line, QuotePrefix(labelField))
 			}
 			raws = append(raws, rl)
 		}
@@ -165,7 +171,7 @@ func parsePretokenized(obj map[string]json.RawMessage, rec *Record) error {
 		}
 		var v []int32
 		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, fmt.Errorf("field %q must be an array of int32: %w", field, err)
+			return nil, fmt.Errorf("field %q must be an array of int32: %s", field, shortError(err))
 		}
 		if v == nil {
 			v = []int32{}

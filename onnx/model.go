@@ -8,7 +8,6 @@
 package onnx
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -200,97 +199,6 @@ type SaveOptions struct {
 	ExternalData bool
 	// ExternalThreshold is the smallest tensor (in bytes) moved to external data; 0 means 1024.
 	ExternalThreshold int
-}
-
-// Save writes m to path atomically: it writes a temporary file in the same folder, syncs it,
-// and renames it over path, so a reader never sees a partial model. m is not modified.
-func Save(path string, m *ModelProto, opts SaveOptions) error {
-	if !opts.Overwrite {
-		if _, err := os.Stat(path); err == nil {
-			return fmt.Errorf("saving model: %s already exists (refusing to overwrite it)", path)
-		}
-	}
-	dir := filepath.Dir(path)
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return fmt.Errorf("saving model: output folder %s does not exist", dir)
-	}
-	if opts.ExternalData || proto.Size(m) > maxProtoBytes {
-		return saveExternal(path, m, opts)
-	}
-	b, err := Encode(m)
-	if err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
-	}
-	return WriteFileAtomic(path, b)
-}
-
-func saveExternal(path string, m *ModelProto, opts SaveOptions) error {
-	threshold := opts.ExternalThreshold
-	if threshold <= 0 {
-		threshold = 1024
-	}
-	m = proto.Clone(m).(*ModelProto)
-	dataName := filepath.Base(path) + ".data"
-	var data bytes.Buffer
-	WalkTensors(m.GetGraph(), func(t *TensorProto) {
-		if len(t.RawData) < threshold {
-			return
-		}
-		// Align each tensor to 4 KiB as onnx's own writer does, for mmap-friendly reading.
-		if pad := data.Len() % 4096; pad != 0 {
-			data.Write(make([]byte, 4096-pad))
-		}
-		off, n := data.Len(), len(t.RawData)
-		data.Write(t.RawData)
-		t.RawData = nil
-		t.DataLocation = TensorProto_EXTERNAL.Enum()
-		t.ExternalData = []*StringStringEntryProto{
-			{Key: proto.String("location"), Value: proto.String(dataName)},
-			{Key: proto.String("offset"), Value: proto.String(strconv.Itoa(off))},
-			{Key: proto.String("length"), Value: proto.String(strconv.Itoa(n))},
-		}
-	})
-	b, err := Encode(m)
-	if err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
-	}
-	if err := WriteFileAtomic(filepath.Join(filepath.Dir(path), dataName), data.Bytes()); err != nil {
-		return err
-	}
-	return WriteFileAtomic(path, b)
-}
-
-// WriteFileAtomic writes b to path through a temporary file in the same folder and a rename.
-func WriteFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if _, err := f.Write(b); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }
 
 // Clone returns a deep copy of m.

@@ -157,7 +157,7 @@ func TestMagnitudeBadInput(t *testing.T) {
 		want string
 	}{
 		{"no costing length", prune.MagnitudeOptions{Reduction: 0.5}, "SeqLen"},
-		{"negative length", prune.MagnitudeOptions{Reduction: 0.5, SeqLen: -3}, "positive"},
+		{"negative length", prune.MagnitudeOptions{Reduction: 0.5, SeqLen: -3}, "SeqLen"},
 		{"reduction 1", prune.MagnitudeOptions{Reduction: 1, SeqLen: 20}, "[0, 1)"},
 	}
 	for _, c := range cases {

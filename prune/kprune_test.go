@@ -63,6 +63,22 @@ func comparePredictions(t testing.TB, a, b *onnx.ModelProto, batches []data.Batc
 	return pa, pb, maxDiff
 }
 
+// withDefaults fills Lambda, Mu and Temperature of o with prune.DefaultOptions where they are 0,
+// so that tests name only the options they are about.
+func withDefaults(o prune.Options) prune.Options {
+	d := prune.DefaultOptions()
+	if o.Lambda == 0 {
+		o.Lambda = d.Lambda
+	}
+	if o.Mu == 0 {
+		o.Mu = d.Mu
+	}
+	if o.Temperature == 0 {
+		o.Temperature = d.Temperature
+	}
+	return o
+}
+
 func demoModel(t testing.TB) *onnx.ModelProto {
 	t.Helper()
 	m, err := onnx.Decode(demo.Model)
@@ -78,7 +94,7 @@ func TestZeroReductionKeepsTheModel(t *testing.T) {
 	m := demoModel(t)
 	calib, _ := demoSet(t, demo.CalibTSV, 512)
 	dev, labels := demoSet(t, demo.DevTSV, 0)
-	res, err := prune.KPrune(context.Background(), m, calib, prune.Options{Reduction: 0, Threads: 2}, nil)
+	res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0, Threads: 2}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +125,7 @@ func TestReductionsMeetTheBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range []float64{0.4, 0.6, 0.8} {
-		res, err := prune.KPrune(context.Background(), m, calib, prune.Options{Reduction: r, Threads: 2}, nil)
+		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: r, Threads: 2}), nil)
 		if err != nil {
 			t.Fatalf("reduction %v: %v", r, err)
 		}
@@ -164,7 +180,7 @@ func TestDeterministic(t *testing.T) {
 	calib, _ := demoSet(t, demo.CalibTSV, 256)
 	var out [2][]byte
 	for k := range out {
-		res, err := prune.KPrune(context.Background(), m, calib, prune.Options{Reduction: 0.5, Threads: 2}, nil)
+		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.5, Threads: 2}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,10 +205,14 @@ func TestBadInput(t *testing.T) {
 		opts  prune.Options
 		want  string
 	}{
-		{"reduction 1", calib, prune.Options{Reduction: 1}, "[0, 1)"},
-		{"negative reduction", calib, prune.Options{Reduction: -0.1}, "[0, 1)"},
-		{"empty calibration", nil, prune.Options{Reduction: 0.5}, "empty"},
-		{"ids beyond vocabulary", []data.Batch{{InputIDs: []int64{101, 999999}, AttentionMask: []int64{1, 1}, Size: 1, SeqLen: 2}}, prune.Options{Reduction: 0.5}, "vocabulary"},
+		{"reduction 1", calib, withDefaults(prune.Options{Reduction: 1}), "[0, 1)"},
+		{"negative reduction", calib, withDefaults(prune.Options{Reduction: -0.1}), "[0, 1)"},
+		{"empty calibration", nil, withDefaults(prune.Options{Reduction: 0.5}), "empty"},
+		{"lambda NaN", calib, withDefaults(prune.Options{Reduction: 0.5, Lambda: math.NaN()}), "Lambda"},
+		{"mu NaN", calib, withDefaults(prune.Options{Reduction: 0.5, Mu: math.NaN()}), "Mu"},
+		{"lambda Inf", calib, withDefaults(prune.Options{Reduction: 0.5, Lambda: math.Inf(1)}), "Lambda"},
+		{"temperature 0", calib, prune.Options{Reduction: 0.5, Lambda: 1, Mu: 1}, "Temperature"},
+		{"ids beyond vocabulary", []data.Batch{{InputIDs: []int64{101, 999999}, AttentionMask: []int64{1, 1}, Size: 1, SeqLen: 2}}, withDefaults(prune.Options{Reduction: 0.5}), "vocabulary"},
 	}
 	for _, c := range cases {
 		_, err := prune.KPrune(context.Background(), m, c.batch, c.opts, nil)
@@ -202,7 +222,7 @@ func TestBadInput(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := prune.KPrune(ctx, m, calib, prune.Options{Reduction: 0.5}, nil); err == nil {
+	if _, err := prune.KPrune(ctx, m, calib, withDefaults(prune.Options{Reduction: 0.5}), nil); err == nil {
 		t.Error("cancelled context: want an error")
 	}
 }
@@ -222,7 +242,7 @@ func TestPerExampleMatchesBatchOfOne(t *testing.T) {
 	var layers [2][]prune.LayerUnits
 	var pred [2]float64
 	for k, per := range []bool{false, true} {
-		res, err := prune.KPrune(context.Background(), m, single, prune.Options{Reduction: 0.5, PerExample: per, AutoLambda: true, Threads: 2}, nil)
+		res, err := prune.KPrune(context.Background(), m, single, withDefaults(prune.Options{Reduction: 0.5, PerExample: per, AutoLambda: true, Threads: 2}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,18 +259,21 @@ func TestPerExampleMatchesBatchOfOne(t *testing.T) {
 	}
 }
 
-// TestMicroBatchesGiveTheSameResult: splitting the scoring runs into micro-batches must not
-// change the knowledge measured nor the decisions.
-func TestMicroBatchesGiveTheSameResult(t *testing.T) {
+// TestMicroBatchesWithinTolerance: splitting the scoring runs into micro-batches changes the
+// results only by float32 rounding, as prune.Options.MicroBatch documents: the same decisions,
+// the knowledge measured within 1e-3 relative, and the tuned weights within 2e-3 of each
+// tensor's largest weight (6.3e-4 measured) (not bit for bit: onnxruntime sums a run's rows in float32).
+func TestMicroBatchesWithinTolerance(t *testing.T) {
 	m := demoModel(t)
 	calib, _ := demoSet(t, demo.CalibTSV, 96)
 	var reps [2]prune.Report
+	var models [2]*onnx.ModelProto
 	for k, mb := range []int{0, 5} {
-		res, err := prune.KPrune(context.Background(), m, calib, prune.Options{Reduction: 0.6, MicroBatch: mb, Threads: 2}, nil)
+		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.6, MicroBatch: mb, Threads: 2}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		reps[k] = res.Report
+		reps[k], models[k] = res.Report, res.Model
 	}
 	for l := range reps[0].Layers {
 		if reps[0].Layers[l] != reps[1].Layers[l] {
@@ -269,6 +292,34 @@ func TestMicroBatchesGiveTheSameResult(t *testing.T) {
 			t.Fatalf("sublayer %d: whole batches %+v vs micro-batches %+v", i, a, b)
 		}
 	}
+	ia, ib := models[0].GetGraph().GetInitializer(), models[1].GetGraph().GetInitializer()
+	if len(ia) != len(ib) {
+		t.Fatalf("%d vs %d initializers", len(ia), len(ib))
+	}
+	worst := 0.0
+	for i := range ia {
+		va, _, errA := onnx.Float32View(ia[i])
+		vb, _, errB := onnx.Float32View(ib[i])
+		if errA != nil || errB != nil {
+			continue // not a float tensor
+		}
+		if len(va) != len(vb) {
+			t.Fatalf("initializer %s: %d vs %d values", ia[i].GetName(), len(va), len(vb))
+		}
+		top := 0.0
+		for _, v := range va {
+			top = math.Max(top, math.Abs(float64(v)))
+		}
+		for j := range va {
+			if d := math.Abs(float64(va[j] - vb[j])); top > 0 {
+				worst = math.Max(worst, d/top)
+			}
+		}
+	}
+	t.Logf("largest weight difference: %.3g of the tensor's largest weight", worst)
+	if worst > 2e-3 {
+		t.Fatalf("tuned weights differ by %.3g of the tensor's largest weight, above the documented tolerance", worst)
+	}
 }
 
 // TestFisherSeesTheFirstSublayer: with sampled labels the predictive knowledge is not zero at
@@ -278,7 +329,7 @@ func TestFisherSeesTheFirstSublayer(t *testing.T) {
 	calib, _ := demoSet(t, demo.CalibTSV, 64)
 	var pred [2]float64
 	for k, fisher := range []bool{false, true} {
-		res, err := prune.KPrune(context.Background(), m, calib, prune.Options{Reduction: 0.5, Fisher: fisher, Threads: 2}, nil)
+		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.5, Fisher: fisher, Threads: 2}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +346,7 @@ func TestFisherSeesTheFirstSublayer(t *testing.T) {
 func TestAutoLambdaIgnoresNoise(t *testing.T) {
 	m := demoModel(t)
 	calib, _ := demoSet(t, demo.CalibTSV, 64)
-	res, err := prune.KPrune(context.Background(), m, calib, prune.Options{Reduction: 0.5, AutoLambda: true, Threads: 2}, nil)
+	res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.5, AutoLambda: true, Threads: 2}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,6 +118,9 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 		return nil, err
 	}
 	start := time.Now()
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid options: %w", err)
+	}
 	enc, stats, cost, err := setup(m, batches, opts.Reduction, opts.SeqLen)
 	if err != nil {
 		return nil, err
@@ -219,7 +222,7 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 		Method: "kwon", RequestedReduction: opts.Reduction, SeqLen: seqLen, Iterations: iters, Unfused: unfused,
 		Options: Options{Reduction: opts.Reduction, SeqLen: opts.SeqLen, Temperature: 1, KeepBias: true,
 			NoTuning: opts.NoTuning, Threads: opts.Threads, Provider: opts.Provider},
-		Calibration: CalibStats{Sequences: stats.Sequences, Tokens: stats.Tokens, PaddedTokens: stats.PaddedTokens, AvgLen: stats.AvgLen, Batches: len(batches)},
+		Calibration: calibStats(stats, len(batches)),
 	}
 	rep.fill(cost, enc, senc, m, student)
 	rep.TotalSeconds = time.Since(start).Seconds()

@@ -37,8 +37,8 @@ func Magnitude(ctx context.Context, m *onnx.ModelProto, opts MagnitudeOptions) (
 		return nil, err
 	}
 	start := time.Now()
-	if err := CheckReduction(opts.Reduction); err != nil {
-		return nil, err
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid options: %w", err)
 	}
 	enc, err := graph.Discover(m)
 	if err != nil {
@@ -79,7 +79,10 @@ func Magnitude(ctx context.Context, m *onnx.ModelProto, opts MagnitudeOptions) (
 			cands = append(cands, Candidate{Sublayer: s, Unit: u, Score: v, Cost: cost.Unit(s)})
 		}
 	}
-	thr := Threshold(cands, (1-opts.Reduction)*total)
+	thr, err := Threshold(cands, (1-opts.Reduction)*total)
+	if err != nil {
+		return nil, fmt.Errorf("mask search: %w", err)
+	}
 	plan := graph.Plan{Heads: make([][]int, len(enc.Layers)), Neurons: make([][]int, len(enc.Layers))}
 	for l := range enc.Layers {
 		// A sublayer that is already gone stays nil (nothing to keep or drop).
@@ -96,9 +99,8 @@ func Magnitude(ctx context.Context, m *onnx.ModelProto, opts MagnitudeOptions) (
 	}
 	rep := Report{
 		Method: "magnitude", RequestedReduction: opts.Reduction, SeqLen: seqLen, Unfused: unfused,
-		Options: Options{Reduction: opts.Reduction, SeqLen: opts.SeqLen, KeepBias: opts.KeepBias},
-		Calibration: CalibStats{Sequences: stats.Sequences, Tokens: stats.Tokens, PaddedTokens: stats.PaddedTokens,
-			AvgLen: stats.AvgLen, Batches: len(opts.Calibration)},
+		Options:     Options{Reduction: opts.Reduction, SeqLen: opts.SeqLen, KeepBias: opts.KeepBias},
+		Calibration: calibStats(stats, len(opts.Calibration)),
 	}
 	rep.fill(cost, enc, penc, m, pm)
 	rep.TotalSeconds = time.Since(start).Seconds()

@@ -26,9 +26,12 @@ func LoadModel(path string) (*onnx.ModelProto, map[string]int, error) {
 // Standardize returns m as standard ONNX: a graph optimised by onnxruntime (com.microsoft
 // Attention, SkipLayerNormalization, BiasGelu... as `optimum-cli export onnx --optimize` writes
 // them) is unfused into the plain operators discovery understands (package graph/fused), and any
-// other model comes back as it is. m is not modified. The error wraps graph.ErrFused (and
+// other model comes back as it is. m is not modified. A quantized model is refused (graph.ErrQuantized). The error wraps graph.ErrFused (and
 // fused.ErrUnsupportedFused) when a fused operator cannot be turned back.
 func Standardize(m *onnx.ModelProto) (*onnx.ModelProto, map[string]int, error) {
+	if err := graph.CheckQuantized(m); err != nil {
+		return nil, nil, err
+	}
 	s, rep, err := fused.Unfuse(m)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", graph.ErrFused, err)

@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -72,5 +73,56 @@ func TestSampleOneHot(t *testing.T) {
 		if got := count[c] / rows; math.Abs(got-want) > 0.02 {
 			t.Errorf("class %d drawn %.3f of the time, want %.1f", c, got, want)
 		}
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	if o := DefaultOptions(); o.Validate() != nil {
+		t.Fatalf("DefaultOptions invalid: %v", o.Validate())
+	}
+	cases := []struct {
+		option string
+		set    func(o *Options)
+	}{
+		{"Reduction", func(o *Options) { o.Reduction = 1 }},
+		{"Reduction", func(o *Options) { o.Reduction = nan }},
+		{"Lambda", func(o *Options) { o.Lambda = nan }},
+		{"Lambda", func(o *Options) { o.Lambda = inf }},
+		{"Lambda", func(o *Options) { o.Lambda = -1 }},
+		{"Mu", func(o *Options) { o.Mu = nan }},
+		{"Mu", func(o *Options) { o.Mu = -1 }},
+		{"Mu", func(o *Options) { o.Mu = -inf }},
+		{"Temperature", func(o *Options) { o.Temperature = 0 }},
+		{"Temperature", func(o *Options) { o.Temperature = -2 }},
+		{"Temperature", func(o *Options) { o.Temperature = inf }},
+		{"SeqLen", func(o *Options) { o.SeqLen = -1 }},
+		{"SeqLen", func(o *Options) { o.SeqLen = nan }},
+		{"RoundTo", func(o *Options) { o.RoundTo = -1 }},
+		{"MicroBatch", func(o *Options) { o.MicroBatch = -1 }},
+		{"Threads", func(o *Options) { o.Threads = -1 }},
+		{"Provider", func(o *Options) { o.Provider = "tpu" }},
+	}
+	for _, c := range cases {
+		o := DefaultOptions()
+		o.Reduction = 0.5
+		c.set(&o)
+		err := o.Validate()
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Option != c.option {
+			t.Errorf("%+v: got %v, want an OptionError on %s", o, err, c.option)
+		}
+	}
+	// Zero is a value, not a default: lambda 0 and mu 0 are valid, temperature 0 is not.
+	o := DefaultOptions()
+	o.Lambda, o.Mu = 0, 0
+	if err := o.Validate(); err != nil {
+		t.Errorf("lambda 0, mu 0: %v", err)
+	}
+	if err := (&MagnitudeOptions{Reduction: 0.5, SeqLen: -1}).Validate(); err == nil {
+		t.Error("magnitude: negative SeqLen accepted")
+	}
+	if err := (&KwonOptions{Reduction: 0.5, Threads: -1}).Validate(); err == nil {
+		t.Error("kwon: negative Threads accepted")
 	}
 }

@@ -1,10 +1,13 @@
 package prune
 
 import (
+	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
 
+	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/onnx"
 )
@@ -52,6 +55,52 @@ type Report struct {
 	TeacherPeakRSSBytes int64      `json:"teacher_peak_rss_bytes,omitempty"`
 	Versions            Versions   `json:"versions"`
 	SelfCheck           *SelfCheck `json:"self_check,omitempty"`
+	// Warnings are signs that the result may be poor (see QualityWarnings); the pruning
+	// functions leave them empty, a caller that has finished the run (self-check included) sets
+	// them.
+	Warnings []Warning `json:"warnings,omitempty"`
+}
+
+// Warning is a sign that a run's result may be poor: the run succeeded, but its calibration or
+// its check says not to trust it blindly.
+type Warning struct {
+	// Code identifies the warning: "few-calibration-sequences", "no-self-check" or
+	// "low-agreement".
+	Code string `json:"code"`
+	// Message says what was found and what to do, in one sentence.
+	Message string `json:"message"`
+}
+
+// Thresholds of QualityWarnings.
+const (
+	// MinDistinctSequences is the fewest distinct calibration sequences that do not warn: with
+	// fewer, the knowledge measured depends on a handful of sentences (the reference draws
+	// thousands).
+	MinDistinctSequences = 32
+	// MinAgreement is the lowest self-check agreement with the original model that does not
+	// warn.
+	MinAgreement = 0.9
+)
+
+// QualityWarnings returns the warnings a finished run deserves: fewer than
+// MinDistinctSequences distinct calibration sequences (methods that read data), no self-check
+// (SelfCheck nil), or a
+// self-check agreement below MinAgreement (for regression heads the share of outputs within 0.5,
+// for embedding models the mean cosine). r is not modified.
+func (r *Report) QualityWarnings() []Warning {
+	var ws []Warning
+	// Magnitude pruning reads no data: its calibration set only gives the costing length.
+	if c := r.Calibration; r.Method != "magnitude" && c.Sequences > 0 && c.Distinct < MinDistinctSequences {
+		ws = append(ws, Warning{Code: "few-calibration-sequences", Message: fmt.Sprintf(
+			"the calibration set has only %d distinct sequences (%d draws); use at least %d different examples, ideally thousands", c.Distinct, c.Sequences, MinDistinctSequences)})
+	}
+	if r.SelfCheck == nil {
+		ws = append(ws, Warning{Code: "no-self-check", Message: "the pruned model was not checked against the original: no held-out data (give evaluation data, or more calibration rows than are sampled)"})
+	} else if a := r.SelfCheck.Agreement; a < MinAgreement || math.IsNaN(a) {
+		ws = append(ws, Warning{Code: "low-agreement", Message: fmt.Sprintf(
+			"the pruned model agrees with the original on only %.2f%% of %d held-out examples (below %.0f%%); prune less or check the calibration data", 100*a, r.SelfCheck.Examples, 100*MinAgreement)})
+	}
+	return ws
 }
 
 // LayerUnits is the number of heads and FFN neurons of one layer.
@@ -99,9 +148,11 @@ type CalibStats struct {
 	// PaddedTokens counts every position fed, padding included.
 	PaddedTokens int     `json:"padded_tokens"`
 	AvgLen       float64 `json:"avg_len"`
-	Batches      int     `json:"batches"`
-	Seed         uint64  `json:"seed"`
-	Source       string  `json:"source,omitempty"`
+	// Distinct counts the different sequences among Sequences (draws with replacement repeat).
+	Distinct int    `json:"distinct_sequences"`
+	Batches  int    `json:"batches"`
+	Seed     uint64 `json:"seed"`
+	Source   string `json:"source,omitempty"`
 }
 
 // Versions records the software that produced a result.
@@ -119,6 +170,12 @@ type SelfCheck struct {
 	MeanKL    float64 `json:"mean_kl"`          // KL(teacher || student) of softmax outputs
 	MaxAbs    float64 `json:"max_abs_diff"`     // largest absolute output difference
 	Cosine    float64 `json:"cosine,omitempty"` // mean cosine of outputs (regression/embeddings)
+}
+
+// calibStats describes a calibration set of n batches with statistics stats.
+func calibStats(stats data.Stats, n int) CalibStats {
+	return CalibStats{Sequences: stats.Sequences, Tokens: stats.Tokens, PaddedTokens: stats.PaddedTokens, AvgLen: stats.AvgLen,
+		Distinct: stats.Distinct, Batches: n}
 }
 
 // layerUnits lists heads and neurons per layer.

@@ -1,6 +1,8 @@
 package prune
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"sort"
 )
@@ -21,16 +23,31 @@ type Candidate struct {
 // One deliberate departure from the reference, for the degenerate case only: when all candidates
 // already fit in the budget (total FLOPs <= budget), nothing is pruned (v = -Inf), where the
 // reference would still prune the lowest-scoring unit. At any real reduction this never applies.
-func Threshold(cands []Candidate, budget float64) float64 {
+//
+// A NaN or infinite score, a cost that is negative, NaN or infinite, or a NaN budget makes the
+// search meaningless: Threshold then returns an error naming the first such candidate. It always
+// terminates, in O(n log n).
+func Threshold(cands []Candidate, budget float64) (float64, error) {
+	if math.IsNaN(budget) {
+		return 0, errors.New("threshold search: the FLOPs budget is NaN")
+	}
+	for _, c := range cands {
+		if math.IsNaN(c.Score) || math.IsInf(c.Score, 0) {
+			return 0, fmt.Errorf("threshold search: unit %d of sublayer %d has score %v; scores must be finite (check lambda, mu and the calibration data)", c.Unit, c.Sublayer, c.Score)
+		}
+		if math.IsNaN(c.Cost) || math.IsInf(c.Cost, 0) || c.Cost < 0 {
+			return 0, fmt.Errorf("threshold search: unit %d of sublayer %d has cost %v; costs must be finite and not negative", c.Unit, c.Sublayer, c.Cost)
+		}
+	}
 	if len(cands) == 0 {
-		return math.Inf(-1)
+		return math.Inf(-1), nil
 	}
 	total := 0.0
 	for _, c := range cands {
 		total += c.Cost
 	}
 	if total <= budget {
-		return math.Inf(-1)
+		return math.Inf(-1), nil
 	}
 	sorted := append([]Candidate(nil), cands...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Score < sorted[j].Score })
@@ -42,16 +59,16 @@ func Threshold(cands []Candidate, budget float64) float64 {
 		suffix[i] = suffix[i+1] + sorted[i].Cost
 	}
 	for i := 0; i < n; {
-		j := i
+		j := i + 1 // every step advances, whatever the comparisons say
 		for j < n && sorted[j].Score == sorted[i].Score {
 			j++
 		}
 		if suffix[j] < budget {
-			return sorted[i].Score
+			return sorted[i].Score, nil
 		}
 		i = j
 	}
-	return sorted[n-1].Score
+	return sorted[n-1].Score, nil
 }
 
 // Kept returns, for the units of one sublayer with the given scores, the indices scoring strictly

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // referenceThreshold is a literal transcription of the reference loop: scan the ascending
@@ -54,7 +55,7 @@ func TestThresholdHandComputed(t *testing.T) {
 		{0, 5},    // nothing qualifies: highest score, all pruned
 	}
 	for _, c := range cases {
-		if got := Threshold(cands, c.budget); got != c.want {
+		if got, err := Threshold(cands, c.budget); err != nil || got != c.want {
 			t.Errorf("budget %v: threshold %v, want %v", c.budget, got, c.want)
 		}
 	}
@@ -75,7 +76,10 @@ func TestThresholdMatchesReferenceLoop(t *testing.T) {
 			total += cost
 		}
 		budget := rng.Float64() * total * 0.999
-		got := Threshold(cands, budget)
+		got, err := Threshold(cands, budget)
+		if err != nil {
+			t.Fatal(err)
+		}
 		want := referenceThreshold(cands, budget)
 		if got != want {
 			t.Fatalf("trial %d: threshold %v, reference loop %v", trial, got, want)
@@ -89,6 +93,53 @@ func TestThresholdMatchesReferenceLoop(t *testing.T) {
 		if budget > 0 && kept >= budget {
 			t.Fatalf("trial %d: kept FLOPs %v not under budget %v", trial, kept, budget)
 		}
+	}
+}
+
+// TestThresholdRejectsNonFinite: NaN or infinite scores (lambda or mu NaN or Inf), bad costs or a
+// NaN budget are errors, returned at once (the old loop never ended on NaN scores).
+func TestThresholdRejectsNonFinite(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	ok := []Candidate{{0, 0, 1, 2}, {0, 1, 2, 2}, {1, 0, 3, 1}}
+	cases := []struct {
+		name   string
+		bad    Candidate
+		budget float64
+	}{
+		{"NaN score", Candidate{1, 1, nan, 1}, 3},
+		{"+Inf score", Candidate{1, 1, inf, 1}, 3},
+		{"-Inf score", Candidate{1, 1, -inf, 1}, 3},
+		{"NaN cost", Candidate{1, 1, 1, nan}, 3},
+		{"Inf cost", Candidate{1, 1, 1, inf}, 3},
+		{"negative cost", Candidate{1, 1, 1, -1}, 3},
+		{"NaN budget", Candidate{1, 1, 1, 1}, nan},
+	}
+	for _, c := range cases {
+		done := make(chan error, 1)
+		go func() {
+			_, err := Threshold(append(append([]Candidate(nil), ok...), c.bad), c.budget)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("%s: no error", c.name)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: Threshold did not return", c.name)
+		}
+	}
+	// All NaN, as with --lambda NaN: an error, not a hang.
+	all := []Candidate{{0, 0, nan, 1}, {0, 1, nan, 1}}
+	if _, err := Threshold(all, 1); err == nil {
+		t.Error("all-NaN scores: no error")
+	}
+	// Infinite budgets are fine: +Inf keeps everything, -Inf prunes everything.
+	if v, err := Threshold(ok, inf); err != nil || !math.IsInf(v, -1) {
+		t.Errorf("budget +Inf: %v, %v", v, err)
+	}
+	if v, err := Threshold(ok, -inf); err != nil || v != 3 {
+		t.Errorf("budget -Inf: %v, %v", v, err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,7 +73,9 @@ tr.total td{font-weight:600;border-top:2px solid #ccc}
 .card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:10em}
 .card .v{font-size:1.5em;font-weight:600}.card .l{color:#666;font-size:.85em}
 .removed{color:#b00020;font-weight:600}.note{color:#666;font-size:.9em}
-.scroll{overflow-x:auto}svg{max-width:100%;height:auto}
+.scroll{overflow-x:auto;max-width:100%}svg{max-width:100%;height:auto}
+.warnings{border:1px solid #e0a800;background:#fff8e1;border-radius:6px;padding:.4em 1em;margin:1em 0}
+.warnings h2{border:none;margin:.3em 0;font-size:1.1em}
 @media print{body{max-width:none}}`
 
 // HTML writes a self-contained HTML page describing the pruning run r: a summary (FLOPs reduction
@@ -114,6 +117,7 @@ func HTML(w io.Writer, r *prune.Report, extra Extra) error {
 	if len(sub) > 0 {
 		ew.print(`<p class="sub">`, esc(strings.Join(sub, " · ")), "</p>\n")
 	}
+	pg.warnings(r.Warnings)
 	pg.summary(r)
 	pg.metrics(r, extra.Metrics)
 	pg.latency(extra.Latency)
@@ -189,6 +193,20 @@ func (p *page) summary(r *prune.Report) {
 		{"encoder FLOPs", flops(r.FLOPsBefore) + " → " + flops(r.FLOPsAfter) + " (costing length " + strconv.FormatFloat(r.SeqLen, 'f', 1, 64) + " tokens)"},
 		{"parameters", intComma(r.ParamsBefore) + " → " + intComma(r.ParamsAfter) + " (" + fewer(float64(r.ParamsBefore), float64(r.ParamsAfter)) + ")"},
 	}
+	if r.Head != "" {
+		rows = append(rows, []string{"head", r.Head + " (outputs " + strings.Join(r.HeadOutputs, ", ") + ")"})
+	}
+	if r.Loss != "" {
+		rows = append(rows, []string{"predictive loss", r.Loss})
+	}
+	if len(r.Unfused) > 0 {
+		var ops []string
+		for op, n := range r.Unfused {
+			ops = append(ops, fmt.Sprintf("%s ×%d", op, n))
+		}
+		slices.Sort(ops)
+		rows = append(rows, []string{"onnxruntime-fused operators", "read as standard ONNX: " + strings.Join(ops, ", ") + "; the pruned model is standard ONNX"})
+	}
 	if r.InputBytes > 0 || r.OutputBytes > 0 {
 		rows = append(rows, []string{"model file size", sizeOrDash(r.InputBytes) + " → " + sizeOrDash(r.OutputBytes)})
 	}
@@ -222,13 +240,6 @@ func (p *page) summary(r *prune.Report) {
 		opts += ", provider " + o.Provider
 	}
 	rows = append(rows, []string{"options", opts})
-	if sc := r.SelfCheck; sc != nil {
-		s := fmt.Sprintf("agreement %s on %s held-out examples, mean KL %s, max |diff| %s", pct(sc.Agreement), intComma(int64(sc.Examples)), num(sc.MeanKL), num(sc.MaxAbs))
-		if sc.Cosine != 0 {
-			s += ", mean cosine " + num(sc.Cosine)
-		}
-		rows = append(rows, []string{"self-check", s})
-	}
 	v := r.Versions
 	if v.Kprune != "" || v.Go != "" || v.ONNXRuntime != "" {
 		rows = append(rows, []string{"versions", fmt.Sprintf("kprune %s, %s, onnxruntime %s", orDash(v.Kprune), orDash(v.Go), orDash(v.ONNXRuntime))})
@@ -236,12 +247,33 @@ func (p *page) summary(r *prune.Report) {
 	p.table("kv", nil, rows)
 }
 
+// warnings lists the run's quality warnings in a box at the top of the page.
+func (p *page) warnings(ws []prune.Warning) {
+	if len(ws) == 0 {
+		return
+	}
+	p.ew.print(`<div class="warnings"><h2>Warnings</h2>`, "\n<ul>\n")
+	for _, w := range ws {
+		p.ew.print("<li>", esc(w.Message), "</li>\n")
+	}
+	p.ew.print("</ul></div>\n")
+}
+
+// metrics is the Quality table: the extra metrics (original, pruned, change) and the self-check
+// against the original. The original and change columns appear only when some metric has an
+// original value (a CLI run's report has only the self-check); the self-check's agreement is
+// left out when an extra metric already gives an agreement.
 func (p *page) metrics(r *prune.Report, ms []Metric) {
 	sc := r.SelfCheck
 	if len(ms) == 0 && sc == nil {
 		return
 	}
 	p.ew.print("<h2>Quality</h2>\n")
+	withOriginal, hasAgreement := false, false
+	for _, m := range ms {
+		withOriginal = withOriginal || m.Original != nil
+		hasAgreement = hasAgreement || strings.HasPrefix(strings.ToLower(m.Name), "agreement")
+	}
 	rows := [][]string{}
 	for _, m := range ms {
 		row := []string{m.Name, optNum(m.Original), optNum(m.Pruned), "–"}
@@ -251,8 +283,23 @@ func (p *page) metrics(r *prune.Report, ms []Metric) {
 		rows = append(rows, row)
 	}
 	if sc != nil {
-		rows = append(rows, []string{fmt.Sprintf("agreement with the original (%d examples)", sc.Examples), "", pct(sc.Agreement), ""})
-		rows = append(rows, []string{"mean KL(original ‖ pruned)", "", num(sc.MeanKL), ""})
+		if !hasAgreement {
+			rows = append(rows, []string{fmt.Sprintf("agreement with the original (%s held-out examples)", intComma(int64(sc.Examples))), "", pct(sc.Agreement), ""})
+		}
+		if sc.MeanKL != 0 || sc.Cosine == 0 {
+			rows = append(rows, []string{"mean KL(original ‖ pruned)", "", num(sc.MeanKL), ""})
+		}
+		if sc.Cosine != 0 {
+			rows = append(rows, []string{"mean cosine with the original", "", num(sc.Cosine), ""})
+		}
+		rows = append(rows, []string{"largest output difference", "", num(sc.MaxAbs), ""})
+	}
+	if !withOriginal {
+		for i, row := range rows {
+			rows[i] = []string{row[0], row[2]}
+		}
+		p.table("", []string{"metric", "pruned model"}, rows)
+		return
 	}
 	p.table("", []string{"metric", "original", "pruned", "change"}, rows)
 }
@@ -477,29 +524,34 @@ func (p *page) breakdown(r *prune.Report, extra Extra) {
 	})
 }
 
+// iterations writes the per-iteration tables: the decisions, then time and memory. Two tables
+// of at most ten columns fit the page; each also scrolls on its own on a narrow screen.
 func (p *page) iterations(its []prune.Iteration) {
 	if len(its) == 0 {
 		return
 	}
 	p.ew.print("<h2>Iterations</h2>\n<p class=\"note\">One K-prune iteration per sublayer, bottom-up. Masses are summed over all candidate units; lambda weighs the representational term.</p>\n")
-	rows := [][]string{}
+	decisions := [][]string{}
+	timing := [][]string{}
 	var t [6]float64
 	for _, it := range its {
 		kept := fmt.Sprintf("%d / %d", it.Kept, it.Units)
 		if it.Removed {
 			kept += " (removed)"
 		}
-		rows = append(rows, []string{strconv.Itoa(it.Sublayer), strconv.Itoa(it.Layer), it.Kind, kept, num(it.MeanLoss), num(it.PredMass), num(it.RepMass), num(it.Lambda), num(it.Ridge),
+		decisions = append(decisions, []string{strconv.Itoa(it.Sublayer), strconv.Itoa(it.Layer), it.Kind, kept, num(it.MeanLoss), num(it.PredMass), num(it.RepMass), num(it.Lambda), num(it.Ridge)})
+		timing = append(timing, []string{strconv.Itoa(it.Sublayer), it.Kind,
 			fmt.Sprintf("%.2f", it.MeasureSeconds), fmt.Sprintf("%.2f", it.SearchSeconds), fmt.Sprintf("%.2f", it.TuneSeconds),
 			fmt.Sprintf("%.2f", it.RewriteSeconds), fmt.Sprintf("%.2f", it.AdvanceSeconds), fmt.Sprintf("%.2f", it.ORTSeconds), strconv.Itoa(it.RowsPerRun), megabytesOrDash(it.PeakRSSBytes)})
 		for i, v := range []float64{it.MeasureSeconds, it.SearchSeconds, it.TuneSeconds, it.RewriteSeconds, it.AdvanceSeconds, it.ORTSeconds} {
 			t[i] += v
 		}
 	}
-	rows = append(rows, []string{"Total", "", "", "", "", "", "", "", "",
+	timing = append(timing, []string{"Total", "",
 		fmt.Sprintf("%.2f", t[0]), fmt.Sprintf("%.2f", t[1]), fmt.Sprintf("%.2f", t[2]), fmt.Sprintf("%.2f", t[3]), fmt.Sprintf("%.2f", t[4]), fmt.Sprintf("%.2f", t[5]), "", ""})
-	p.table("", []string{"sublayer", "layer", "kind", "kept", "mean loss", "pred mass", "rep mass", "lambda", "ridge",
-		"measure s", "search s", "tune s", "rewrite s", "advance s", "onnxruntime s", "rows / run", "peak RSS"}, rows)
+	p.table("", []string{"sublayer", "layer", "kind", "kept", "mean loss", "pred mass", "rep mass", "lambda", "ridge"}, decisions)
+	p.ew.print("<h3>Time and memory per iteration</h3>\n")
+	p.table("", []string{"sublayer", "kind", "measure s", "search s", "tune s", "rewrite s", "advance s", "onnxruntime s", "rows / run", "peak RSS"}, timing)
 }
 
 func (p *page) footer(r *prune.Report) {

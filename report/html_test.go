@@ -21,6 +21,9 @@ func sampleReport(t *testing.T) *prune.Report {
 		Method: "kprune", InputModel: "models/bert/model.onnx", OutputModel: "out/pruned.onnx",
 		InputBytes: 17_543_680, OutputBytes: 8_400_000,
 		RequestedReduction: 0.5, SeqLen: 60.5,
+		Head: "embedding", HeadOutputs: []string{"sentence_embedding", "token_embeddings"},
+		Loss:         "squared L2 distance to the teacher's sentence embedding",
+		Unfused:      map[string]int{"SkipLayerNormalization": 8, "Attention": 4},
 		ParamsBefore: 4_385_920, ParamsAfter: 2_101_234,
 		Layers: after, LayersBefore: before, RemovedSublayers: []int{2, 5},
 		Calibration:    prune.CalibStats{Sequences: 1234, Tokens: 74657, AvgLen: 60.5, Batches: 39, Seed: 7, Source: "train <b>&amp; sample"},
@@ -123,6 +126,8 @@ func TestHTMLContainsReportFigures(t *testing.T) {
 		"24.50", "13.10", "1.87×", "1280.0", // latency: p50s, speed-up, 32 / 25 ms
 		"0.09872", "9.877e+04", "0.00025", // iteration masses and lambda
 		"0.1.0-test",
+		"embedding (outputs sentence_embedding, token_embeddings)", "squared L2 distance to the teacher&#39;s sentence embedding",
+		"read as standard ONNX: Attention ×4, SkipLayerNormalization ×8",
 	}
 	for _, s := range want {
 		if !strings.Contains(doc, s) {

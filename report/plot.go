@@ -184,6 +184,18 @@ func plotSVG(ew *errWriter, p Plot, standalone bool) error {
 	}
 	right := math.Min(24+30+7*float64(longest), width/3)
 	pw, ph := width-left-right, height-top-bottom
+	// X is a reduction fraction: a single reduction (or several equal ones) gets a range of
+	// +-0.05 around it, kept within [0, 1], rather than a sliver around one point.
+	if xhi-xlo < 1e-9 {
+		c := xlo
+		xlo, xhi = c-0.05, c+0.05
+		switch {
+		case xlo < 0 && c >= 0:
+			xlo, xhi = 0, 0.1
+		case xhi > 1 && c <= 1:
+			xlo, xhi = 0.9, 1
+		}
+	}
 	xa, ya := newAxis(xlo, xhi), newAxis(ylo, yhi)
 	px := func(x float64) float64 { return left + (x-xa.lo)/(xa.hi-xa.lo)*pw }
 	py := func(y float64) float64 { return top + ph - (y-ya.lo)/(ya.hi-ya.lo)*ph }

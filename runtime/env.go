@@ -88,7 +88,8 @@ func LibraryPath() (string, error) {
 const EnvDisableTelemetry = "ORT_DISABLE_TELEMETRY"
 
 // Init locates the onnxruntime library and initialises its environment with telemetry off
-// (see EnvDisableTelemetry). It is safe to call many times from many goroutines; only the first
+// (see EnvDisableTelemetry) and logging at the fatal level only (errors reach callers as Go
+// errors; onnxruntime never writes its own lines to stderr). It is safe to call many times from many goroutines; only the first
 // call does the work, and later calls return its result.
 func Init() error {
 	initOnce.Do(func() {
@@ -104,7 +105,9 @@ func Init() error {
 			return
 		}
 		ort.SetSharedLibraryPath(p)
-		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+		// Fatal only: onnxruntime's own logger writes (coloured) lines to stderr whatever it is,
+		// and every error it would log also comes back to us as a status that callers report.
+		if err := ort.InitializeEnvironment(ort.WithLogLevelFatal()); err != nil {
 			initErr = fmt.Errorf("initialising onnxruntime from %s: %w", p, err)
 			return
 		}

@@ -76,10 +76,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	runs := fs.Int("runs", 20, "timed runs per model")
 	warmup := fs.Int("warmup", 5, "untimed warm-up runs per model")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: kprune bench --model A.onnx [--baseline B.onnx] [flags]\n\nMeasures onnxruntime latency on a synthetic batch (random token ids, full attention mask), FLOPs,\nparameters and the fused operators of onnxruntime's optimised graph; with --baseline, both models\nare timed in one interleaved run.\n\nflags:")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, stderr, "kprune bench --model A.onnx [--baseline B.onnx] [flags]",
+		"Measures onnxruntime latency on a synthetic batch (random token ids, full attention mask), FLOPs,\nparameters and the fused operators of onnxruntime's optimised graph; with --baseline, both models\nare timed in one interleaved run.")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -125,6 +123,11 @@ func runBench(ctx context.Context, modelPath, basePath string, batch, seq, threa
 		bm, err := describeForBench(p, seq)
 		if err != nil {
 			return nil, err
+		}
+		if bm.enc != nil {
+			if err := checkSeqLen("--seq", seq, p, bm.model, bm.enc); err != nil {
+				return nil, err
+			}
 		}
 		*models[i] = *bm
 		if bm.vocab > 0 && (res.TokenIDsBelow == 0 || bm.vocab < res.TokenIDsBelow) {

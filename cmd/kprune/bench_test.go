@@ -210,7 +210,7 @@ func TestReportCommand(t *testing.T) {
 	// Errors name the file.
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"not": "a bench"}`), 0o644)
-	for _, c := range [][]string{{"--in", filepath.Join(dir, "missing.json")}, {"--in", in, "--bench", bad}, {"--in", bad, "--out", filepath.Join(dir, "x.html")}} {
+	for _, c := range [][]string{{"--in", filepath.Join(dir, "missing.json")}, {"--force", "--in", in, "--bench", bad}, {"--in", bad, "--out", filepath.Join(dir, "x.html")}} {
 		code, _, errOut := runCLI(append([]string{"report"}, c...)...)
 		name := filepath.Base(c[len(c)-1])
 		if c[len(c)-2] == "--out" {

@@ -147,12 +147,10 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&df.tokenizer, "tokenizer", "", "the model's tokenizer.json or vocab.txt (default: next to the model)")
 	fs.StringVar(&df.columns, "columns", "", "text columns `a,b` by header name or 0-based index (default: GLUE conventions)")
 	fs.StringVar(&df.label, "label", "", "label or score column by name or index (default: label/score or the last column)")
+	fs.StringVar(&df.format, "format", "", formatUsage+"; applies to --calib and --eval")
 	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length in tokens")
 	fs.IntVar(&df.batch, "batch", 32, "calibration batch size (sequences)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: kprune compare --model M.onnx --calib TRAIN --eval DEV [--methods kprune,kwon,magnitude] [--reductions 0.4,...] [flags]")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, stderr, "kprune compare --model M.onnx --calib TRAIN --eval DEV [--methods kprune,kwon,magnitude] [--reductions 0.4,...] [flags]")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -170,6 +168,17 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return usageError{"--reductions: " + err.Error()}
 	}
+	opts := prune.DefaultOptions()
+	opts.SeqLen, opts.Threads = *seqLen, *threads
+	for _, r := range reductions {
+		opts.Reduction = r
+		if err := opts.Validate(); err != nil {
+			return optionUsageError(err)
+		}
+	}
+	if err := df.check(); err != nil {
+		return err
+	}
 	if *samples < 0 || df.batch <= 0 || df.maxLen <= 2 || *latBatch <= 0 || *latSeq <= 0 || *latRuns < 0 || *seqLen < 0 {
 		return usageError{"--samples, --seq-len and --latency-runs must not be negative; --batch, --latency-batch and --latency-seq must be positive; --max-len above 2"}
 	}
@@ -179,13 +188,27 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	files := map[string]string{}
 	for _, ext := range []string{"csv", "json", "svg"} {
 		files[ext] = filepath.Join(*outDir, "compare."+ext)
-		if _, err := os.Stat(files[ext]); err == nil && !*force {
-			return fmt.Errorf("%s already exists (use --force to overwrite)", files[ext])
+	}
+	outputs := []string{files["csv"], files["json"], files["svg"]}
+	if *saveModels {
+		for _, method := range methods {
+			for _, r := range reductions {
+				outputs = append(outputs, compareModelPath(*outDir, method, r))
+			}
 		}
+	}
+	if err := checkOutputs(stderr, *force, outputs...); err != nil {
+		return err
 	}
 
 	m, enc, tok, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
 	if err != nil {
+		return err
+	}
+	if err := checkSeqLen("--max-len", df.maxLen, *modelPath, m, enc); err != nil {
+		return err
+	}
+	if err := checkSeqLen("--latency-seq", min(*latSeq, df.maxLen), *modelPath, m, enc); err != nil {
 		return err
 	}
 
@@ -219,7 +242,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	st := job.calib.Stats
 	res := compareResult{Model: *modelPath, Eval: *evalPath, Examples: ev.teacher.Rows, Metric: ev.metric, Versions: versions(),
 		Calibration: prune.CalibStats{Sequences: st.Sequences, Tokens: st.Tokens, PaddedTokens: st.PaddedTokens, AvgLen: st.AvgLen,
-			Batches: len(job.calib.Batches), Seed: *seed, Source: *calibPath}}
+			Distinct: st.Distinct, Batches: len(job.calib.Batches), Seed: *seed, Source: *calibPath}}
 	res.Latency.Batch, res.Latency.Seq, res.Latency.Runs = *latBatch, latencySeq, *latRuns
 	res.Unpruned = compareRow{Method: "unpruned", Metric: ev.metric, Value: ev.baseValue, Metrics: ev.baseMetrics, Agreement: 1,
 		Params: prune.Params(m), Layers: layersOf(enc), SpeedUp: 1}
@@ -236,7 +259,8 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 			bar := newProgressBar(stderr)
 			t0 := time.Now()
-			pr, err := runMethod(ctx, method, m, job.calib.Batches, labels, scores, prune.Options{Reduction: r, SeqLen: *seqLen, Threads: *threads}, kinfo, bar.update)
+			opts.Reduction = r
+			pr, err := runMethod(ctx, method, m, job.calib.Batches, labels, scores, opts, kinfo, bar.update)
 			bar.done()
 			row.PruneSeconds = time.Since(t0).Seconds()
 			if err == nil {
@@ -244,8 +268,8 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				err = ev.measure(ctx, m, enc, pr, &row, *latBatch, latencySeq, *latRuns, *threads)
 			}
 			if err == nil && *saveModels {
-				row.Model = filepath.Join(*outDir, fmt.Sprintf("%s-%02.0f.onnx", method, 100*r))
-				err = onnx.Save(row.Model, pr.Model, onnx.SaveOptions{Overwrite: true})
+				row.Model = compareModelPath(*outDir, method, r)
+				err = onnx.SaveContext(ctx, row.Model, pr.Model, onnx.SaveOptions{Overwrite: *force})
 			}
 			if err != nil {
 				if ctx.Err() != nil {
@@ -278,7 +302,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if res.Unpruned.SeqLen == 0 {
 		res.Unpruned.SeqLen = st.AvgLen
 	}
-	if err := writeCompare(files, &res); err != nil {
+	if err := writeCompare(ctx, files, &res); err != nil {
 		return err
 	}
 	printCompare(stdout, &res)
@@ -287,6 +311,11 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%d of %d runs failed (see the error column of %s)", failed, len(res.Rows), files["csv"])
 	}
 	return nil
+}
+
+// compareModelPath is where --save-models writes the model of method at reduction r.
+func compareModelPath(dir, method string, r float64) string {
+	return filepath.Join(dir, fmt.Sprintf("%s-%02.0f.onnx", method, 100*r))
 }
 
 // parseMethods splits a comma-separated method list, checking and de-duplicating it.
@@ -455,8 +484,9 @@ func (r *compareRow) csv() []string {
 		f(r.MeanKL), strconv.FormatInt(r.Params, 10), strings.Join(layers, " "), f(r.LatencyMs), f(r.BaseMs), f(r.SpeedUp), f(r.PruneSeconds), r.Error}
 }
 
-// writeCompare writes compare.csv (the unpruned row first), compare.json and compare.svg.
-func writeCompare(files map[string]string, res *compareResult) error {
+// writeCompare writes compare.csv (the unpruned row first), compare.json and compare.svg, all
+// or none.
+func writeCompare(ctx context.Context, files map[string]string, res *compareResult) error {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
 	w.Write(compareHeader)
@@ -468,21 +498,26 @@ func writeCompare(files map[string]string, res *compareResult) error {
 	if err := w.Error(); err != nil {
 		return err
 	}
-	if err := onnx.WriteFileAtomic(files["csv"], b.Bytes()); err != nil {
-		return err
-	}
+	csvBytes := append([]byte(nil), b.Bytes()...)
 	js, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
-		return err
-	}
-	if err := onnx.WriteFileAtomic(files["json"], append(js, '\n')); err != nil {
 		return err
 	}
 	b.Reset()
 	if err := report.PlotSVG(&b, comparePlot(res)); err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
-	return onnx.WriteFileAtomic(files["svg"], b.Bytes())
+	tx := &outputTx{}
+	for _, f := range []struct {
+		path string
+		b    []byte
+	}{{files["csv"], csvBytes}, {files["json"], append(js, '\n')}, {files["svg"], b.Bytes()}} {
+		if err := tx.writeFile(ctx, f.path, f.b); err != nil {
+			tx.rollback()
+			return err
+		}
+	}
+	return nil
 }
 
 // comparePlot is the metric-versus-achieved-FLOPs-reduction chart: one line per method (runs

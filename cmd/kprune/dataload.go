@@ -18,8 +18,26 @@ type dataFlags struct {
 	tokenizer string
 	columns   string
 	label     string
+	format    string
 	maxLen    int
 	batch     int
+}
+
+// formatUsage is the help text of the --format flag.
+const formatUsage = "data file `FORMAT`: tsv, csv or jsonl (default: from the file extension)"
+
+// check validates the flags that need no file: --format, --batch and --max-len.
+func (f *dataFlags) check() error {
+	if _, err := data.ParseFormat(f.format); err != nil {
+		return usageError{"--format: " + err.Error()}
+	}
+	if f.batch <= 0 {
+		return usageError{fmt.Sprintf("--batch %d: must be positive", f.batch)}
+	}
+	if f.maxLen <= 2 {
+		return usageError{fmt.Sprintf("--max-len %d: must be above 2", f.maxLen)}
+	}
+	return nil
 }
 
 // openTokenizer loads the tokenizer: the flag, else a tokenizer.json or vocab.txt next to the
@@ -55,6 +73,7 @@ func padding(tok *data.Tokenizer) data.Padding {
 
 func (f *dataFlags) readOptions(withLabels bool) data.ReadOptions {
 	opts := data.ReadOptions{}
+	opts.Format, _ = data.ParseFormat(f.format) // checked by dataFlags.check
 	if f.columns != "" {
 		for _, c := range strings.Split(f.columns, ",") {
 			opts.TextColumns = append(opts.TextColumns, strings.TrimSpace(c))
@@ -114,6 +133,15 @@ func discover(m *onnx.ModelProto) (*onnx.ModelProto, *graph.Encoder, map[string]
 		return nil, nil, nil, err
 	}
 	return s, enc, unfused, nil
+}
+
+// checkSeqLen fails, naming the flag, when sequences of n tokens exceed what model m (named
+// name, with encoder enc) takes: the size of its position-embedding table (graph.MaxPositions).
+func checkSeqLen(flagName string, n int, name string, m *onnx.ModelProto, enc *graph.Encoder) error {
+	if p := graph.MaxPositions(m, enc); p > 0 && n > p {
+		return usageError{fmt.Sprintf("%s %d: %s takes at most %d tokens per sequence (the size of its position-embedding table)", flagName, n, name, p)}
+	}
+	return nil
 }
 
 // loadModelAndTokenizer loads a model, discovers its encoder, and loads the tokenizer (the flag,

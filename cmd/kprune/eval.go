@@ -28,6 +28,8 @@ type evalResult struct {
 	Agreement *float64 `json:"agreement,omitempty"`
 	MeanKL    *float64 `json:"mean_kl,omitempty"`
 	MaxAbs    *float64 `json:"max_abs_diff,omitempty"`
+	// Unlabelled says the data had no labels: only the agreement with the teacher was measured.
+	Unlabelled bool `json:"unlabelled,omitempty"`
 }
 
 func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,17 +43,22 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&df.tokenizer, "tokenizer", "", "the model's tokenizer.json or vocab.txt (default: next to the model)")
 	fs.StringVar(&df.columns, "columns", "", "text columns `a,b` by header name or 0-based index")
 	fs.StringVar(&df.label, "label", "", "label or score column by name or index (default: label/score or the last column)")
+	fs.StringVar(&df.format, "format", "", formatUsage)
 	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length")
 	fs.IntVar(&df.batch, "batch", 64, "batch size")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: kprune eval --model M.onnx --data FILE [--teacher ORIG.onnx] [--json] [flags]")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, stderr, "kprune eval --model M.onnx --data FILE [--teacher ORIG.onnx] [--json] [flags]",
+		"Evaluates a model on labelled data (accuracy, F1, Matthews; Pearson and Spearman for scores).\nWith --teacher it also measures the agreement with the original model; unlabelled data needs --teacher.")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *modelPath == "" || *dataPath == "" {
 		return usageError{"--model and --data are required"}
+	}
+	if *threads < 0 {
+		return usageError{fmt.Sprintf("--threads %d: must not be negative", *threads)}
+	}
+	if err := df.check(); err != nil {
+		return err
 	}
 	tok, err := openTokenizer(df.tokenizer, *modelPath, *teacherPath)
 	if err != nil {
@@ -100,6 +107,18 @@ func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProt
 	if err := checkTokenizer(tok, m, enc); err != nil {
 		return nil, fmt.Errorf("tokenizer does not fit %s: %w", name, err)
 	}
+	if err := checkSeqLen("--max-len", df.maxLen, name, m, enc); err != nil {
+		return nil, err
+	}
+	if teacher != nil {
+		tenc, err := graph.Discover(teacher)
+		if err != nil {
+			return nil, fmt.Errorf("teacher: %w", err)
+		}
+		if err := checkSeqLen("--max-len", df.maxLen, "the teacher", teacher, tenc); err != nil {
+			return nil, err
+		}
+	}
 	res := &evalResult{Model: name, Data: dataPath, Head: string(enc.Head)}
 	if enc.Head.Embeds() {
 		err := evalEmbeddings(ctx, res, m, teacher, tok, dataPath, rawData, df, threads)
@@ -118,11 +137,15 @@ func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProt
 	if err != nil {
 		return nil, err
 	}
+	if ds.Labels == data.LabelNone && teacher == nil {
+		return nil, fmt.Errorf("%s has no labels (no label or score column; name it with --label): nothing to evaluate; give --teacher ORIGINAL.onnx to measure the agreement with the original model instead", dataPath)
+	}
 	batches, err := evalBatches(tok, encs, df.batch)
 	if err != nil {
 		return nil, err
 	}
 	res.Examples = len(encs)
+	res.Unlabelled = ds.Labels == data.LabelNone
 	p, err := prune.Predict(ctx, m, batches, threads)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -254,4 +277,7 @@ func printEval(w io.Writer, r *evalResult) {
 	show("spearman", r.Spearman)
 	show("agreement", r.Agreement)
 	show("mean_kl", r.MeanKL)
+	if r.Unlabelled {
+		fmt.Fprintf(w, "  (%s has no labels: agreement with the teacher only)\n", r.Data)
+	}
 }

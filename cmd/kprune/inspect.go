@@ -147,10 +147,7 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlags("inspect", stderr)
 	asJSON := fs.Bool("json", false, "print a JSON report")
 	seq := fs.Int("seq", 128, "sequence `LENGTH` for the FLOPs of each sublayer")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: kprune inspect [--json] [--seq N] MODEL.onnx")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, stderr, "kprune inspect [--json] [--seq N] MODEL.onnx")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

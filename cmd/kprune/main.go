@@ -58,7 +58,9 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run executes the CLI and returns the process exit code: 0 success, 1 failure, 2 usage error.
+// run executes the CLI and returns the process exit code: 0 success, 1 failure, 2 usage error,
+// 130 interrupted (ctx cancelled, as by Ctrl-C: the command stopped and removed its partial
+// outputs).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
@@ -79,8 +81,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "kprune %s: %v\n", args[0], err)
+			fmt.Fprintf(stderr, "kprune %s: %v\nRun 'kprune %s -h' for help.\n", args[0], err, args[0])
 			return 2
+		}
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			fmt.Fprintf(stderr, "kprune %s: interrupted (%v); no output was written\n", args[0], strings.TrimSpace(err.Error()))
+			return 130
 		}
 		fmt.Fprintf(stderr, "kprune %s: %v\n", args[0], strings.TrimSpace(err.Error()))
 		return 1
@@ -100,13 +106,56 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, turning flag errors into usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// setUsage gives fs the usage text every command shares: "usage: SYNOPSIS", the paragraphs of
+// about (if any), then "flags:" and the flag list.
+func setUsage(fs *flag.FlagSet, w io.Writer, synopsis string, about ...string) {
+	fs.Usage = func() {
+		fmt.Fprintf(w, "usage: %s\n", synopsis)
+		for _, p := range about {
+			fmt.Fprintf(w, "\n%s\n", p)
 		}
-		return usageError{err.Error()}
+		fmt.Fprintln(w, "\nflags:")
+		fs.PrintDefaults()
 	}
-	return nil
+}
+
+// parseFlags parses args, flags and positional arguments in any order (`inspect M.onnx --json`
+// works; after "--" everything is positional), and leaves the positional arguments in fs.Args().
+// A flag error becomes a usage error, printed once by run with a hint, without the flag list;
+// -h prints the usage and returns flag.ErrHelp.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	out, usage := fs.Output(), fs.Usage
+	if usage == nil {
+		name := fs.Name()
+		usage = func() {
+			fmt.Fprintf(out, "usage: %s [flags]\n\nflags:\n", name)
+			fs.PrintDefaults()
+		}
+	}
+	// The flag package prints errors and the usage itself; keep it quiet and decide here.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	defer func() { fs.SetOutput(out); fs.Usage = usage }()
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(out)
+				usage()
+				return err
+			}
+			return usageError{err.Error()}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
 }

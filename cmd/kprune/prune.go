@@ -31,6 +31,8 @@ type pruneJob struct {
 	seed                           uint64
 	calibSource                    string
 	force                          bool
+	// strict makes quality warnings an error (exit 1) once the outputs are written.
+	strict bool
 	// method is the pruning method (see pruneMethods); labels and scores are the calibration
 	// targets kwon needs.
 	method string
@@ -56,12 +58,13 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&df.tokenizer, "tokenizer", "", "the model's tokenizer.json or vocab.txt (default: next to the model)")
 	fs.StringVar(&df.columns, "columns", "", "text columns `a,b` by header name or 0-based index (default: GLUE conventions)")
 	fs.StringVar(&df.label, "label", "", "label column of --calib for --method kwon, by name or index (default: label/score or the last column)")
+	fs.StringVar(&df.format, "format", "", formatUsage)
 	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length in tokens")
 	fs.IntVar(&df.batch, "batch", 32, "calibration batch size (sequences)")
 	var opts prune.Options
-	fs.Float64Var(&opts.Lambda, "lambda", 2.5e-4, "weight of representational knowledge")
-	fs.Float64Var(&opts.Mu, "mu", 64, "multiplier of head scores")
-	fs.Float64Var(&opts.Temperature, "temperature", 2, "softmax temperature of the predictive loss")
+	fs.Float64Var(&opts.Lambda, "lambda", prune.DefaultLambda, "weight of representational knowledge (>= 0)")
+	fs.Float64Var(&opts.Mu, "mu", prune.DefaultMu, "multiplier of head scores (>= 0)")
+	fs.Float64Var(&opts.Temperature, "temperature", prune.DefaultTemperature, "softmax temperature of the predictive loss (> 0)")
 	fs.Float64Var(&opts.SeqLen, "seq-len", 0, "costing sequence length for the FLOPs model (default: calibration average)")
 	fs.BoolVar(&opts.NoTuning, "no-tuning", false, "skip the least-squares weight tuning")
 	fs.BoolVar(&opts.KeepBias, "keep-bias", false, "[ours] a removed sublayer computes LN(x + b) instead of LN(x)")
@@ -69,15 +72,13 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&opts.Fisher, "fisher", false, "[ours] predictive knowledge from the cross-entropy with labels sampled from the teacher (non-zero from the first sublayer on; classification only)")
 	fs.BoolVar(&opts.PerExample, "per-example", false, "[ours] predictive knowledge from per-example mask gradients")
 	fs.IntVar(&opts.RoundTo, "round-to", 0, "[ours] keep head and neuron counts per sublayer at multiples of `N`")
-	fs.IntVar(&opts.MicroBatch, "micro-batch", 0, "run the gradient pass on at most `N` sequences at a time (same results, less memory; 0: as many as fit ~1 GB of activations, whole batches on small models)")
-	fs.BoolVar(&opts.LowMemory, "low-memory", false, "bound memory: onnxruntime without its memory arena, the gradient pass on as many sequences at a time as fit ~128 MB of activations (unless --micro-batch), Go garbage collected per batch; same results, ~15% slower. Default: on for models of 256 MB and more (--low-memory=false turns it off)")
+	fs.IntVar(&opts.MicroBatch, "micro-batch", 0, "run the gradient pass on at most `N` sequences at a time (less memory; 0: as many as fit ~1 GB of activations, whole batches on small models). Results equal up to float32 rounding: same units kept unless scores nearly tie, tuned weights within ~1e-3 of each tensor's largest weight (not bit for bit)")
+	fs.BoolVar(&opts.LowMemory, "low-memory", false, "bound memory: onnxruntime without its memory arena, the gradient pass on as many sequences at a time as fit ~128 MB of activations (unless --micro-batch), Go garbage collected per batch; ~15% slower, results as with --micro-batch (equal up to float32 rounding). Default: on for models of 256 MB and more (--low-memory=false turns it off)")
 	fs.IntVar(&opts.Threads, "threads", 0, "onnxruntime intra-op threads (0: all cores)")
 	fs.StringVar(&opts.Provider, "provider", "cpu", "execution provider: cpu or cuda")
 	force := fs.Bool("force", false, "overwrite OUT and the report if they exist")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: kprune prune --model IN.onnx --out OUT.onnx --calib FILE [flags]")
-		fs.PrintDefaults()
-	}
+	strict := fs.Bool("strict", false, fmt.Sprintf("exit with an error (after writing the outputs) when the run has quality warnings: fewer than %d distinct calibration sequences, no self-check, or self-check agreement below %.0f%%", prune.MinDistinctSequences, 100*prune.MinAgreement))
+	setUsage(fs, stderr, "kprune prune --model IN.onnx --out OUT.onnx --calib FILE [flags]")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -88,27 +89,30 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{"--model, --out and --calib are required"}
 	}
 	opts.Reduction = *reduction
-	job := &pruneJob{modelPath: *modelPath, outPath: *outPath, reportPath: *reportPath, opts: opts, seed: *seed, calibSource: *calibPath, force: *force, method: *method}
+	job := &pruneJob{modelPath: *modelPath, outPath: *outPath, reportPath: *reportPath, opts: opts, seed: *seed, calibSource: *calibPath, force: *force, strict: *strict, method: *method}
 	if err := checkMethod(*method); err != nil {
 		return usageError{"--method: " + err.Error()}
+	}
+	if err := opts.Validate(); err != nil {
+		return optionUsageError(err)
 	}
 	if job.reportPath == "" {
 		job.reportPath = trimExt(*outPath) + ".json"
 	}
-	if err := job.checkPaths(); err != nil {
+	if err := job.checkPaths(stderr); err != nil {
 		return err
-	}
-	if err := prune.CheckReduction(opts.Reduction); err != nil {
-		return usageError{"--flops-reduction: " + err.Error()}
 	}
 	if *samples < 0 || *tokens < 0 || (*samples > 0 && *tokens > 0) {
 		return usageError{"give at most one of --samples and --tokens, positive"}
 	}
-	if df.batch <= 0 || df.maxLen <= 2 {
-		return usageError{"--batch must be positive and --max-len above 2"}
+	if err := df.check(); err != nil {
+		return err
 	}
-	m, _, tok, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
+	m, enc, tok, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
 	if err != nil {
+		return err
+	}
+	if err := checkSeqLen("--max-len", df.maxLen, *modelPath, m, enc); err != nil {
 		return err
 	}
 	job.model = m
@@ -144,8 +148,9 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func trimExt(p string) string { return p[:len(p)-len(filepath.Ext(p))] }
 
-// checkPaths rejects output paths that would overwrite the input or cannot be written.
-func (j *pruneJob) checkPaths() error {
+// checkPaths rejects output paths that would overwrite the input or cannot be written (see
+// checkOutputs), before any long work.
+func (j *pruneJob) checkPaths(w io.Writer) error {
 	in, err1 := filepath.Abs(j.modelPath)
 	out, err2 := filepath.Abs(j.outPath)
 	if err1 == nil && err2 == nil && in == out {
@@ -156,16 +161,27 @@ func (j *pruneJob) checkPaths() error {
 			return usageError{fmt.Sprintf("--out %s is the input model", j.outPath)}
 		}
 	}
-	for _, p := range []string{j.outPath, j.reportPath, trimExt(j.reportPath) + ".html"} {
-		dir := filepath.Dir(p)
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return fmt.Errorf("output folder %s does not exist", dir)
-		}
-		if _, err := os.Stat(p); err == nil && !j.force {
-			return fmt.Errorf("%s already exists (use --force to overwrite)", p)
+	return checkOutputs(w, j.force, j.outPath, j.reportPath, j.htmlPath())
+}
+
+// htmlPath is the HTML report: the JSON report's path with .html.
+func (j *pruneJob) htmlPath() string { return trimExt(j.reportPath) + ".html" }
+
+// optionFlags maps the names of prune.Options fields (prune.OptionError.Option) to their flags.
+var optionFlags = map[string]string{
+	"Reduction": "flops-reduction", "Lambda": "lambda", "Mu": "mu", "Temperature": "temperature", "SeqLen": "seq-len",
+	"RoundTo": "round-to", "MicroBatch": "micro-batch", "Threads": "threads", "Provider": "provider",
+}
+
+// optionUsageError turns an invalid prune option into a usage error that names its flag.
+func optionUsageError(err error) error {
+	var oe *prune.OptionError
+	if errors.As(err, &oe) {
+		if f, ok := optionFlags[oe.Option]; ok {
+			return usageError{fmt.Sprintf("--%s %v: %s", f, oe.Value, oe.Reason)}
 		}
 	}
-	return nil
+	return usageError{err.Error()}
 }
 
 // checkTokenizer verifies the tokenizer's vocabulary fits the model's embedding table.
@@ -253,31 +269,79 @@ func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 		}
 		rep.SelfCheck = sc
 	}
-	if err := onnx.Save(j.outPath, res.Model, onnx.SaveOptions{Overwrite: j.force}); err != nil {
+	rep.Warnings = rep.QualityWarnings()
+	if err := j.write(ctx, res.Model, rep); err != nil {
 		return err
 	}
-	if st, err := os.Stat(j.outPath); err == nil {
+	printSummary(stdout, rep)
+	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", j.outPath, j.reportPath, j.htmlPath())
+	printWarnings(stderr, rep.Warnings)
+	if j.strict && len(rep.Warnings) > 0 {
+		return fmt.Errorf("%d quality warning(s) and --strict (the outputs were written; see the warnings in %s)", len(rep.Warnings), j.reportPath)
+	}
+	return nil
+}
+
+// printWarnings prints a run's quality warnings, one a line.
+func printWarnings(w io.Writer, ws []prune.Warning) {
+	for _, x := range ws {
+		fmt.Fprintf(w, "warning: %s\n", x.Message)
+	}
+}
+
+// write writes the pruned model, the JSON report and the HTML report (see writeModelAndReports).
+func (j *pruneJob) write(ctx context.Context, m *onnx.ModelProto, rep *prune.Report) error {
+	return writeModelAndReports(ctx, j.outPath, j.reportPath, j.htmlPath(), m, rep, report.Extra{}, j.force)
+}
+
+// writeModelAndReports writes a pruned model, its JSON run report and its HTML report all or
+// nothing: the reports are encoded before the model is written, and if anything fails afterwards
+// (or ctx is cancelled) the files already written are removed. It fills rep.OutputBytes and
+// extends rep.PeakRSSBytes to the process's peak so far.
+func writeModelAndReports(ctx context.Context, modelPath, reportPath, htmlPath string, m *onnx.ModelProto, rep *prune.Report, extra report.Extra, force bool) error {
+	reports := func() ([]byte, []byte, error) {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return nil, nil, fmt.Errorf("run report: %w", err)
+		}
+		var page bytes.Buffer
+		if err := report.HTML(&page, rep, extra); err != nil {
+			return nil, nil, fmt.Errorf("HTML report: %w", err)
+		}
+		return append(b, '\n'), page.Bytes(), nil
+	}
+	if _, _, err := reports(); err != nil {
+		return err
+	}
+	tx := &outputTx{}
+	done := false
+	defer func() {
+		if !done {
+			tx.rollback()
+		}
+	}()
+	if err := tx.saveModel(ctx, modelPath, m, force); err != nil {
+		return err
+	}
+	if st, err := os.Stat(modelPath); err == nil {
 		rep.OutputBytes = st.Size()
 	}
 	// The run's peak covers pruning; extend it to the self-check and the save.
 	rep.PeakRSSBytes = max(rep.PeakRSSBytes, prune.PeakRSS())
-	b, err := json.MarshalIndent(rep, "", "  ")
+	js, page, err := reports()
 	if err != nil {
 		return err
 	}
-	if err := onnx.WriteFileAtomic(j.reportPath, append(b, '\n')); err != nil {
+	if err := tx.writeFile(ctx, reportPath, js); err != nil {
 		return err
 	}
-	htmlPath := trimExt(j.reportPath) + ".html"
-	var page bytes.Buffer
-	if err := report.HTML(&page, rep, report.Extra{}); err != nil {
-		return fmt.Errorf("HTML report: %w", err)
-	}
-	if err := onnx.WriteFileAtomic(htmlPath, page.Bytes()); err != nil {
+	if err := tx.writeFile(ctx, htmlPath, page); err != nil {
 		return err
 	}
-	printSummary(stdout, rep)
-	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", j.outPath, j.reportPath, htmlPath)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done = true
 	return nil
 }
 
@@ -325,6 +389,3 @@ func printSummary(w io.Writer, r *prune.Report) {
 		fmt.Fprintf(w, "self-check       agreement with the original %.2f%% on %d held-out examples (mean KL %.4f)\n", 100*sc.Agreement, sc.Examples, sc.MeanKL)
 	}
 }
-
-var _ = errors.New
-var _ = flag.ErrHelp

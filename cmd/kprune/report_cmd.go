@@ -23,6 +23,9 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	benchPath := fs.String("bench", "", "add the latency table from a `FILE` written by kprune bench --json")
 	extraPath := fs.String("extra", "", "add metrics, latency rows and plots from a JSON `FILE` (report.Extra: title, latency, metrics, plots, hidden, head_dim)")
 	title := fs.String("title", "", "page title")
+	force := fs.Bool("force", false, "overwrite the HTML file if it exists")
+	setUsage(fs, stderr, "kprune report --in REPORT.json [--out PAGE.html] [--bench BENCH.json] [--extra EXTRA.json] [flags]",
+		"Renders a JSON run report written by kprune prune as a self-contained HTML page.")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -37,6 +40,9 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if filepath.Clean(*out) == filepath.Clean(*in) {
 		return usageError{fmt.Sprintf("--out %s would overwrite the input report", *out)}
+	}
+	if err := checkOutputs(stderr, *force, *out); err != nil {
+		return err
 	}
 	var rep prune.Report
 	if err := readJSONFile(*in, &rep, false); err != nil {
@@ -68,7 +74,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := report.HTML(&buf, &rep, extra); err != nil {
 		return fmt.Errorf("%s: %w", *in, err)
 	}
-	if err := onnx.WriteFileAtomic(*out, buf.Bytes()); err != nil {
+	if err := onnx.WriteFileAtomicContext(ctx, *out, buf.Bytes()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, buf.Len())

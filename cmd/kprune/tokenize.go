@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -22,41 +21,30 @@ import (
 // input). It is meant for checking a tokenizer against another implementation and for
 // inspecting what a model sees.
 func cmdTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("kprune tokenize", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("tokenize", stderr)
 	tokPath := fs.String("tokenizer", "", "`FILE`: the model's tokenizer.json (WordPiece, BPE or Unigram) or vocab.txt (or a directory holding one)")
 	dataPath := fs.String("data", "", "`FILE` of data: .tsv (GLUE style, header), .csv (no header) or .jsonl")
 	columns := fs.String("columns", "", "text columns `a,b`: comma-separated header names or 0-based indexes, two for sentence pairs (default: GLUE conventions)")
 	maxLen := fs.Int("max-len", 0, "truncate each record to at most `N` tokens, special tokens included (0: the tokenizer file's setting, if any)")
-	format := fs.String("format", "", "data format: tsv, csv or jsonl (default: from the file extension)")
+	format := fs.String("format", "", formatUsage)
 	header := fs.String("header", "auto", "whether a TSV/CSV file starts with a header row: auto (TSV yes, CSV no), yes or no")
 	cased := fs.Bool("cased", false, "with a vocab.txt: keep case and accents (for cased models)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: kprune tokenize --tokenizer FILE --data FILE [--columns a,b] [--max-len N]")
-		fmt.Fprintln(fs.Output(), "\nPrints one JSON line per record: {\"input_ids\":[...],\"attention_mask\":[...],\"token_type_ids\":[...]};")
-		fmt.Fprintln(fs.Output(), "token_type_ids only for tokenizers that use them (BERT family), not for RoBERTa, XLM-R or T5.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	setUsage(fs, stderr, "kprune tokenize --tokenizer FILE --data FILE [--columns a,b] [--max-len N]",
+		`Prints one JSON line per record: {"input_ids":[...],"attention_mask":[...],"token_type_ids":[...]};
+token_type_ids only for tokenizers that use them (BERT family), not for RoBERTa, XLM-R or T5.`)
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if *tokPath == "" || *dataPath == "" {
-		fs.Usage()
-		return errors.New("--tokenizer and --data are required")
-	}
-	if *maxLen < 0 {
-		return fmt.Errorf("--max-len %d must not be negative", *maxLen)
+		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
 	}
 	opts := data.ReadOptions{Labels: data.LabelNone}
 	var err error
 	if opts.Format, err = data.ParseFormat(*format); err != nil {
-		return fmt.Errorf("--format: %w", err)
+		return usageError{"--format: " + err.Error()}
+	}
+	if *maxLen < 0 {
+		return usageError{fmt.Sprintf("--max-len %d: must not be negative", *maxLen)}
 	}
 	switch strings.ToLower(*header) {
 	case "auto", "":
@@ -65,7 +53,10 @@ func cmdTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case "no", "false":
 		opts.Header = data.HeaderNo
 	default:
-		return fmt.Errorf("--header %q: want auto, yes or no", *header)
+		return usageError{fmt.Sprintf("--header %q: want auto, yes or no", *header)}
+	}
+	if *tokPath == "" || *dataPath == "" {
+		return usageError{"--tokenizer and --data are required"}
 	}
 	if *columns != "" {
 		for _, c := range strings.Split(*columns, ",") {

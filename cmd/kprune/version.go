@@ -15,8 +15,12 @@ var Version = "0.1.0-dev"
 
 func cmdVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("version", stderr)
+	setUsage(fs, stderr, "kprune version", "Prints kprune's version and the onnxruntime library it uses.")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
 	}
 	fmt.Fprintf(stdout, "kprune %s (%s, %s/%s)\n", Version, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
 	if bi, ok := debug.ReadBuildInfo(); ok {

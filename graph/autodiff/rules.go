@@ -77,6 +77,8 @@ func init() {
 		"Where":              {[]int{1, 2}, gradWhere},
 		"Clip":               {first, gradClip},
 		"ReduceL2":           {first, gradReduceL2},
+		"ReduceMax":          {first, gradReduceSelect},
+		"ReduceMin":          {first, gradReduceSelect},
 		"Max":                {nil, gradSelect},
 		"Min":                {nil, gradSelect},
 	}
@@ -421,6 +423,30 @@ func gradReduceL2(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]st
 	}
 	safe := b.op("Max", []string{y, b.constF(b.elemOf(x), 1e-30)})
 	return []string{b.mul(g, b.div(x, safe))}, nil
+}
+
+// gradReduceSelect differentiates ReduceMax and ReduceMin (max pooling): the gradient goes to
+// the elements equal to the result (to each of them on ties, as a subgradient).
+func gradReduceSelect(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
+	x, y := in(n, 0), n.GetOutput()[0]
+	xi := b.info[x]
+	if xi.Rank < 0 {
+		return nil, fmt.Errorf("rank of input %q unknown", x)
+	}
+	axes, keep, noop, ok := infer.ReduceAxes(n, b.ins(n), xi.Rank)
+	if !ok {
+		return nil, fmt.Errorf("reduction axes are not known when the graph is built")
+	}
+	if noop {
+		return []string{gy[0]}, nil
+	}
+	g := gy[0]
+	if !keep {
+		g, y = b.unsqueeze(g, sortedInts(axes)), b.unsqueeze(y, sortedInts(axes))
+	}
+	zero := b.constF(b.elemOf(x), 0)
+	hit := b.op("Equal", []string{x, y})
+	return []string{b.op("Where", []string{hit, b.op("Expand", []string{g, b.shapeOf(x)}), zero})}, nil
 }
 
 func gradLayerNorm(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
