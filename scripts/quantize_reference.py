@@ -17,20 +17,22 @@ Commands:
     quantize_reference.py dynamic --model IN.onnx --out OUT.onnx [--per-channel] [--reduce-range]
         [--op-types MatMul,Gather] [--exclude NODE,NODE]
 
-    # regenerate the golden files of quantize/testdata (the inputs there are written by
+    # regenerate the golden files of quantize/testdata (the gzipped inputs there are written by
     # `go test ./quantize -run TestGoldenInputs -update`)
     quantize_reference.py golden [--dir quantize/testdata]
 
-The golden files are onnxruntime's own quantized models of a few tiny encoders (a few KB each);
+The golden files are onnxruntime's own quantized models of two tiny encoders (gzipped, 5-8 KB each);
 kprune's tests compare its output with them structurally (op sequence, int8 weights, scales, zero
 points) without Python.
 """
 
 import argparse
+import gzip
 import json
 import logging
 import os
 import sys
+import tempfile
 
 import onnx
 import onnxruntime
@@ -60,27 +62,40 @@ GOLDEN = [
          kprune=dict(embeddings=True, head=True, per_channel=True)),
     dict(model="tiny-span.onnx", out="tiny-span.ort-dynamic-reducerange.onnx", per_channel=True, reduce_range=True,
          kprune=dict(embeddings=True, head=True, per_channel=True, reduce_range=True)),
-    # Classification head (Gemm pooler and classifier, which quantize_dynamic leaves float), MatMul
-    # only: kprune's defaults except that it also quantizes the pooler Gemm.
+    # Classification head with Gemm pooler and classifier (quantize_dynamic rewrites a Gemm as
+    # MatMul + Add first), MatMul only: kprune with Head on (by default it keeps the classifier
+    # in float) and embeddings left float, its default.
     dict(model="tiny-cls.onnx", out="tiny-cls.ort-dynamic-matmul.onnx", per_channel=False, op_types=["MatMul"],
-         kprune=dict()),
+         kprune=dict(head=True)),
     dict(model="tiny-cls.onnx", out="tiny-cls.ort-dynamic-matmul-perchannel.onnx", per_channel=True,
-         op_types=["MatMul"], kprune=dict(per_channel=True)),
+         op_types=["MatMul"], kprune=dict(head=True, per_channel=True)),
 ]
 
 
 def golden(d):
+    """Quantizes the gzipped tiny models of d and writes onnxruntime's outputs next to them
+    (gzipped, without shape inference's value_info, which takes no part in the comparison)."""
     cases = []
-    for g in GOLDEN:
-        src = os.path.join(d, g["model"])
-        if not os.path.exists(src):
-            sys.exit(f"{src} is missing: run `go test ./quantize -run TestGoldenInputs -update` first")
-        dst = os.path.join(d, g["out"])
-        run_dynamic(src, dst, per_channel=g["per_channel"], reduce_range=g.get("reduce_range", False),
-                    op_types=g.get("op_types"))
-        m = onnx.load(dst)
-        print(f"{dst}: {os.path.getsize(dst)} bytes, {len(m.graph.node)} nodes")
-        cases.append(dict(model=g["model"], golden=g["out"], kprune=g["kprune"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        for g in GOLDEN:
+            src = os.path.join(d, g["model"] + ".gz")
+            if not os.path.exists(src):
+                sys.exit(f"{src} is missing: run `go test ./quantize -run TestGoldenInputs -update` first")
+            with gzip.open(src, "rb") as f:
+                model = onnx.load_model_from_string(f.read())
+            out = os.path.join(tmp, g["out"])
+            run_dynamic(model, out, per_channel=g["per_channel"], reduce_range=g.get("reduce_range", False),
+                        op_types=g.get("op_types"))
+            m = onnx.load(out)
+            del m.graph.value_info[:]
+            for n in m.graph.node:
+                n.doc_string = ""
+            dst = os.path.join(d, g["out"] + ".gz")
+            # mtime=0: the same model gives the same bytes.
+            with open(dst, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0, filename="") as f:
+                f.write(m.SerializeToString())
+            print(f"{dst}: {os.path.getsize(dst)} bytes, {len(m.graph.node)} nodes")
+            cases.append(dict(model=g["model"] + ".gz", golden=g["out"] + ".gz", kprune=g["kprune"]))
     meta = dict(onnxruntime=onnxruntime.__version__, onnx=onnx.__version__, cases=cases)
     with open(os.path.join(d, "golden.json"), "w") as f:
         json.dump(meta, f, indent=2)
