@@ -163,7 +163,7 @@ type CalibrationStats struct {
 	// ranges, as in onnxruntime's calibrator).
 	Positions int `json:"positions"`
 	// Tensors is the number of activations whose range was measured.
-	Tensors int `json:"tensors"`
+	Tensors int     `json:"tensors"`
 	Seconds float64 `json:"seconds"`
 }
 

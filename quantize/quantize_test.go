@@ -262,7 +262,10 @@ func TestRefusals(t *testing.T) {
 		{"no calibration", func() error { _, _, err := quantize.Static(ctx, m, nil, quantize.Options{}); return err }, quantize.ErrCalibration, "no calibration batches"},
 		{"too long", func() error { _, _, err := quantize.Static(ctx, m, tooLong, quantize.Options{}); return err }, quantize.ErrCalibration, "at most 16 positions"},
 		{"token ids", func() error { _, _, err := quantize.Static(ctx, m, badIDs, quantize.Options{}); return err }, quantize.ErrCalibration, "vocabulary of 50 rows"},
-		{"unknown exclude", func() error { _, _, err := quantize.Dynamic(m, quantize.Options{Exclude: []string{"nope"}}); return err }, nil, "nope"},
+		{"unknown exclude", func() error {
+			_, _, err := quantize.Dynamic(m, quantize.Options{Exclude: []string{"nope"}})
+			return err
+		}, nil, "nope"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.run()
