@@ -100,22 +100,23 @@ func evaluate(ctx context.Context, modelPath, teacherPath string, tok *data.Toke
 }
 
 func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProto, tok *data.Tokenizer, dataPath string, rawData []byte, df dataFlags, threads int) (*evalResult, error) {
-	_, enc, _, err := discover(m)
+	// Structure checks read the standard form; onnxruntime runs the models as they are.
+	sm, enc, _, err := discover(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if err := checkTokenizer(tok, m, enc); err != nil {
+	if err := checkTokenizer(tok, sm, enc); err != nil {
 		return nil, fmt.Errorf("tokenizer does not fit %s: %w", name, err)
 	}
-	if err := checkSeqLen("--max-len", df.maxLen, name, m, enc); err != nil {
+	if err := checkSeqLen("--max-len", df.maxLen, name, sm, enc); err != nil {
 		return nil, err
 	}
 	if teacher != nil {
-		tenc, err := graph.Discover(teacher)
+		ts, tenc, _, err := discover(teacher)
 		if err != nil {
 			return nil, fmt.Errorf("teacher: %w", err)
 		}
-		if err := checkSeqLen("--max-len", df.maxLen, "the teacher", teacher, tenc); err != nil {
+		if err := checkSeqLen("--max-len", df.maxLen, "the teacher", ts, tenc); err != nil {
 			return nil, err
 		}
 	}
