@@ -59,6 +59,19 @@ func DetectFormat(path string) (Format, error) {
 // Header says whether a TSV or CSV file starts with a header row.
 type Header int
 
+// ParseHeader parses a header mode: "auto" (or ""), "yes"/"true", "no"/"false".
+func ParseHeader(s string) (Header, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return HeaderAuto, nil
+	case "yes", "true":
+		return HeaderYes, nil
+	case "no", "false":
+		return HeaderNo, nil
+	}
+	return HeaderAuto, fmt.Errorf("unknown header mode %q (want auto, yes or no)", s)
+}
+
 // Header modes. HeaderAuto means yes for TSV (GLUE files have one) and no for CSV
 // (STS-B CSV files have none).
 const (

@@ -44,6 +44,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&df.columns, "columns", "", "text columns `a,b` by header name or 0-based index")
 	fs.StringVar(&df.label, "label", "", "label or score column by name or index (default: label/score or the last column)")
 	fs.StringVar(&df.format, "format", "", formatUsage)
+	fs.StringVar(&df.header, "header", "auto", headerUsage)
 	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length")
 	fs.IntVar(&df.batch, "batch", 64, "batch size")
 	setUsage(fs, stderr, "kprune eval --model M.onnx --data FILE [--teacher ORIG.onnx] [--json] [flags]",
