@@ -59,6 +59,19 @@ func DetectFormat(path string) (Format, error) {
 // Header says whether a TSV or CSV file starts with a header row.
 type Header int
 
+// ParseHeader parses a header mode: "auto" (or ""), "yes"/"true", "no"/"false".
+func ParseHeader(s string) (Header, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return HeaderAuto, nil
+	case "yes", "true":
+		return HeaderYes, nil
+	case "no", "false":
+		return HeaderNo, nil
+	}
+	return HeaderAuto, fmt.Errorf("unknown header mode %q (want auto, yes or no)", s)
+}
+
 // Header modes. HeaderAuto means yes for TSV (GLUE files have one) and no for CSV
 // (STS-B CSV files have none).
 const (
@@ -112,12 +125,14 @@ type ReadOptions struct {
 	// TextColumns selects one text column, or two for sentence pairs, by header name
 	// (or JSONL field name) or by 0-based index. Empty means the GLUE conventions:
 	// the first of sentence1+sentence2, text_a+text_b, question1+question2,
-	// question+sentence, premise+hypothesis, sentence, text, text_a found in the header;
+	// question+sentence, premise+hypothesis, #1 String+#2 String (MRPC), sentence, text, text_a
+	// found in the header;
 	// for a JSONL file whose first object has "input_ids", the pre-tokenised fields; for a
 	// file without header, columns 0 (1 field), 0 (2 fields) or 0 and 1 (3 or more fields).
 	TextColumns []string
 	// LabelColumn selects the label column by name or index; NoColumn ("-") means none.
-	// Empty means "label" or "score" if the header has it, and for a file without header
+	// Empty means the first of "label", "score", "is_duplicate" (QQP), "gold_label" (MNLI), "Quality"
+	// (MRPC) in the header, and for a file without header
 	// the last column when it is not a text column.
 	LabelColumn string
 	// Labels says how to read the label column.
@@ -266,9 +281,12 @@ type rawLabel struct {
 }
 
 var (
-	defaultPairColumns   = [][]string{{"sentence1", "sentence2"}, {"text_a", "text_b"}, {"question1", "question2"}, {"question", "sentence"}, {"premise", "hypothesis"}}
+	// GLUE's original files: MNLI/RTE/WNLI/STS-B (sentence1, sentence2), QQP (question1,
+	// question2), QNLI (question, sentence), MRPC (#1 String, #2 String).
+	defaultPairColumns   = [][]string{{"sentence1", "sentence2"}, {"text_a", "text_b"}, {"question1", "question2"}, {"question", "sentence"}, {"premise", "hypothesis"}, {"#1 String", "#2 String"}}
 	defaultSingleColumns = []string{"sentence", "text", "text_a"}
-	defaultLabelColumns  = []string{"label", "score"}
+	// label/score, then QQP's is_duplicate, MNLI's gold_label and MRPC's Quality.
+	defaultLabelColumns = []string{"label", "score", "is_duplicate", "gold_label", "Quality"}
 )
 
 // defaultTextColumns picks the GLUE-convention text columns among names.

@@ -517,3 +517,22 @@ func TestConcurrentEncode(t *testing.T) {
 		}
 	}
 }
+
+// TestReadVocabRejectsHugeLinesAndBinary: a vocab.txt line longer than MaxVocabLineBytes, or a
+// NUL byte, is refused with the line number instead of being read whole.
+func TestReadVocabRejectsHugeLinesAndBinary(t *testing.T) {
+	cases := []struct {
+		name, text, want string
+	}{
+		{"huge line", "[PAD]\n[UNK]\n" + strings.Repeat("a", MaxVocabLineBytes+10) + "\n", "line 3 is longer than"},
+		{"NUL", "[PAD]\n\x00\x00\n", "line 2 holds a NUL"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ReadVocab(strings.NewReader(c.text), "v.txt", DefaultVocabOptions())
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "v.txt") || len(err.Error()) > 200 {
+				t.Fatalf("got %v, want an error with %q", err, c.want)
+			}
+		})
+	}
+}

@@ -134,19 +134,21 @@ func LoadVocab(path string, opts VocabOptions) (*Tokenizer, error) {
 	return t, nil
 }
 
+// MaxVocabLineBytes bounds one line of a vocab.txt: tokens are short, so a longer line means the
+// file is not a vocabulary, and reading it whole could take gigabytes.
+const MaxVocabLineBytes = 64 * 1024
+
 // ReadVocab is [LoadVocab] reading from r; name is used in messages.
 func ReadVocab(r io.Reader, name string, opts VocabOptions) (*Tokenizer, error) {
 	vocab := make(map[string]int32, 32000)
 	var lines []string
-	br := bufio.NewReader(r)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), MaxVocabLineBytes)
 	var id int32
-	for {
-		line, err := br.ReadString('\n')
-		if line == "" && err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, fmt.Errorf("load vocab %s: %w", name, err)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.IndexByte(line, 0) >= 0 {
+			return nil, fmt.Errorf("load vocab %s: line %d holds a NUL byte: not a text vocabulary", name, id+1)
 		}
 		tok := strings.TrimRightFunc(line, unicode.IsSpace)
 		if id == 0 {
@@ -157,6 +159,12 @@ func ReadVocab(r io.Reader, name string, opts VocabOptions) (*Tokenizer, error) 
 			vocab[tok] = id // a repeated token keeps its last id, as in Hugging Face
 		}
 		id++
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("load vocab %s: line %d is longer than %d bytes: not a vocab.txt (one token per line)", name, id+1, MaxVocabLineBytes)
+		}
+		return nil, fmt.Errorf("load vocab %s: %w", name, err)
 	}
 	if len(vocab) == 0 {
 		return nil, fmt.Errorf("load vocab %s: empty vocabulary", name)

@@ -43,6 +43,8 @@ type benchModel struct {
 	FusionError    string         `json:"fusion_error,omitempty"`
 
 	model *onnx.ModelProto
+	// std is the model in standard ONNX (model itself unless onnxruntime-fused), for structure checks.
+	std   *onnx.ModelProto
 	enc   *graph.Encoder
 	vocab int
 }
@@ -125,7 +127,7 @@ func runBench(ctx context.Context, modelPath, basePath string, batch, seq, threa
 			return nil, err
 		}
 		if bm.enc != nil {
-			if err := checkSeqLen("--seq", seq, p, bm.model, bm.enc); err != nil {
+			if err := checkSeqLen("--seq", seq, p, bm.std, bm.enc); err != nil {
 				return nil, err
 			}
 		}
@@ -189,11 +191,11 @@ func describeForBench(path string, seq int) (*benchModel, error) {
 		return nil, err
 	}
 	bm := &benchModel{Path: path, Params: prune.Params(m), Nodes: len(m.GetGraph().GetNode()), model: m}
-	_, enc, _, err := discover(m)
+	std, enc, _, err := discover(m)
 	if err != nil {
 		bm.FLOPsError = "encoder structure not recognised: " + err.Error()
 	} else {
-		bm.enc = enc
+		bm.enc, bm.std = enc, std
 		bm.Layers = make([]prune.LayerUnits, len(enc.Layers))
 		h, n := prune.Units(enc)
 		for l := range h {

@@ -19,6 +19,7 @@ type dataFlags struct {
 	columns   string
 	label     string
 	format    string
+	header    string
 	maxLen    int
 	batch     int
 }
@@ -26,10 +27,16 @@ type dataFlags struct {
 // formatUsage is the help text of the --format flag.
 const formatUsage = "data file `FORMAT`: tsv, csv or jsonl (default: from the file extension)"
 
+// headerUsage is the help text of the --header flag.
+const headerUsage = "whether a TSV/CSV file starts with a header row: auto (TSV yes, CSV no), yes or no (CoLA's original TSV has none)"
+
 // check validates the flags that need no file: --format, --batch and --max-len.
 func (f *dataFlags) check() error {
 	if _, err := data.ParseFormat(f.format); err != nil {
 		return usageError{"--format: " + err.Error()}
+	}
+	if _, err := data.ParseHeader(f.header); err != nil {
+		return usageError{"--header: " + err.Error()}
 	}
 	if f.batch <= 0 {
 		return usageError{fmt.Sprintf("--batch %d: must be positive", f.batch)}
@@ -74,6 +81,7 @@ func padding(tok *data.Tokenizer) data.Padding {
 func (f *dataFlags) readOptions(withLabels bool) data.ReadOptions {
 	opts := data.ReadOptions{}
 	opts.Format, _ = data.ParseFormat(f.format) // checked by dataFlags.check
+	opts.Header, _ = data.ParseHeader(f.header)
 	if f.columns != "" {
 		for _, c := range strings.Split(f.columns, ",") {
 			opts.TextColumns = append(opts.TextColumns, strings.TrimSpace(c))

@@ -44,6 +44,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&df.columns, "columns", "", "text columns `a,b` by header name or 0-based index")
 	fs.StringVar(&df.label, "label", "", "label or score column by name or index (default: label/score or the last column)")
 	fs.StringVar(&df.format, "format", "", formatUsage)
+	fs.StringVar(&df.header, "header", "auto", headerUsage)
 	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length")
 	fs.IntVar(&df.batch, "batch", 64, "batch size")
 	setUsage(fs, stderr, "kprune eval --model M.onnx --data FILE [--teacher ORIG.onnx] [--json] [flags]",
@@ -100,22 +101,23 @@ func evaluate(ctx context.Context, modelPath, teacherPath string, tok *data.Toke
 }
 
 func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProto, tok *data.Tokenizer, dataPath string, rawData []byte, df dataFlags, threads int) (*evalResult, error) {
-	_, enc, _, err := discover(m)
+	// Structure checks read the standard form; onnxruntime runs the models as they are.
+	sm, enc, _, err := discover(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if err := checkTokenizer(tok, m, enc); err != nil {
+	if err := checkTokenizer(tok, sm, enc); err != nil {
 		return nil, fmt.Errorf("tokenizer does not fit %s: %w", name, err)
 	}
-	if err := checkSeqLen("--max-len", df.maxLen, name, m, enc); err != nil {
+	if err := checkSeqLen("--max-len", df.maxLen, name, sm, enc); err != nil {
 		return nil, err
 	}
 	if teacher != nil {
-		tenc, err := graph.Discover(teacher)
+		ts, tenc, _, err := discover(teacher)
 		if err != nil {
 			return nil, fmt.Errorf("teacher: %w", err)
 		}
-		if err := checkSeqLen("--max-len", df.maxLen, "the teacher", teacher, tenc); err != nil {
+		if err := checkSeqLen("--max-len", df.maxLen, "the teacher", ts, tenc); err != nil {
 			return nil, err
 		}
 	}

@@ -320,3 +320,16 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("second demo: code %d, stderr %q; want a refusal to overwrite", code, errOut)
 	}
 }
+
+// TestHeaderFlag: CoLA's original header-less TSV is read with --header no and explicit columns.
+func TestHeaderFlag(t *testing.T) {
+	_, model, vocab, _, _ := demoFiles(t)
+	cola := filepath.Join(testutil.RepoRoot(), "data", "testdata", "glue", "cola.tsv")
+	code, out, errOut := runCLI("eval", "--model", model, "--tokenizer", vocab, "--data", cola, "--header", "no", "--columns", "3", "--label", "1", "--json")
+	if code != 0 || !strings.Contains(out, `"examples": 3`) || !strings.Contains(out, `"accuracy"`) {
+		t.Fatalf("eval --header no: code %d, %s %s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI("eval", "--model", model, "--data", cola, "--header", "maybe"); code != 2 || !strings.Contains(errOut, "--header") {
+		t.Fatalf("--header maybe: code %d: %s", code, errOut)
+	}
+}

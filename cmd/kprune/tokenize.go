@@ -46,14 +46,8 @@ token_type_ids only for tokenizers that use them (BERT family), not for RoBERTa,
 	if *maxLen < 0 {
 		return usageError{fmt.Sprintf("--max-len %d: must not be negative", *maxLen)}
 	}
-	switch strings.ToLower(*header) {
-	case "auto", "":
-	case "yes", "true":
-		opts.Header = data.HeaderYes
-	case "no", "false":
-		opts.Header = data.HeaderNo
-	default:
-		return usageError{fmt.Sprintf("--header %q: want auto, yes or no", *header)}
+	if opts.Header, err = data.ParseHeader(*header); err != nil {
+		return usageError{"--header: " + err.Error()}
 	}
 	if *tokPath == "" || *dataPath == "" {
 		return usageError{"--tokenizer and --data are required"}
