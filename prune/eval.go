@@ -39,12 +39,9 @@ type PredictOptions struct {
 
 // PredictWith is Predict with options.
 func PredictWith(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts PredictOptions) (*Predictions, error) {
-	// The structure is read from the standard form; onnxruntime runs m itself (fused or not).
-	sm, _, err := Standardize(m)
-	if err != nil {
-		return nil, err
-	}
-	enc, err := graph.Discover(sm)
+	// The structure is read from the standard form (the float view of a quantized model);
+	// onnxruntime runs m itself (fused, quantized or not).
+	sm, enc, _, _, err := Structure(m)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/quantize"
 )
 
 // Report is the machine-readable account of a pruning run (written as JSON by the CLI).
@@ -59,6 +60,11 @@ type Report struct {
 	// functions leave them empty, a caller that has finished the run (self-check included) sets
 	// them.
 	Warnings []Warning `json:"warnings,omitempty"`
+	// Quantization describes the int8 quantization of the pruned model (kprune prune
+	// --quantize), and Models the original float, pruned float and pruned int8 models side by
+	// side (metric, agreement, size on disk, latency).
+	Quantization *quantize.Report `json:"quantization,omitempty"`
+	Models       []ModelFigures   `json:"models,omitempty"`
 }
 
 // Warning is a sign that a run's result may be poor: the run succeeded, but its calibration or

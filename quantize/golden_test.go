@@ -276,3 +276,26 @@ func int8Bytes(t *onnx.TensorProto) []byte {
 	}
 	return b
 }
+
+// TestReferenceFile compares kprune's dynamic quantization of a model with onnxruntime's
+// quantize_dynamic output for it, made by scripts/quantize_reference.py (developer check of a
+// real model; skipped unless KPRUNE_QUANT_REF="FLOAT.onnx:ORT.onnx[:per-channel]" is set). kprune
+// runs with embeddings and head quantized, as quantize_dynamic's defaults do.
+func TestReferenceFile(t *testing.T) {
+	spec := os.Getenv("KPRUNE_QUANT_REF")
+	if spec == "" {
+		t.Skip("KPRUNE_QUANT_REF not set")
+	}
+	parts := strings.Split(spec, ":")
+	if len(parts) < 2 {
+		t.Fatalf("KPRUNE_QUANT_REF=%q: want FLOAT.onnx:ORT.onnx[:per-channel]", spec)
+	}
+	opts := quantize.Options{Embeddings: true, Head: true, PerChannel: len(parts) > 2 && parts[2] == "per-channel"}
+	got, _, err := quantize.Dynamic(mustLoad(t, parts[0]), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diffGraphs(got, mustLoad(t, parts[1])); d != "" {
+		t.Errorf("kprune's graph differs from onnxruntime's:\n%s", d)
+	}
+}

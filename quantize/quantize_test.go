@@ -207,8 +207,11 @@ func TestGoldenBehaviour(t *testing.T) {
 			cfg := goldenInputs[strings.TrimSuffix(c.Model, ".gz")]
 			feed := testmodel.Inputs(cfg, 3, 8, 2)
 			a, b := run(t, ref, feed), run(t, got, feed)
-			if d := closeness(t, a, b); d != 0 {
-				t.Errorf("outputs differ from onnxruntime's quantized model by %g", d)
+			// The same graph, but onnxruntime's file carries onnx's inferred shapes (value_info),
+			// with which onnxruntime fuses some Add + LayerNormalization into
+			// SkipLayerNormalization, which rounds differently.
+			if d := closeness(t, a, b); d > 1e-5 {
+				t.Errorf("outputs differ from onnxruntime's quantized model by %g of their range", d)
 			}
 			if d := closeness(t, run(t, in, feed), b); d > 0.1 {
 				t.Errorf("outputs differ from the float model by %.3f of their range", d)

@@ -121,6 +121,7 @@ func HTML(w io.Writer, r *prune.Report, extra Extra) error {
 	pg.summary(r)
 	pg.metrics(r, extra.Metrics)
 	pg.latency(extra.Latency)
+	pg.models(r)
 	pg.layers(r)
 	pg.breakdown(r, extra)
 	pg.iterations(r.Iterations)

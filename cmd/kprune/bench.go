@@ -41,6 +41,14 @@ type benchModel struct {
 	Fused          map[string]int `json:"fused_ops"`
 	FusedTotal     int            `json:"fused_total"`
 	FusionError    string         `json:"fusion_error,omitempty"`
+	// IntegerKernels counts, by op type, the integer-kernel nodes of onnxruntime's optimised
+	// graph (DynamicQuantizeMatMul, MatMulIntegerToFloat, QLinearMatMul, MatMulInteger,
+	// DynamicQuantizeLinear, QuantizeLinear/DequantizeLinear...): empty for a float model.
+	// FloatWeightMatMuls counts the float MatMul/Gemm nodes with a constant weight left beside
+	// them; IntegerParams the elements of the 8-bit integer initializers.
+	IntegerKernels     map[string]int `json:"integer_kernels,omitempty"`
+	FloatWeightMatMuls int            `json:"float_weight_matmuls"`
+	IntegerParams      int64          `json:"int8_params,omitempty"`
 
 	model *onnx.ModelProto
 	// std is the model in standard ONNX (model itself unless onnxruntime-fused), for structure checks.
@@ -141,12 +149,13 @@ func runBench(ctx context.Context, modelPath, basePath string, batch, seq, threa
 		res.TokenIDsBelow = 100
 	}
 	for _, bm := range models {
-		fused, nodes, err := fusedOps(bm.model, threads)
+		fused, nodes, om, err := fusedOps(bm.model, threads)
 		if err != nil {
 			bm.FusionError = err.Error()
 			continue
 		}
 		bm.Fused, bm.OptimizedNodes = fused, nodes
+		bm.IntegerKernels, bm.FloatWeightMatMuls = integerKernels(om)
 		for _, n := range fused {
 			bm.FusedTotal += n
 		}
@@ -190,7 +199,7 @@ func describeForBench(path string, seq int) (*benchModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	bm := &benchModel{Path: path, Params: prune.Params(m), Nodes: len(m.GetGraph().GetNode()), model: m}
+	bm := &benchModel{Path: path, Params: prune.Params(m), IntegerParams: integerParams(m), Nodes: len(m.GetGraph().GetNode()), model: m}
 	std, enc, _, err := discover(m)
 	if err != nil {
 		bm.FLOPsError = "encoder structure not recognised: " + err.Error()
@@ -315,22 +324,22 @@ func addBenchInputs(feed map[string]*ort.Tensor, inputs []ort.IOInfo, bm *benchM
 // fusedOps lets onnxruntime optimise m (all optimisations, as a latency session does), saves the
 // optimised graph to a temporary file, and counts its fused nodes: those in com.microsoft domains
 // and those of standard op types that m does not contain.
-// It also returns the optimised graph's node count.
-func fusedOps(m *onnx.ModelProto, threads int) (map[string]int, int, error) {
+// It also returns the optimised graph's node count, and the optimised graph.
+func fusedOps(m *onnx.ModelProto, threads int) (map[string]int, int, *onnx.ModelProto, error) {
 	dir, err := os.MkdirTemp("", "kprune-bench-*")
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "optimized.onnx")
 	s, err := ort.NewSession(m, ort.Options{IntraOpThreads: threads, OptimizedModelPath: path})
 	if err != nil {
-		return nil, 0, fmt.Errorf("onnxruntime optimisation: %w", err)
+		return nil, 0, nil, fmt.Errorf("onnxruntime optimisation: %w", err)
 	}
 	s.Close()
 	om, err := onnx.Load(path)
 	if err != nil {
-		return nil, 0, fmt.Errorf("reading onnxruntime's optimised model: %w", err)
+		return nil, 0, nil, fmt.Errorf("reading onnxruntime's optimised model: %w", err)
 	}
 	original := map[string]bool{}
 	for _, n := range m.GetGraph().GetNode() {
@@ -347,7 +356,7 @@ func fusedOps(m *onnx.ModelProto, threads int) (map[string]int, int, error) {
 			fused[n.GetOpType()]++
 		}
 	}
-	return fused, len(om.GetGraph().GetNode()), nil
+	return fused, len(om.GetGraph().GetNode()), om, nil
 }
 
 // fusedString lists fused op counts by name: "Attention 2, SkipLayerNormalization 4".
@@ -397,7 +406,7 @@ func printBench(w io.Writer, r *benchResult) {
 		fmt.Fprintln(tw)
 	}
 	row("file", func(bm *benchModel) string { return filepath.Base(bm.Path) })
-	row("parameters", func(bm *benchModel) string { return fmt.Sprintf("%d", bm.Params) })
+	row("parameters", paramsString)
 	row(fmt.Sprintf("encoder GFLOPs per sequence (seq %d)", r.Seq), func(bm *benchModel) string {
 		if bm.FLOPsError != "" {
 			return "n/a"
@@ -425,6 +434,7 @@ func printBench(w io.Writer, r *benchResult) {
 		return fmt.Sprintf("%d (%d)", bm.Nodes, bm.OptimizedNodes)
 	})
 	row("fused ops (ORT)", fusedString)
+	row("integer kernels (ORT)", integerString)
 	tw.Flush()
 	if r.Baseline != nil {
 		fmt.Fprintf(w, "\nspeed-up (baseline / model latency): %.2fx at p50, %.2fx at mean\n", r.Speedup, r.SpeedupMean)
@@ -436,11 +446,14 @@ func printBench(w io.Writer, r *benchResult) {
 		if bm.FusionError != "" {
 			fmt.Fprintf(w, "note: %s: fusion check failed: %s\n", bm.Path, bm.FusionError)
 		}
+		for _, n := range integerNotes(bm) {
+			fmt.Fprintf(w, "note: %s\n", n)
+		}
 	}
 	if b := r.Baseline; b != nil && r.Model.FusionError == "" && b.FusionError == "" {
 		names := make([]string, 0, len(b.Fused))
 		for n := range b.Fused {
-			if r.Model.Fused[n] == 0 {
+			if r.Model.Fused[n] == 0 && !(len(r.Model.IntegerKernels) > 0 && absorbedByIntegerKernels[n]) {
 				names = append(names, n)
 			}
 		}

@@ -130,13 +130,11 @@ func evalBatches(tok *data.Tokenizer, encs []data.Encoding, batch int) ([]data.B
 
 // discover reads the encoder of m, after turning an onnxruntime-optimised graph back into
 // standard ONNX. It returns the standard form (m itself for plain exports), the encoder and the
-// fused operators that were unfused.
+// fused operators that were unfused. A quantized model is read through its float view
+// (prune.Structure), so that eval, bench and inspect take it; prune refuses it
+// (loadModelAndTokenizer).
 func discover(m *onnx.ModelProto) (*onnx.ModelProto, *graph.Encoder, map[string]int, error) {
-	s, unfused, err := prune.Standardize(m)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	enc, err := graph.Discover(s)
+	s, enc, unfused, _, err := prune.Structure(m)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -158,6 +156,10 @@ func loadModelAndTokenizer(modelPath, tokFlag string) (*onnx.ModelProto, *graph.
 	m, err := onnx.Load(modelPath)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if err := graph.CheckQuantized(m); err != nil {
+		// Pruning needs the float model (prune it, then quantize the pruned one).
+		return nil, nil, nil, fmt.Errorf("%s: %w", modelPath, err)
 	}
 	m, enc, _, err := discover(m)
 	if err != nil {

@@ -34,6 +34,7 @@ func commands() map[string]command {
 		"report":   {"render a JSON run report as a self-contained HTML page", cmdReport},
 		"compare":  {"run pruning methods x reductions and compare accuracy, FLOPs and speed", cmdCompare},
 		"tokenize": {"tokenize a data file with a model's tokenizer and print ids as JSON lines", cmdTokenize},
+		"quantize": {"quantize a float model's MatMul weights to int8 (dynamic or static QDQ) for onnxruntime", cmdQuantize},
 	}
 }
 

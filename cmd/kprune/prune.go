@@ -38,6 +38,8 @@ type pruneJob struct {
 	method string
 	labels [][]int
 	scores [][]float64
+	// quant is set by --quantize (see quantize.go).
+	quant *quantFlags
 }
 
 func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -79,7 +81,9 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&opts.Provider, "provider", "cpu", "execution provider: cpu or cuda")
 	force := fs.Bool("force", false, "overwrite OUT and the report if they exist")
 	strict := fs.Bool("strict", false, fmt.Sprintf("exit with an error (after writing the outputs) when the run has quality warnings: fewer than %d distinct calibration sequences, no self-check, or self-check agreement below %.0f%%", prune.MinDistinctSequences, 100*prune.MinAgreement))
-	setUsage(fs, stderr, "kprune prune --model IN.onnx --out OUT.onnx --calib FILE [flags]")
+	var qf quantFlags
+	qf.register(fs, true)
+	setUsage(fs, stderr, "kprune prune --model IN.onnx --out OUT.onnx --calib FILE [--quantize dynamic|static] [flags]")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -101,6 +105,9 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		job.reportPath = trimExt(*outPath) + ".json"
 	}
 	if err := job.checkPaths(stderr); err != nil {
+		return err
+	}
+	if err := job.setupQuantize(&qf, *evalPath, df, stderr); err != nil {
 		return err
 	}
 	if *samples < 0 || *tokens < 0 || (*samples > 0 && *tokens > 0) {
@@ -143,6 +150,9 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	} else if job.holdout, err = unsampledBatches(tok, encs, job.calib.Indices, 512); err != nil {
 		return err
+	}
+	if job.quant != nil {
+		job.quant.calibRows = len(encs)
 	}
 	return job.run(ctx, stdout, stderr)
 }
@@ -271,6 +281,9 @@ func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 		rep.SelfCheck = sc
 	}
 	rep.Warnings = rep.QualityWarnings()
+	if j.quant != nil {
+		return j.runQuantized(ctx, res.Model, rep, stdout, stderr)
+	}
 	if err := j.write(ctx, res.Model, rep); err != nil {
 		return err
 	}

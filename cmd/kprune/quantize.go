@@ -1,0 +1,696 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kprune/kprune/data"
+	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/prune"
+	"github.com/kprune/kprune/quantize"
+	"github.com/kprune/kprune/report"
+	ort "github.com/kprune/kprune/runtime"
+)
+
+// quantFlags are the quantization flags of `kprune quantize` and `kprune prune --quantize`.
+type quantFlags struct {
+	mode                                string
+	perChannel, reduceRange, embeddings bool
+	head, noBench                       bool
+	exclude, benchThreads               string
+	benchRuns, benchWarmup              int
+	benchBatch, benchSeq                int
+	// out is the int8 model of prune --quantize; evalPath its --eval file ("" for held-out
+	// calibration rows), df its data flags and calibRows the row count of its calibration file.
+	out       string
+	evalPath  string
+	df        dataFlags
+	calibRows int
+	// Parsed by check.
+	benchThreadsList []int
+	quantMode        quantize.Mode
+	quantOpts        quantize.Options
+}
+
+// register adds the flags to fs; forPrune names the mode flag --quantize (off by default) and
+// adds --quantized-out, else it is --mode (dynamic by default).
+func (q *quantFlags) register(fs *flag.FlagSet, forPrune bool) {
+	if forPrune {
+		fs.StringVar(&q.mode, "quantize", "", "then quantize the pruned model to int8: `MODE` dynamic (activations quantized at run time) or static (QDQ, activation scales from the calibration set); writes --quantized-out and puts the original float, pruned float and pruned int8 models side by side in the reports")
+		fs.StringVar(&q.out, "quantized-out", "", "with --quantize: the int8 model `FILE` (default: OUT with -int8.onnx)")
+	} else {
+		fs.StringVar(&q.mode, "mode", "dynamic", "`MODE`: dynamic (DynamicQuantizeLinear + MatMulInteger, as onnxruntime's quantize_dynamic) or static (QDQ with activation scales from --calib)")
+	}
+	fs.BoolVar(&q.perChannel, "per-channel", false, "one weight scale per output channel instead of per tensor (more accurate, slightly slower)")
+	fs.BoolVar(&q.reduceRange, "reduce-range", false, "7-bit weights ([-64, 64]), for CPUs without VNNI where 8-bit products can saturate")
+	fs.BoolVar(&q.embeddings, "quantize-embeddings", false, "also quantize the embedding tables to uint8 (smaller file, no speed-up), as quantize_dynamic does by default")
+	fs.BoolVar(&q.head, "quantize-head", false, "also quantize the head's final projection (classifier, span or token output layer)")
+	fs.StringVar(&q.exclude, "exclude", "", "comma-separated MatMul/Gemm/Gather `NODES` to leave in float")
+	fs.StringVar(&q.benchThreads, "bench-threads", "1,2", "onnxruntime thread counts at which latency is measured, comma-separated (0: its default)")
+	fs.IntVar(&q.benchRuns, "bench-runs", 10, "timed runs per model and thread count (models interleaved)")
+	fs.IntVar(&q.benchWarmup, "bench-warmup", 3, "untimed warm-up runs per model and thread count")
+	fs.IntVar(&q.benchBatch, "bench-batch", 32, "sequences per batch of the latency measurement")
+	fs.IntVar(&q.benchSeq, "bench-seq", 128, "tokens per sequence of the latency measurement")
+	fs.BoolVar(&q.noBench, "no-bench", false, "do not measure latency")
+}
+
+// enabled tells whether prune --quantize was given.
+func (q *quantFlags) enabled() bool { return q.mode != "" }
+
+// check validates the flags and fills the parsed values.
+func (q *quantFlags) check(modeFlag string) error {
+	mode, err := quantize.ParseMode(q.mode)
+	if err != nil {
+		return usageError{"--" + modeFlag + ": " + err.Error()}
+	}
+	q.quantMode = mode
+	q.quantOpts = quantize.Options{PerChannel: q.perChannel, ReduceRange: q.reduceRange, Embeddings: q.embeddings, Head: q.head}
+	for _, e := range strings.Split(q.exclude, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			q.quantOpts.Exclude = append(q.quantOpts.Exclude, e)
+		}
+	}
+	q.benchThreadsList = nil
+	if !q.noBench {
+		for _, s := range strings.Split(q.benchThreads, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 0 {
+				return usageError{fmt.Sprintf("--bench-threads %q: want thread counts (0 or more) separated by commas", q.benchThreads)}
+			}
+			q.benchThreadsList = append(q.benchThreadsList, n)
+		}
+		if q.benchRuns <= 0 || q.benchWarmup < 0 || q.benchBatch <= 0 || q.benchSeq <= 0 {
+			return usageError{"--bench-runs, --bench-batch and --bench-seq must be positive and --bench-warmup not negative"}
+		}
+	}
+	return nil
+}
+
+// sideModel is one model of a side-by-side comparison.
+type sideModel struct {
+	name, path string
+	m          *onnx.ModelProto
+}
+
+// heldOut are the held-out examples of a comparison, with their labels or scores when known.
+type heldOut struct {
+	batches []data.Batch
+	labels  []int
+	scores  []float64
+	// source says where they come from, for the printout.
+	source string
+}
+
+// sideBySide measures models on the held-out examples (task metric, agreement with the first
+// model) and, unless q.noBench, their latency in one interleaved run per thread count.
+func sideBySide(ctx context.Context, models []sideModel, ho heldOut, q *quantFlags, predictThreads int, stderr io.Writer) ([]prune.ModelFigures, error) {
+	figs := make([]prune.ModelFigures, len(models))
+	for i, sm := range models {
+		f := &figs[i]
+		f.Name, f.Path = sm.name, sm.path
+		f.Params, f.Int8Params = prune.Params(sm.m), integerParams(sm.m)
+		f.Bytes = fileBytes(sm.path)
+	}
+	if len(ho.batches) > 0 {
+		preds := make([]*prune.Predictions, len(models))
+		for i, sm := range models {
+			p, err := prune.PredictWith(ctx, sm.m, ho.batches, prune.PredictOptions{Threads: predictThreads})
+			if err != nil {
+				return nil, fmt.Errorf("%s model: %w", sm.name, err)
+			}
+			preds[i] = p
+			if ho.labels != nil || ho.scores != nil {
+				if mt, err := prune.Score(p, ho.labels, ho.scores); err == nil {
+					figs[i].Metrics = &mt
+				}
+			}
+			if i > 0 {
+				sc, err := prune.Compare(preds[0], p)
+				if err != nil {
+					return nil, err
+				}
+				figs[i].Agreement = &sc
+			}
+		}
+	}
+	if q.noBench {
+		return figs, nil
+	}
+	lat, err := measureLatency(ctx, models, q, stderr)
+	if err != nil {
+		return nil, err
+	}
+	for i := range figs {
+		figs[i].Latency = lat[i]
+	}
+	return figs, nil
+}
+
+// fileBytes is the size of a model file and its external data file, or 0.
+func fileBytes(path string) int64 {
+	if path == "" {
+		return 0
+	}
+	var n int64
+	if st, err := os.Stat(path); err == nil {
+		n = st.Size()
+	}
+	if st, err := os.Stat(onnx.ExternalDataPath(path)); err == nil {
+		n += st.Size()
+	}
+	return n
+}
+
+// measureLatency times the models on a synthetic batch (random token ids, full attention mask),
+// interleaved in one run per thread count; speed-ups are over the first model.
+func measureLatency(ctx context.Context, models []sideModel, q *quantFlags, stderr io.Writer) ([][]prune.ModelLatency, error) {
+	bms := make([]*benchModel, len(models))
+	vocab, seq := 0, q.benchSeq
+	for i, sm := range models {
+		bm := &benchModel{Path: sm.name, model: sm.m}
+		if std, enc, _, _, err := prune.Structure(sm.m); err == nil {
+			bm.std, bm.enc = std, enc
+			bm.vocab = prune.VocabRows(std, enc)
+			if p := graph.MaxPositions(std, enc); p > 0 && seq > p {
+				seq = p
+			}
+		}
+		if bm.vocab == 0 {
+			bm.vocab = embeddingRows(sm.m)
+		}
+		if bm.vocab > 0 && (vocab == 0 || bm.vocab < vocab) {
+			vocab = bm.vocab
+		}
+		bms[i] = bm
+	}
+	if vocab == 0 {
+		vocab = 100
+	}
+	if seq != q.benchSeq {
+		fmt.Fprintf(stderr, "latency measured at %d tokens per sequence, the most the models take\n", seq)
+	}
+	out := make([][]prune.ModelLatency, len(models))
+	for _, th := range q.benchThreadsList {
+		stats, err := func() ([]ort.LatencyStats, error) {
+			sess := make([]*ort.Session, len(models))
+			defer func() {
+				for _, s := range sess {
+					if s != nil {
+						s.Close()
+					}
+				}
+			}()
+			feed := map[string]*ort.Tensor{}
+			for i, sm := range models {
+				s, err := ort.NewSession(sm.m, ort.Options{IntraOpThreads: th})
+				if err != nil {
+					return nil, fmt.Errorf("%s model: %w", sm.name, err)
+				}
+				sess[i] = s
+				if err := addBenchInputs(feed, s.Inputs(), bms[i], q.benchBatch, seq, vocab); err != nil {
+					return nil, err
+				}
+			}
+			return ort.MeasureInterleaved(ctx, sess, feed, q.benchWarmup, q.benchRuns)
+		}()
+		if err != nil {
+			return nil, fmt.Errorf("latency at %d thread(s): %w", th, err)
+		}
+		for i, st := range stats {
+			l := prune.ModelLatency{Batch: q.benchBatch, Seq: seq, Threads: th, Runs: st.Runs, Mean: st.Mean, P50: st.P50, P90: st.P90}
+			if st.P50 > 0 {
+				l.Speedup = float64(stats[0].P50) / float64(st.P50)
+			}
+			out[i] = append(out[i], l)
+		}
+	}
+	return out, nil
+}
+
+// readHeldOutTargets reads the labels (or scores) of the rows order of a data file, without
+// tokenizing it; nil when the file has none or they cannot be read (the metric is then left out).
+func readHeldOutTargets(path string, df dataFlags, rows int, order []int) ([]int, []float64) {
+	ds, err := data.ReadDataset(path, df.readOptions(true))
+	if err != nil || ds.Len() != rows {
+		return nil, nil
+	}
+	switch ds.Labels {
+	case data.LabelClass:
+		all := ds.ClassLabels()
+		out := make([]int, len(order))
+		for i, r := range order {
+			out[i] = all[r]
+		}
+		return out, nil
+	case data.LabelScore:
+		all := ds.Scores()
+		out := make([]float64, len(order))
+		for i, r := range order {
+			out[i] = all[r]
+		}
+		return nil, out
+	}
+	return nil, nil
+}
+
+// unsampledOrder returns up to n row indices below rows that are not in used, in file order (the
+// rows unsampledBatches batches).
+func unsampledOrder(rows int, used []int, n int) []int {
+	seen := make([]bool, rows)
+	for _, i := range used {
+		if i >= 0 && i < rows {
+			seen[i] = true
+		}
+	}
+	var order []int
+	for i := 0; i < rows && len(order) < n; i++ {
+		if !seen[i] {
+			order = append(order, i)
+		}
+	}
+	return order
+}
+
+func seqOrder(n int) []int {
+	o := make([]int, n)
+	for i := range o {
+		o[i] = i
+	}
+	return o
+}
+
+// quantizeModel runs the chosen quantization.
+func quantizeModel(ctx context.Context, m *onnx.ModelProto, mode quantize.Mode, opts quantize.Options, calib []data.Batch) (*onnx.ModelProto, *quantize.Report, error) {
+	if mode == quantize.ModeStatic {
+		return quantize.Static(ctx, m, calib, opts)
+	}
+	return quantize.Dynamic(m, opts)
+}
+
+// quantizeRun is the JSON report of `kprune quantize`.
+type quantizeRun struct {
+	InputModel   string               `json:"input_model"`
+	OutputModel  string               `json:"output_model"`
+	Quantization *quantize.Report     `json:"quantization"`
+	Models       []prune.ModelFigures `json:"models"`
+	// HeldOut says which examples the metric and agreement were measured on.
+	HeldOut string         `json:"held_out,omitempty"`
+	Seconds float64        `json:"seconds"`
+	Version prune.Versions `json:"versions"`
+}
+
+func cmdQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	t0 := time.Now()
+	fs := newFlags("quantize", stderr)
+	var q quantFlags
+	df := &q.df
+	modelPath := fs.String("model", "", "input float ONNX `MODEL` (never modified), e.g. the output of kprune prune")
+	outPath := fs.String("out", "", "output int8 ONNX `FILE`")
+	calibPath := fs.String("calib", "", "data `FILE` (.tsv, .csv, .jsonl): the calibration set of --mode static, and the held-out examples of the float/int8 comparison")
+	evalPath := fs.String("eval", "", "held-out data `FILE` for the comparison with the float model (metric when it has labels, agreement); default: up to 512 rows of --calib not used for calibration")
+	reportPath := fs.String("report", "", "JSON report `FILE` (default: OUT with .json)")
+	samples := fs.Int("samples", 256, "calibration sequences drawn from --calib for --mode static (without replacement)")
+	seed := fs.Uint64("seed", 0, "calibration sampling seed")
+	threads := fs.Int("threads", 0, "onnxruntime intra-op threads for calibration and evaluation (0: all cores)")
+	force := fs.Bool("force", false, "overwrite OUT and the report if they exist")
+	q.register(fs, false)
+	fs.StringVar(&df.tokenizer, "tokenizer", "", "the model's tokenizer.json or vocab.txt (default: next to the model)")
+	fs.StringVar(&df.columns, "columns", "", "text columns `a,b` by header name or 0-based index (default: GLUE conventions)")
+	fs.StringVar(&df.label, "label", "", "label or score column of the held-out data, by name or index (default: label/score or the last column)")
+	fs.StringVar(&df.format, "format", "", formatUsage)
+	fs.StringVar(&df.header, "header", "auto", headerUsage)
+	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length in tokens")
+	fs.IntVar(&df.batch, "batch", 32, "calibration and evaluation batch size (sequences)")
+	setUsage(fs, stderr, "kprune quantize --model IN.onnx --out OUT.onnx [--mode dynamic|static] [--calib FILE] [--per-channel] [--report R.json] [flags]",
+		"Quantizes every MatMul and Gemm with a constant weight of a float encoder to int8 in the forms onnxruntime runs fastest on CPU: dynamic (exactly onnxruntime's quantize_dynamic: int8 symmetric weights, uint8 activations quantized at run time, fused by onnxruntime into DynamicQuantizeMatMul/MatMulIntegerToFloat) or static QDQ (activation scales measured on --calib). Embeddings, LayerNorm, Softmax and the head's final projection stay float unless asked. With --calib or --eval, the int8 model is compared with the float one (metric, agreement); latency of both is measured interleaved.")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	case *modelPath == "" || *outPath == "":
+		return usageError{"--model and --out are required"}
+	case *samples <= 0:
+		return usageError{fmt.Sprintf("--samples %d: must be positive", *samples)}
+	case *threads < 0:
+		return usageError{fmt.Sprintf("--threads %d: must not be negative", *threads)}
+	}
+	if err := q.check("mode"); err != nil {
+		return err
+	}
+	if q.quantMode == quantize.ModeStatic && *calibPath == "" {
+		return usageError{"--mode static needs --calib FILE: the activation scales are measured on calibration data"}
+	}
+	if err := df.check(); err != nil {
+		return err
+	}
+	if *reportPath == "" {
+		*reportPath = trimExt(*outPath) + ".json"
+	}
+	if err := checkNotInput(*modelPath, *outPath, *reportPath); err != nil {
+		return err
+	}
+	if err := checkOutputs(stderr, *force, *outPath, *reportPath); err != nil {
+		return err
+	}
+	m, err := onnx.Load(*modelPath)
+	if err != nil {
+		return err
+	}
+	if quantize.IsQuantized(m) {
+		return fmt.Errorf("%s: %w: quantize the float model (kprune quantize reads float32 models only)", *modelPath, quantize.ErrAlreadyQuantized)
+	}
+	var calib []data.Batch
+	var ho heldOut
+	if *calibPath != "" || *evalPath != "" {
+		tok, err := openTokenizer(df.tokenizer, *modelPath)
+		if err != nil {
+			return err
+		}
+		std, enc, _, _, err := prune.Structure(m)
+		if err != nil {
+			return fmt.Errorf("%s: reading the encoder for the calibration/evaluation data: %w", *modelPath, err)
+		}
+		if err := checkTokenizer(tok, std, enc); err != nil {
+			return fmt.Errorf("tokenizer does not fit model %s: %w", *modelPath, err)
+		}
+		if err := checkSeqLen("--max-len", df.maxLen, *modelPath, std, enc); err != nil {
+			return err
+		}
+		var used []int
+		var encs []data.Encoding
+		if *calibPath != "" {
+			if _, encs, err = loadEncoded(tok, *calibPath, nil, df.readOptions(false), df.maxLen); err != nil {
+				return err
+			}
+			if q.quantMode == quantize.ModeStatic {
+				cs, err := data.BuildCalibration(encs, data.CalibOptions{SampleOptions: data.SampleOptions{N: min(*samples, len(encs)), Seed: *seed}, BatchSize: df.batch, Padding: padding(tok)})
+				if err != nil {
+					return fmt.Errorf("%s: %w", *calibPath, err)
+				}
+				calib, used = cs.Batches, cs.Indices
+			}
+		}
+		src, rows := *evalPath, 0
+		var order []int
+		if *evalPath != "" {
+			if _, encs, err = loadEncoded(tok, *evalPath, nil, df.readOptions(false), df.maxLen); err != nil {
+				return err
+			}
+			rows, order = len(encs), seqOrder(len(encs))
+			ho.source = *evalPath
+		} else {
+			src, rows = *calibPath, len(encs)
+			order = unsampledOrder(len(encs), used, 512)
+			ho.source = fmt.Sprintf("%d rows of %s not used for calibration", len(order), *calibPath)
+		}
+		if len(order) > 0 {
+			if ho.batches, err = data.MakeBatches(encs, order, 64, padding(tok)); err != nil {
+				return err
+			}
+			ho.labels, ho.scores = readHeldOutTargets(src, *df, rows, order)
+		}
+	}
+	qm, qrep, err := quantizeModel(ctx, m, q.quantMode, q.quantOpts, calib)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *modelPath, err)
+	}
+	tx := &outputTx{}
+	done := false
+	defer func() {
+		if !done {
+			tx.rollback()
+		}
+	}()
+	if err := tx.saveModel(ctx, *outPath, qm, *force); err != nil {
+		return err
+	}
+	figs, err := sideBySide(ctx, []sideModel{{"float", *modelPath, m}, {"int8", *outPath, qm}}, ho, &q, *threads, stderr)
+	if err != nil {
+		return err
+	}
+	run := &quantizeRun{InputModel: *modelPath, OutputModel: *outPath, Quantization: qrep, Models: figs, HeldOut: ho.source, Version: versions()}
+	run.Seconds = time.Since(t0).Seconds()
+	b, err := json.MarshalIndent(run, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := tx.writeFile(ctx, *reportPath, append(b, '\n')); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done = true
+	printQuantization(stdout, qrep)
+	printSideBySide(stdout, figs, ho.source)
+	fmt.Fprintf(stdout, "wrote %s and %s\n", *outPath, *reportPath)
+	return nil
+}
+
+// checkNotInput refuses outputs that are the input model.
+func checkNotInput(model string, outs ...string) error {
+	in, err := filepath.Abs(model)
+	if err != nil {
+		return nil
+	}
+	ist, ierr := os.Stat(model)
+	for _, o := range outs {
+		if out, err := filepath.Abs(o); err == nil && out == in {
+			return usageError{fmt.Sprintf("%s is the input model; choose another path (the input is never overwritten)", o)}
+		}
+		if ierr == nil {
+			if ost, err := os.Stat(o); err == nil && os.SameFile(ist, ost) {
+				return usageError{fmt.Sprintf("%s is the input model", o)}
+			}
+		}
+	}
+	return nil
+}
+
+// printQuantization prints what was quantized.
+func printQuantization(w io.Writer, r *quantize.Report) {
+	gran := "per tensor"
+	if r.PerChannel {
+		gran = "per channel"
+	}
+	extra := ""
+	if r.ReduceRange {
+		extra = ", 7-bit weights"
+	}
+	fmt.Fprintf(w, "quantized %d MatMul/Gemm to int8 (%s, %s%s)", len(r.Quantized), r.Mode, gran, extra)
+	if len(r.Embeddings) > 0 {
+		fmt.Fprintf(w, " and %d embedding table(s) to uint8", len(r.Embeddings))
+	}
+	fmt.Fprintf(w, ": weights %.1f MB float -> %.1f MB\n", float64(r.FloatWeightBytes)/1e6, float64(r.QuantizedWeightBytes)/1e6)
+	reasons := map[string]int{}
+	var order []string
+	for _, k := range r.KeptFloat {
+		if reasons[k.Reason] == 0 {
+			order = append(order, k.Reason)
+		}
+		reasons[k.Reason]++
+	}
+	for _, reason := range order {
+		fmt.Fprintf(w, "kept float: %d node(s): %s\n", reasons[reason], reason)
+	}
+	if r.Encoder != "" {
+		fmt.Fprintf(w, "note: the encoder was not recognised (%s): the head's final projection could not be told apart\n", r.Encoder)
+	}
+	if c := r.Calibration; c != nil {
+		fmt.Fprintf(w, "calibration: %d sequences in %d batches, ranges of %d activations (%.1fs)\n", c.Sequences, c.Batches, c.Tensors, c.Seconds)
+	}
+}
+
+// printSideBySide prints the models' figures as a table.
+func printSideBySide(w io.Writer, figs []prune.ModelFigures, heldOut string) {
+	if len(figs) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprint(tw, "\t")
+	for _, f := range figs {
+		fmt.Fprintf(tw, "%s\t", f.Name)
+	}
+	fmt.Fprintln(tw)
+	row := func(label string, cell func(f *prune.ModelFigures) string) {
+		fmt.Fprintf(tw, "%s\t", label)
+		for i := range figs {
+			fmt.Fprintf(tw, "%s\t", cell(&figs[i]))
+		}
+		fmt.Fprintln(tw)
+	}
+	row("size on disk MB", func(f *prune.ModelFigures) string { return fmt.Sprintf("%.1f", float64(f.Bytes)/1e6) })
+	if figs[0].Metrics != nil {
+		name, get := metricOf(figs[0].Metrics)
+		if name != "" {
+			row(name, func(f *prune.ModelFigures) string {
+				if f.Metrics == nil {
+					return "-"
+				}
+				if v := get(f.Metrics); v != nil {
+					return fmt.Sprintf("%.4f", *v)
+				}
+				return "-"
+			})
+		}
+	}
+	if len(figs) > 1 && figs[1].Agreement != nil {
+		row("agreement with "+figs[0].Name, func(f *prune.ModelFigures) string {
+			if f.Agreement == nil {
+				return "-"
+			}
+			return fmt.Sprintf("%.2f%%", 100*f.Agreement.Agreement)
+		})
+	}
+	for li, l := range figs[0].Latency {
+		th := "default threads"
+		if l.Threads > 0 {
+			th = fmt.Sprintf("%d thread(s)", l.Threads)
+		}
+		row(fmt.Sprintf("latency p50 ms (%d x %d, %s)", l.Batch, l.Seq, th), func(f *prune.ModelFigures) string {
+			if li >= len(f.Latency) {
+				return "-"
+			}
+			return fmt.Sprintf("%.2f", ms(f.Latency[li].P50))
+		})
+		row("speed-up", func(f *prune.ModelFigures) string {
+			if li >= len(f.Latency) {
+				return "-"
+			}
+			return fmt.Sprintf("%.2fx", f.Latency[li].Speedup)
+		})
+	}
+	tw.Flush()
+	if heldOut != "" && (figs[0].Metrics != nil || (len(figs) > 1 && figs[1].Agreement != nil)) {
+		fmt.Fprintf(w, "(metric and agreement on %s)\n", heldOut)
+	}
+}
+
+// metricOf picks the headline metric of a metrics set: accuracy, else Pearson.
+func metricOf(m *prune.Metrics) (string, func(*prune.Metrics) *float64) {
+	switch {
+	case m.Accuracy != nil:
+		return "accuracy", func(m *prune.Metrics) *float64 { return m.Accuracy }
+	case m.Pearson != nil:
+		return "Pearson", func(m *prune.Metrics) *float64 { return m.Pearson }
+	}
+	return "", nil
+}
+
+// runQuantized ends a `kprune prune --quantize` run: it quantizes the pruned model, measures the
+// original float, pruned float and pruned int8 models side by side, and writes the pruned model,
+// the int8 model and the reports all or nothing.
+func (j *pruneJob) runQuantized(ctx context.Context, pruned *onnx.ModelProto, rep *prune.Report, stdout, stderr io.Writer) error {
+	q := j.quant
+	qm, qrep, err := quantizeModel(ctx, pruned, q.quantMode, q.quantOpts, j.calib.Batches)
+	if err != nil {
+		return fmt.Errorf("quantizing the pruned model: %w", err)
+	}
+	rep.Quantization = qrep
+	ho := heldOut{batches: j.holdout}
+	if len(j.holdout) > 0 {
+		if q.evalPath != "" {
+			ho.source = q.evalPath
+			if ds, err := data.ReadDataset(q.evalPath, q.df.readOptions(false)); err == nil {
+				ho.labels, ho.scores = readHeldOutTargets(q.evalPath, q.df, ds.Len(), seqOrder(ds.Len()))
+			}
+		} else {
+			order := unsampledOrder(q.calibRows, j.calib.Indices, 512)
+			ho.source = fmt.Sprintf("%d rows of %s not used for calibration", len(order), j.calibSource)
+			ho.labels, ho.scores = readHeldOutTargets(j.calibSource, q.df, q.calibRows, order)
+		}
+	}
+	tx := &outputTx{}
+	done := false
+	defer func() {
+		if !done {
+			tx.rollback()
+		}
+	}()
+	if err := tx.saveModel(ctx, j.outPath, pruned, j.force); err != nil {
+		return err
+	}
+	if err := tx.saveModel(ctx, q.out, qm, j.force); err != nil {
+		return err
+	}
+	rep.OutputBytes = fileBytes(j.outPath)
+	models := []sideModel{{"original float", j.modelPath, j.model}, {"pruned float", j.outPath, pruned}, {"pruned int8", q.out, qm}}
+	figs, err := sideBySide(ctx, models, ho, q, j.opts.Threads, stderr)
+	if err != nil {
+		return err
+	}
+	rep.Models = figs
+	rep.PeakRSSBytes = max(rep.PeakRSSBytes, prune.PeakRSS())
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fmt.Errorf("run report: %w", err)
+	}
+	var page bytes.Buffer
+	if err := report.HTML(&page, rep, report.Extra{}); err != nil {
+		return fmt.Errorf("HTML report: %w", err)
+	}
+	if err := tx.writeFile(ctx, j.reportPath, append(js, '\n')); err != nil {
+		return err
+	}
+	if err := tx.writeFile(ctx, j.htmlPath(), page.Bytes()); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done = true
+	printSummary(stdout, rep)
+	printQuantization(stdout, qrep)
+	printSideBySide(stdout, figs, ho.source)
+	fmt.Fprintf(stdout, "wrote %s, %s, %s and %s\n", j.outPath, q.out, j.reportPath, j.htmlPath())
+	printWarnings(stderr, rep.Warnings)
+	if j.strict && len(rep.Warnings) > 0 {
+		return fmt.Errorf("%d quality warning(s) and --strict (the outputs were written; see the warnings in %s)", len(rep.Warnings), j.reportPath)
+	}
+	return nil
+}
+
+// setupQuantize validates prune's --quantize flags and the int8 output path, before any long work.
+func (j *pruneJob) setupQuantize(q *quantFlags, evalPath string, df dataFlags, stderr io.Writer) error {
+	if !q.enabled() {
+		if q.out != "" {
+			return usageError{"--quantized-out needs --quantize dynamic|static"}
+		}
+		return nil
+	}
+	if err := q.check("quantize"); err != nil {
+		return err
+	}
+	if q.out == "" {
+		q.out = trimExt(j.outPath) + "-int8.onnx"
+	}
+	if err := checkNotInput(j.modelPath, q.out); err != nil {
+		return err
+	}
+	for _, p := range []string{j.outPath, j.reportPath, j.htmlPath()} {
+		if a, err1 := filepath.Abs(p); err1 == nil {
+			if b, err2 := filepath.Abs(q.out); err2 == nil && a == b {
+				return usageError{fmt.Sprintf("--quantized-out %s is another output of the run", q.out)}
+			}
+		}
+	}
+	if err := checkOutputs(stderr, j.force, q.out); err != nil {
+		return err
+	}
+	q.evalPath, q.df = evalPath, df
+	j.quant = q
+	return nil
+}
