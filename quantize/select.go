@@ -211,8 +211,18 @@ func prepare(m *onnx.ModelProto, opts Options, mode Mode) (*plan, error) {
 			return nil, fmt.Errorf("%w: every MatMul or Gemm with a constant weight stays float (%s)", ErrNoMatMul, strings.Join(reasons, "; "))
 		}
 	}
+	counted := map[string]bool{}
 	for _, l := range p.linears {
-		rep.FloatWeightBytes += int64(4 * len(l.w))
+		if !counted[l.wName] {
+			counted[l.wName] = true
+			rep.FloatWeightBytes += int64(4 * len(l.w))
+		}
+	}
+	for _, g := range p.gathers {
+		if !counted["\x00table:"+g.table] {
+			counted["\x00table:"+g.table] = true
+			rep.FloatWeightBytes += 4 * onnx.NumElements(g.t.GetDims())
+		}
 	}
 	return p, nil
 }
