@@ -155,6 +155,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	df.maxLenGiven = given(fs, "max-len")
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
 	}
@@ -206,7 +207,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if err := checkSeqLen("--max-len", df.maxLen, *modelPath, m, enc); err != nil {
+	if err := df.fitMaxLen(*modelPath, m, enc); err != nil {
 		return err
 	}
 	if err := checkSeqLen("--latency-seq", min(*latSeq, df.maxLen), *modelPath, m, enc); err != nil {

@@ -72,6 +72,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&opts.AutoLambda, "auto-lambda", false, "[ours] balance predictive and representational knowledge automatically")
 	fs.BoolVar(&opts.Fisher, "fisher", false, "[ours] predictive knowledge from the cross-entropy with labels sampled from the teacher (non-zero from the first sublayer on; classification only)")
 	fs.BoolVar(&opts.PerExample, "per-example", false, "[ours] predictive knowledge from per-example mask gradients")
+	fs.StringVar(&opts.Pooling, "pooling", "mean", "[ours] for embedding models that output hidden states only: pool them by `mean` or cls (the first token) for the predictive loss")
 	fs.IntVar(&opts.RoundTo, "round-to", 0, "[ours] keep head and neuron counts per sublayer at multiples of `N`")
 	fs.IntVar(&opts.MicroBatch, "micro-batch", 0, "run the gradient pass on at most `N` sequences at a time (less memory; 0: as many as fit ~1 GB of activations, whole batches on small models). Results equal up to float32 rounding: same units kept unless scores nearly tie, tuned weights within ~1e-3 of each tensor's largest weight (not bit for bit)")
 	fs.BoolVar(&opts.LowMemory, "low-memory", false, "bound memory: onnxruntime without its memory arena, the gradient pass on as many sequences at a time as fit ~128 MB of activations (unless --micro-batch), Go garbage collected per batch; ~15% slower, results as with --micro-batch (equal up to float32 rounding). Default: on for models of 256 MB and more (--low-memory=false turns it off)")
@@ -83,6 +84,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	df.maxLenGiven = given(fs, "max-len")
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
 	}
@@ -113,7 +115,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if err := checkSeqLen("--max-len", df.maxLen, *modelPath, m, enc); err != nil {
+	if err := df.fitMaxLen(*modelPath, m, enc); err != nil {
 		return err
 	}
 	job.model = m
@@ -171,7 +173,7 @@ func (j *pruneJob) htmlPath() string { return trimExt(j.reportPath) + ".html" }
 // optionFlags maps the names of prune.Options fields (prune.OptionError.Option) to their flags.
 var optionFlags = map[string]string{
 	"Reduction": "flops-reduction", "Lambda": "lambda", "Mu": "mu", "Temperature": "temperature", "SeqLen": "seq-len",
-	"RoundTo": "round-to", "MicroBatch": "micro-batch", "Threads": "threads", "Provider": "provider",
+	"RoundTo": "round-to", "MicroBatch": "micro-batch", "Threads": "threads", "Provider": "provider", "Pooling": "pooling",
 }
 
 // optionUsageError turns an invalid prune option into a usage error that names its flag.
@@ -264,7 +266,7 @@ func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 		rep.InputBytes = st.Size()
 	}
 	if len(j.holdout) > 0 {
-		sc, err := selfCheck(ctx, j.model, res.Model, j.holdout, prune.PredictOptions{Threads: j.opts.Threads, LowMemory: j.opts.LowMemory})
+		sc, err := selfCheck(ctx, j.model, res.Model, j.holdout, prune.PredictOptions{Threads: j.opts.Threads, LowMemory: j.opts.LowMemory, Pooling: j.opts.Pooling})
 		if err != nil {
 			return fmt.Errorf("self-check of the pruned model: %w", err)
 		}
