@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/kprune/kprune/data"
@@ -386,9 +387,24 @@ func printSummary(w io.Writer, r *prune.Report) {
 	if len(r.RemovedSublayers) > 0 {
 		fmt.Fprintf(w, "removed sublayers %v\n", r.RemovedSublayers)
 	}
+	if r.Loss != "" {
+		fmt.Fprintf(w, "loss             %s head: %s\n", r.Head, r.Loss)
+	}
+	if len(r.Unfused) > 0 {
+		fmt.Fprintf(w, "unfused          onnxruntime operators read as standard ONNX: %s\n", opCounts(r.Unfused))
+	}
 	fmt.Fprintf(w, "calibration      %d sequences, %d tokens in %d batches\n", r.Calibration.Sequences, r.Calibration.Tokens, r.Calibration.Batches)
 	fmt.Fprintf(w, "time             %.1fs (onnxruntime %.1fs), peak RSS %.0f MB\n", r.TotalSeconds, r.ORTSeconds, float64(r.PeakRSSBytes)/1e6)
 	if sc := r.SelfCheck; sc != nil {
 		fmt.Fprintf(w, "self-check       agreement with the original %.2f%% on %d held-out examples (mean KL %.4f)\n", 100*sc.Agreement, sc.Examples, sc.MeanKL)
 	}
+}
+
+// opCounts renders operator counts as "A=2 B=4", sorted by operator.
+func opCounts(m map[string]int) string {
+	var parts []string
+	for _, op := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s=%d", op, m[op]))
+	}
+	return strings.Join(parts, " ")
 }
