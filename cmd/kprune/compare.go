@@ -203,10 +203,11 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 
-	m, enc, tok, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
+	lm, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
 	if err != nil {
 		return err
 	}
+	m, enc, tok := lm.m, lm.enc, lm.tok
 	if err := df.fitMaxLen(*modelPath, m, enc); err != nil {
 		return err
 	}

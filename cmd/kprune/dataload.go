@@ -178,23 +178,32 @@ func checkSeqLen(flagName string, n int, name string, m *onnx.ModelProto, enc *g
 	return nil
 }
 
+// loadedModel is a model read for pruning: its standard form (onnxruntime-fused graphs
+// unfused), encoder, tokenizer (nil for token-id data) and the fused operators that were unfused.
+type loadedModel struct {
+	m       *onnx.ModelProto
+	enc     *graph.Encoder
+	tok     *data.Tokenizer
+	unfused map[string]int
+}
+
 // loadModelAndTokenizer loads a model, discovers its encoder, and loads the tokenizer (the flag,
 // else one next to the model), checking that it fits the model's vocabulary.
-func loadModelAndTokenizer(modelPath, tokFlag string) (*onnx.ModelProto, *graph.Encoder, *data.Tokenizer, error) {
+func loadModelAndTokenizer(modelPath, tokFlag string) (*loadedModel, error) {
 	m, err := onnx.Load(modelPath)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	m, enc, _, err := discover(m)
+	m, enc, unfused, err := discover(m)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", modelPath, err)
+		return nil, fmt.Errorf("%s: %w", modelPath, err)
 	}
 	tok, err := openTokenizer(tokFlag, modelPath)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if err := checkTokenizer(tok, m, enc); err != nil {
-		return nil, nil, nil, fmt.Errorf("tokenizer does not fit model %s: %w", modelPath, err)
+		return nil, fmt.Errorf("tokenizer does not fit model %s: %w", modelPath, err)
 	}
-	return m, enc, tok, nil
+	return &loadedModel{m: m, enc: enc, tok: tok, unfused: unfused}, nil
 }

@@ -26,6 +26,7 @@ import (
 type pruneJob struct {
 	modelPath, outPath, reportPath string
 	model                          *onnx.ModelProto
+	unfused                        map[string]int
 	calib                          *data.CalibSet
 	holdout                        []data.Batch
 	opts                           prune.Options
@@ -112,10 +113,12 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := df.check(); err != nil {
 		return err
 	}
-	m, enc, tok, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
+	lm, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
 	if err != nil {
 		return err
 	}
+	m, enc, tok := lm.m, lm.enc, lm.tok
+	job.unfused = lm.unfused
 	if err := df.fitMaxLen(*modelPath, m, enc); err != nil {
 		return err
 	}
@@ -261,6 +264,9 @@ func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	}
 	rep := &res.Report
 	rep.InputModel, rep.OutputModel = j.modelPath, j.outPath
+	if len(rep.Unfused) == 0 {
+		rep.Unfused = j.unfused // unfused when the model was loaded
+	}
 	rep.Calibration.Seed, rep.Calibration.Source = j.seed, j.calibSource
 	rep.Versions = versions()
 	if st, err := os.Stat(j.modelPath); err == nil {
