@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kprune/kprune/graph/infer"
 	"github.com/kprune/kprune/onnx"
 )
 
@@ -13,7 +14,7 @@ import (
 type disc struct {
 	m   *onnx.ModelProto
 	ix  *Index
-	si  shapeInfo
+	si  infer.Map
 	lns []*lnMatch
 	by  map[string]*lnMatch // LayerNorm by output tensor
 }
@@ -75,7 +76,7 @@ func newDisc(m *onnx.ModelProto) (*disc, error) {
 		return nil, err
 	}
 	d := &disc{m: m, ix: ix, by: map[string]*lnMatch{}}
-	d.si = inferShapes(ix)
+	d.si = infer.Partial(g)
 	return d, nil
 }
 
@@ -387,8 +388,8 @@ func (d *disc) lnWidth(ln *lnMatch) int {
 	if t := d.ix.Constant(ln.Scale); t != nil {
 		return int(onnx.NumElements(t.GetDims()))
 	}
-	if t := d.si[ln.Output]; t != nil && t.ranked && len(t.shape) > 0 && t.shape[len(t.shape)-1].ok {
-		return int(t.shape[len(t.shape)-1].v)
+	if t := d.si.Of(ln.Output); t.Rank > 0 && t.Dims[t.Rank-1] >= 0 {
+		return int(t.Dims[t.Rank-1])
 	}
 	return 0
 }
@@ -438,7 +439,7 @@ func (d *disc) isLastAxis(axis int64, x string) bool {
 	if axis == -1 {
 		return true
 	}
-	r := d.si[x].rank()
+	r := d.si.Of(x).Rank
 	return r > 0 && axis == int64(r-1)
 }
 
@@ -464,11 +465,7 @@ func (d *disc) reducesLastAxis(n *onnx.NodeProto) bool {
 	if n.GetOpType() != "ReduceMean" || onnx.AttrIntOr(n, "keepdims", 1) == 0 || len(n.GetInput()) == 0 {
 		return false
 	}
-	var axesIn *tinfo
-	if len(n.GetInput()) > 1 {
-		axesIn = d.si[n.GetInput()[1]]
-	}
-	axes, ok := axesOf(n, axesIn)
+	axes, ok := infer.Axes(n, d.ins(n), 1)
 	return ok && len(axes) == 1 && d.isLastAxis(axes[0], n.GetInput()[0])
 }
 
@@ -478,7 +475,7 @@ func (d *disc) scalarConst(t string) (float64, bool) {
 	if c == nil || onnx.NumElements(c.GetDims()) != 1 {
 		return 0, false
 	}
-	if isFloatType(c.GetDataType()) {
+	if infer.IsFloat(onnx.TensorProto_DataType(c.GetDataType())) {
 		v, err := onnx.Float64s(c)
 		if err != nil {
 			return 0, false
@@ -659,7 +656,7 @@ func (d *disc) flatInput(t string) (string, *onnx.NodeProto) {
 	if p == nil || (p.GetOpType() != "Reshape" && p.GetOpType() != "Flatten") {
 		return t, nil
 	}
-	if d.si[t].rank() == 2 && d.si[p.GetInput()[0]].rank() == 3 {
+	if d.si.Of(t).Rank == 2 && d.si.Of(p.GetInput()[0]).Rank == 3 {
 		return p.GetInput()[0], p
 	}
 	return t, nil
@@ -857,7 +854,7 @@ func (d *disc) walkHeadPath(t string, sub *sublayer) (linear, error) {
 			out := p.GetOutput()[0]
 			if d.adaptiveReshape(p) {
 				// Follows its input's own shape: nothing to rewrite.
-			} else if d.si[out].rank() == 4 {
+			} else if d.si.Of(out).Rank == 4 {
 				sub.headReshapes = append(sub.headReshapes, p)
 			} else {
 				sub.widthReshapes = append(sub.widthReshapes, p)
@@ -895,7 +892,7 @@ func (d *disc) isScalarFactor(t string) bool {
 	if d.isScalarConst(t) {
 		return true
 	}
-	if ti := d.si[t]; ti.rank() < 0 || (ti.rank() > 0 && !(ti.rank() == 1 && ti.shape[0].ok && ti.shape[0].v == 1)) {
+	if ti := d.si.Of(t); ti.Rank < 0 || (ti.Rank > 0 && !(ti.Rank == 1 && ti.Dims[0] == 1)) {
 		return false
 	}
 	seen := map[string]bool{}
@@ -1131,29 +1128,29 @@ func (d *disc) findScoresMatMul(sm *onnx.NodeProto) (*onnx.NodeProto, error) {
 // headCount reads the number of heads and their width from the head-splitting Reshapes.
 func (d *disc) headCount(qOut int, qHead, all []*onnx.NodeProto) (int, int, error) {
 	try := func(r *onnx.NodeProto) (int, int, bool) {
-		t := d.si[r.GetOutput()[0]]
-		if t.rank() != 4 {
+		t := d.si.Of(r.GetOutput()[0])
+		if t.Rank != 4 {
 			return 0, 0, false
 		}
-		h, hd := t.shape[2], t.shape[3]
-		if !h.ok || !hd.ok {
+		h, hd := t.Dim(2), t.Dim(3)
+		if !h.Known || !hd.Known {
 			// Fall back on the shape values (e.g. [b, s, H, -1] with the input width unknown).
-			if s := d.si[r.GetInput()[1]]; s != nil && len(s.vals) == 4 {
-				if s.vals[2].ok && s.vals[2].v > 0 {
-					h = s.vals[2]
+			if s := d.si.Of(r.GetInput()[1]); len(s.Parts) == 4 {
+				if s.Parts[2].Known && s.Parts[2].V > 0 {
+					h = s.Parts[2]
 				}
-				if s.vals[3].ok && s.vals[3].v > 0 {
-					hd = s.vals[3]
+				if s.Parts[3].Known && s.Parts[3].V > 0 {
+					hd = s.Parts[3]
 				}
 			}
 		}
 		switch {
-		case h.ok && h.v > 0 && (!hd.ok || hd.v <= 0) && qOut%int(h.v) == 0:
-			return int(h.v), qOut / int(h.v), true
-		case hd.ok && hd.v > 0 && (!h.ok || h.v <= 0) && qOut%int(hd.v) == 0:
-			return qOut / int(hd.v), int(hd.v), true
-		case h.ok && hd.ok && h.v > 0 && hd.v > 0:
-			return int(h.v), int(hd.v), true
+		case h.Known && h.V > 0 && (!hd.Known || hd.V <= 0) && qOut%int(h.V) == 0:
+			return int(h.V), qOut / int(h.V), true
+		case hd.Known && hd.V > 0 && (!h.Known || h.V <= 0) && qOut%int(hd.V) == 0:
+			return qOut / int(hd.V), int(hd.V), true
+		case h.Known && hd.Known && h.V > 0 && hd.V > 0:
+			return int(h.V), int(hd.V), true
 		}
 		return 0, 0, false
 	}
@@ -1170,20 +1167,48 @@ func (d *disc) headCount(qOut int, qHead, all []*onnx.NodeProto) (int, int, erro
 		}
 	}
 	if heads == 0 {
-		return 0, 0, fmt.Errorf("cannot determine the number of heads from Reshape node %q (shape %s): expected [batch, seq, heads, head_dim] with heads or head_dim constant", all[0].GetName(), d.si[all[0].GetInput()[1]].valsString())
+		return 0, 0, fmt.Errorf("cannot determine the number of heads from Reshape node %q (shape %s): expected [batch, seq, heads, head_dim] with heads or head_dim constant", all[0].GetName(), partsString(d.si.Of(all[0].GetInput()[1])))
 	}
 	return heads, hd, nil
 }
 
-func (t *tinfo) valsString() string {
-	if t == nil || t.vals == nil {
+// partsString renders the elements of a small integer tensor for messages, "unknown" when
+// inference does not know them.
+func partsString(t infer.Info) string {
+	if t.Parts == nil {
 		return "unknown"
 	}
-	parts := make([]string, len(t.vals))
-	for i, v := range t.vals {
-		parts[i] = v.String()
+	return "[" + strings.Join(symStrings(t.Parts), ",") + "]"
+}
+
+// shapeString renders a tensor's shape for messages: "[batch,seq,768]", "[?]" when the rank is
+// unknown.
+func shapeString(t infer.Info) string {
+	if t.Rank < 0 {
+		return "[?]"
 	}
-	return "[" + strings.Join(parts, ",") + "]"
+	return "[" + strings.Join(symStrings(t.DimList()), ",") + "]"
+}
+
+// symStrings renders dimensions or elements: values, the graph's symbols, "?" otherwise.
+func symStrings(s []infer.SymInt) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = "?"
+		if v.Known || v.Named() {
+			out[i] = v.String()
+		}
+	}
+	return out
+}
+
+// ins returns what inference knows of n's inputs.
+func (d *disc) ins(n *onnx.NodeProto) []infer.Info {
+	out := make([]infer.Info, len(n.GetInput()))
+	for i, t := range n.GetInput() {
+		out[i] = d.si.Of(t)
+	}
+	return out
 }
 
 // activationOps are the elementwise ops an FFN activation may be built from.
@@ -1334,7 +1359,7 @@ func (d *disc) findInputs(enc *Encoder, x0 string) {
 			continue
 		}
 		if p.GetOpType() == "Gather" {
-			if tab := d.ix.Initializer(p.GetInput()[0]); tab != nil && len(tab.GetDims()) == 2 && isFloatType(tab.GetDataType()) {
+			if tab := d.ix.Initializer(p.GetInput()[0]); tab != nil && len(tab.GetDims()) == 2 && infer.IsFloat(onnx.TensorProto_DataType(tab.GetDataType())) {
 				idx := d.skipTransparent(p.GetInput()[1])
 				if d.ix.IsInput(idx) {
 					embs = append(embs, emb{idx, tab.GetDims()[0]})
@@ -1454,7 +1479,7 @@ var headOps = map[string]bool{
 
 // rankOf returns the rank of t from inference or the graph's value infos, -1 when unknown.
 func (d *disc) rankOf(t string) int {
-	if r := d.si[t].rank(); r >= 0 {
+	if r := d.si.Of(t).Rank; r >= 0 {
 		return r
 	}
 	if v := d.ix.ValueInfo(t); v != nil {
@@ -1636,17 +1661,27 @@ func (d *disc) spanPart(t string) (string, int64, error) {
 				}
 			}
 		case "Slice":
-			s := d.si[p.GetInput()[1]]
-			if s != nil && len(s.vals) == 1 && s.vals[0].ok {
-				return d.skipIdentity(p.GetInput()[0]), s.vals[0].v, nil
+			s := d.si.Of(p.GetInput()[1])
+			if len(s.Parts) == 1 && s.Parts[0].Known {
+				return d.skipIdentity(p.GetInput()[0]), s.Parts[0].V, nil
 			}
 		case "Gather":
-			s := d.si[p.GetInput()[1]]
-			if s != nil && len(s.vals) == 1 && s.vals[0].ok {
-				return d.skipIdentity(p.GetInput()[0]), s.vals[0].v, nil
+			s := d.si.Of(p.GetInput()[1])
+			if len(s.Parts) == 1 && s.Parts[0].Known {
+				return d.skipIdentity(p.GetInput()[0]), s.Parts[0].V, nil
 			}
 		}
 		break
 	}
 	return "", 0, fmt.Errorf("expected span logits taken from a [batch, seq, 2] projection by Split, Slice or Gather, found %s", d.describe(t))
+}
+
+// sortedKeys returns m's keys sorted.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

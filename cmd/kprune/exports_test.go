@@ -58,7 +58,7 @@ func TestExportsEndToEnd(t *testing.T) {
 				t.Fatalf("inspect: code %d: %s", code, errOut)
 			}
 			var in struct {
-				Layers []struct{ Heads, FFN int }
+				Layers  []struct{ Heads, FFN int }
 				HeadDim int    `json:"head_dim"`
 				Head    string `json:"head_kind"`
 			}
