@@ -50,19 +50,17 @@ func biasGeluRule(st *state, n *onnx.NodeProto, ins []Info) ([]Info, error) {
 // arithRule: numpy broadcasting of the inputs, the first input's element type, integer values
 // folded element by element (symbolically where an operand is a symbol).
 func arithRule(st *state, n *onnx.NodeProto, ins []Info) ([]Info, error) {
-	outs, err := st.broadcastOp(n, ins, arg(ins, 0).Elem)
-	if err != nil {
-		return outs, err
-	}
-	if v, ok := foldBinary(n.GetOpType(), ins, outs[0]); ok {
-		return []Info{v}, nil
-	}
-	return outs, nil
+	return st.foldedBroadcast(n, ins, arg(ins, 0).Elem)
 }
 
 // compareRule: like arithRule with a boolean result.
 func compareRule(st *state, n *onnx.NodeProto, ins []Info) ([]Info, error) {
-	outs, err := st.broadcastOp(n, ins, onnx.TensorProto_BOOL)
+	return st.foldedBroadcast(n, ins, onnx.TensorProto_BOOL)
+}
+
+// foldedBroadcast is broadcastOp with integer values folded by foldBinary.
+func (st *state) foldedBroadcast(n *onnx.NodeProto, ins []Info, elem onnx.TensorProto_DataType) ([]Info, error) {
+	outs, err := st.broadcastOp(n, ins, elem)
 	if err != nil {
 		return outs, err
 	}

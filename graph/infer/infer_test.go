@@ -145,25 +145,30 @@ func TestShapes(t *testing.T) {
 		}(), "o", "FLOAT[batch,3]", ""},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			info, err := Shapes(c.g)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := info[c.out]
-			if got.String() != c.want {
-				t.Errorf("%s: %s, want %s", c.out, got, c.want)
-			}
-			if c.value != "" {
-				v := fmt.Sprint(got.Value)
-				if got.Value == nil {
-					v = fmt.Sprint(got.Parts)
-				}
-				if v != c.value {
-					t.Errorf("%s: value %s, want %s", c.out, v, c.value)
-				}
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { checkShapes(t, c.g, c.out, c.want, c.value) })
+	}
+}
+
+// checkShapes runs Shapes over g and checks what it says of tensor out: want as rendered by
+// Info.String, and value (unless "") as fmt renders Value, or Parts when Value is nil.
+func checkShapes(t *testing.T, g *onnx.GraphProto, out, want, value string) {
+	t.Helper()
+	info, err := Shapes(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := info[out]
+	if got.String() != want {
+		t.Errorf("%s: %s, want %s", out, got, want)
+	}
+	if value != "" {
+		v := fmt.Sprint(got.Value)
+		if got.Value == nil {
+			v = fmt.Sprint(got.Parts)
+		}
+		if v != value {
+			t.Errorf("%s: value %s, want %s", out, v, value)
+		}
 	}
 }
 
@@ -298,12 +303,12 @@ func TestRules(t *testing.T) {
 		nodes []*onnx.NodeProto
 		out   string
 		want  string // Info.String()
-		value string // fmt of Value, or of Parts when Value is nil ("" to skip)
+		value string // see checkShapes
 	}{
 		// Value tracking of shapes, with symbols.
 		{"shape end", x, nil, []*onnx.NodeProto{nd("Shape", []string{"x"}, "o", onnx.AttrInt("end", 2))}, "o", "INT64[2]", "[batch seq]"},
 		{"shape start end", x, nil, []*onnx.NodeProto{nd("Shape", []string{"x"}, "o", onnx.AttrInt("start", 1), onnx.AttrInt("end", -1))}, "o", "INT64[1]", "[seq]"},
-		{"size", map[string][]onnx.Dim{"x": dims(2, 3)}, nil, []*onnx.NodeProto{nd("Size", []string{"x"}, "o")}, "o", "INT64[]", "6"},
+		{"size", map[string][]onnx.Dim{"x": dims(2, 3)}, nil, []*onnx.NodeProto{nd("Size", []string{"x"}, "o")}, "o", "INT64[]", "[6]"},
 		{"gather of a shape", x, []*onnx.TensorProto{i64s("one", 1)}, with(shapeOfX, nd("Gather", []string{"s", "one"}, "o")), "o", "INT64[]", "[seq]"},
 		{"gather negative index", x, []*onnx.TensorProto{i64("i", -1, 0)}, with(shapeOfX, nd("Gather", []string{"s", "i"}, "o")), "o", "INT64[2]", "[8 batch]"},
 		{"concat of shapes", x, []*onnx.TensorProto{i64("two", 2, -1)}, with(shapeOfX, nd("Concat", []string{"s", "two"}, "o", onnx.AttrInt("axis", 0))), "o", "INT64[5]", "[batch seq 8 2 -1]"},
@@ -363,28 +368,7 @@ func TestRules(t *testing.T) {
 		{"argmax", x, nil, []*onnx.NodeProto{nd("ArgMax", []string{"x"}, "o", onnx.AttrInt("axis", -1), onnx.AttrInt("keepdims", 0))}, "o", "INT64[batch,seq]", ""},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			info, err := Shapes(graphOf(c.in, c.inits, c.nodes...))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := info[c.out]
-			if got.String() != c.want {
-				t.Errorf("%s: %s, want %s", c.out, got, c.want)
-			}
-			if c.value != "" {
-				v := fmt.Sprint(got.Value)
-				if got.Value == nil {
-					v = fmt.Sprint(got.Parts)
-				}
-				if len(got.Parts) == 1 && got.Rank == 0 && got.Value != nil {
-					v = fmt.Sprint(got.Value[0])
-				}
-				if v != c.value {
-					t.Errorf("%s: value %s, want %s", c.out, v, c.value)
-				}
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { checkShapes(t, graphOf(c.in, c.inits, c.nodes...), c.out, c.want, c.value) })
 	}
 }
 
