@@ -17,62 +17,60 @@ type rule func(st *state, n *onnx.NodeProto, ins []Info) ([]Info, error)
 // rules is the registry of shape rules, one per operator type, like onnxruntime's kernel
 // registry. It covers the default domain and the com.microsoft operators onnxruntime's
 // optimizers write; an operator without a rule gives outputs of unknown rank.
-var rules = map[string]rule{
+var rules = map[string]rule{}
+
+// register makes r the rule of ops.
+func register(r rule, ops ...string) {
+	for _, op := range ops {
+		rules[op] = r
+	}
+}
+
+func init() {
 	// Elementwise, one input (elementwise.go).
-	"Identity": unaryRule, "Neg": unaryRule, "Exp": unaryRule, "Log": unaryRule, "Sqrt": unaryRule,
-	"Erf": unaryRule, "Tanh": unaryRule, "Relu": unaryRule, "Sigmoid": unaryRule, "Abs": unaryRule,
-	"Reciprocal": unaryRule, "Floor": unaryRule, "Ceil": unaryRule, "Round": unaryRule, "Sign": unaryRule,
-	"Sin": unaryRule, "Cos": unaryRule, "Softplus": unaryRule, "Softsign": unaryRule, "Elu": unaryRule,
-	"LeakyRelu": unaryRule, "HardSigmoid": unaryRule, "ThresholdedRelu": unaryRule, "Softmax": unaryRule,
-	"LogSoftmax": unaryRule, "Gelu": unaryRule, "FastGelu": unaryRule, "QuickGelu": unaryRule,
-	"Clip": unaryRule, "CumSum": unaryRule, "Trilu": unaryRule, "Not": unaryRule, "IsNaN": unaryRule,
-	"IsInf": unaryRule, "Selu": unaryRule, "Mish": unaryRule, "HardSwish": unaryRule, "Celu": unaryRule,
-	"PRelu":    unaryRule,
-	"Dropout":  dropoutRule,
-	"Cast":     castRule,
-	"CastLike": castLikeRule,
+	register(unaryRule, "Identity", "Neg", "Exp", "Log", "Sqrt", "Erf", "Tanh", "Relu", "Sigmoid", "Abs",
+		"Reciprocal", "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "Softplus", "Softsign", "Elu",
+		"LeakyRelu", "HardSigmoid", "ThresholdedRelu", "Softmax", "LogSoftmax", "Gelu", "FastGelu",
+		"QuickGelu", "Clip", "CumSum", "Trilu", "Not", "IsNaN", "IsInf", "Selu", "Mish", "HardSwish",
+		"Celu", "PRelu")
+	register(dropoutRule, "Dropout")
+	register(castRule, "Cast")
+	register(castLikeRule, "CastLike")
 	// Elementwise, broadcasting (elementwise.go).
-	"BiasGelu": biasGeluRule,
-	"Add":      arithRule, "Sub": arithRule, "Mul": arithRule, "Div": arithRule, "Pow": arithRule,
-	"Mod": arithRule, "Max": arithRule, "Min": arithRule, "Sum": arithRule, "Mean": arithRule,
-	"BitShift": arithRule,
-	"Equal":    compareRule, "Less": compareRule, "Greater": compareRule, "LessOrEqual": compareRule,
-	"GreaterOrEqual": compareRule, "And": compareRule, "Or": compareRule, "Xor": compareRule,
-	"Where": whereRule,
+	register(biasGeluRule, "BiasGelu")
+	register(arithRule, "Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Sum", "Mean", "BitShift")
+	register(compareRule, "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor")
+	register(whereRule, "Where")
 	// Shapes and the small integer tensors built from them (shape.go).
-	"Constant":        constantRule,
-	"Shape":           shapeRule,
-	"Size":            sizeRule,
-	"ConstantOfShape": constantOfShapeRule,
-	"Range":           rangeRule,
-	"Gather":          (*state).gather,
-	"GatherElements":  gatherElementsRule,
-	"Concat":          (*state).concat,
-	"Reshape":         (*state).reshape,
-	"Flatten":         flattenRule,
-	"Transpose":       transposeRule,
-	"Squeeze":         (*state).squeeze,
-	"Unsqueeze":       (*state).squeeze,
-	"Slice":           (*state).slice,
-	"Split":           (*state).split,
-	"Expand":          expandRule,
-	"Tile":            tileRule,
-	"Pad":             (*state).pad,
+	register(constantRule, "Constant")
+	register(shapeRule, "Shape")
+	register(sizeRule, "Size")
+	register(constantOfShapeRule, "ConstantOfShape")
+	register(rangeRule, "Range")
+	register((*state).gather, "Gather")
+	register(gatherElementsRule, "GatherElements")
+	register((*state).concat, "Concat")
+	register((*state).reshape, "Reshape")
+	register(flattenRule, "Flatten")
+	register(transposeRule, "Transpose")
+	register((*state).squeeze, "Squeeze", "Unsqueeze")
+	register((*state).slice, "Slice")
+	register((*state).split, "Split")
+	register(expandRule, "Expand")
+	register(tileRule, "Tile")
+	register((*state).pad, "Pad")
 	// Linear algebra, reductions, normalisation and the rest (nn.go).
-	"MatMul":     (*state).matmul,
-	"Gemm":       gemmRule,
-	"ReduceMean": (*state).reduce, "ReduceSum": (*state).reduce, "ReduceMax": (*state).reduce,
-	"ReduceMin": (*state).reduce, "ReduceProd": (*state).reduce, "ReduceL2": (*state).reduce,
-	"ReduceL1": (*state).reduce, "ReduceSumSquare": (*state).reduce, "ReduceLogSumExp": (*state).reduce,
-	"ArgMax": argRule, "ArgMin": argRule,
-	"LayerNormalization":           layerNormRule,
-	"SkipLayerNormalization":       layerNormRule,
-	"SimplifiedLayerNormalization": layerNormRule,
-	"NonZero":                      nonZeroRule,
-	"Compress":                     compressRule,
-	"ScatterND":                    scatterRule, "ScatterElements": scatterRule, "Scatter": scatterRule,
-	"OneHot": oneHotRule,
-	"TopK":   topKRule,
+	register((*state).matmul, "MatMul")
+	register(gemmRule, "Gemm")
+	register((*state).reduce, "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2",
+		"ReduceL1", "ReduceSumSquare", "ReduceLogSumExp")
+	register(argRule, "ArgMax", "ArgMin")
+	register(layerNormRule, "LayerNormalization", "SkipLayerNormalization", "SimplifiedLayerNormalization")
+	register(nonZeroRule, "NonZero")
+	register(compressRule, "Compress")
+	register(scatterRule, "ScatterND", "ScatterElements", "Scatter")
+	register(oneHotRule, "OneHot")
+	register(topKRule, "TopK")
 }
 
 // minInputs is the least number of inputs of the operators with a rule that need more than one
