@@ -5,7 +5,9 @@
 // exposing tensors, cutting the graph at a sublayer).
 //
 // It does not run models (see package runtime) and knows nothing of K-prune's scores (package
-// prune). Differentiation lives in graph/autodiff.
+// prune). Differentiation lives in graph/autodiff. Shapes (ranks, head counts hidden in
+// Concat-built Reshape shapes, the value infos of extracted models) come from graph/infer, the
+// module's one shape inference.
 //
 // Models are treated as immutable. Every rewrite (Extract, Cut, AddOutputs, InsertMasks, Prune,
 // ReplaceOutputWeight, RemoveDeadNodes, TopoSort) returns a new *onnx.ModelProto and never modifies
