@@ -19,6 +19,12 @@ var headOps = map[string]bool{
 	"Cast": true, "Flatten": true, "Shape": true, "Concat": true, "Constant": true, "ReduceMean": true,
 	"ReduceSum": true, "Expand": true, "Clip": true, "Max": true, "Min": true, "ReduceL2": true,
 	"Neg": true, "Transpose": true, "Softmax": false, "LogSoftmax": true,
+	// Pooling and normalisation as embedding exports spell them (masked mean with Where, max
+	// pooling, norms), and the comparisons that build their masks.
+	"Where": true, "Equal": true, "Not": true, "Greater": true, "Less": true, "GreaterOrEqual": true,
+	"LessOrEqual": true, "And": true, "Or": true, "IsNaN": true, "Reciprocal": true, "ReduceMax": true,
+	"ReduceMin": true, "Abs": true, "Exp": true, "Log": true, "ConstantOfShape": true, "Range": true,
+	"Size": true, "Tile": true, "Sum": true, "Mean": true, "LayerNormalization": true,
 }
 
 // rankOf returns the rank of t from inference or the graph's value infos, -1 when unknown.
