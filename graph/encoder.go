@@ -110,6 +110,9 @@ type Encoder struct {
 	Layers  []Layer
 	// InputIDs, AttentionMask, TokenTypeIDs name the model inputs ("" when absent).
 	InputIDs, AttentionMask, TokenTypeIDs string
+	// PositionIDs names a position-ids input, for the few exports that take positions as an
+	// input instead of computing them ("" when the graph computes them).
+	PositionIDs string
 	// Head is the output head's kind; Outputs are the graph outputs it produces (for HeadSpan:
 	// start logits then end logits; for HeadNone: the last hidden state first; for
 	// HeadEmbedding: the pooled embedding first, then the other outputs).

@@ -57,8 +57,11 @@ func (d *disc) findInputs(enc *Encoder, x0 string) {
 			break
 		}
 	}
-	for _, e := range embs {
-		claimed[e.input] = true // position ids given as an input
+	for _, e := range embs[min(1, len(embs)):] {
+		if !claimed[e.input] && enc.PositionIDs == "" {
+			enc.PositionIDs = e.input // a larger table than token types: positions
+		}
+		claimed[e.input] = true
 	}
 	var rest, unused []string
 	for _, v := range d.ix.Inputs() {
