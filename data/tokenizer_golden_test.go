@@ -1,7 +1,6 @@
 package data
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -32,29 +31,7 @@ type goldenRow struct {
 
 func readGoldenRows(t testing.TB, rel string) []goldenRow {
 	t.Helper()
-	path := testutil.Shared(t, rel)
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []goldenRow
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var g goldenRow
-		if err := json.Unmarshal(sc.Bytes(), &g); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		out = append(out, g)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(out) == 0 {
-		t.Fatalf("%s: no records", path)
-	}
-	return out
+	return testutil.ReadJSONL[goldenRow](t, testutil.Shared(t, rel))
 }
 
 // glueTexts returns the texts of a GLUE dev set: one per record, or two for pairs.
@@ -162,24 +139,7 @@ func TestGoldenOtherFamilies(t *testing.T) {
 // tokens (testdata/hard_strings.golden.jsonl, generated once with the Python bindings).
 // Many of them depend on grapheme clusters in the Precompiled normalizer.
 func TestGoldenHardStrings(t *testing.T) {
-	f, err := os.Open("testdata/hard_strings.golden.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var rows []map[string]json.RawMessage
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var r map[string]json.RawMessage
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, r)
-	}
-	if err := sc.Err(); err != nil || len(rows) == 0 {
-		t.Fatalf("read: %v, %d rows", err, len(rows))
-	}
+	rows := testutil.ReadJSONL[map[string]json.RawMessage](t, "testdata/hard_strings.golden.jsonl")
 	for _, tk := range []struct{ name, file string }{
 		{"roberta-base", robertaJSON}, {"t5-small", t5JSON}, {"xlmr-style-spm-test", xlmrJSON},
 	} {

@@ -1,8 +1,6 @@
 package data
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,29 +23,7 @@ type goldenRecord struct {
 
 func readGolden(t *testing.T, rel string) []goldenRecord {
 	t.Helper()
-	path := testutil.Shared(t, rel)
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []goldenRecord
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var g goldenRecord
-		if err := json.Unmarshal(sc.Bytes(), &g); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		out = append(out, g)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(out) == 0 {
-		t.Fatalf("%s: no records", path)
-	}
-	return out
+	return testutil.ReadJSONL[goldenRecord](t, testutil.Shared(t, rel))
 }
 
 func loadShared(t testing.TB, rel string) *Tokenizer {

@@ -42,13 +42,13 @@ func (d *disc) scoreTerms(sm, qk *onnx.NodeProto, heads int) ([]scoreTerm, error
 		if op := p.GetOpType(); (op == "Add" || op == "Sub") && len(p.GetInput()) == 2 {
 			other, _ := otherInput(p, next)
 			if other != "" && !d.ix.IsConstant(other) {
-				ti := d.si[other]
+				ti := d.si.Of(other)
 				switch {
-				case ti.rank() == 4 && ti.shape[1].ok && ti.shape[1].v == int64(heads) && heads > 1:
+				case ti.Rank == 4 && ti.Dims[1] == int64(heads) && heads > 1:
 					terms = append(terms, scoreTerm{add: p, input: other})
-				case ti.rank() > 4:
+				case ti.Rank > 4:
 					return nil, fmt.Errorf("the attention scores of MatMul %q get %s added by %s node %q; expected a mask broadcast over heads ([batch, 1, *, seq]) or a per-head bias [*, %d, seq, seq]",
-						qk.GetName(), ti, p.GetOpType(), p.GetName(), heads)
+						qk.GetName(), shapeString(ti), p.GetOpType(), p.GetName(), heads)
 				}
 				// Anything else broadcasts over heads (a mask) or has a shape inference could not
 				// work out (dynamo masks); a per-head bias of unknown shape would make the pruned

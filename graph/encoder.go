@@ -5,7 +5,9 @@
 // exposing tensors, cutting the graph at a sublayer).
 //
 // It does not run models (see package runtime) and knows nothing of K-prune's scores (package
-// prune). Differentiation lives in graph/autodiff.
+// prune). Differentiation lives in graph/autodiff. Shapes (ranks, head counts hidden in
+// Concat-built Reshape shapes, the value infos of extracted models) come from graph/infer, the
+// module's one shape inference.
 //
 // Models are treated as immutable. Every rewrite (Extract, Cut, AddOutputs, InsertMasks, Prune,
 // ReplaceOutputWeight, RemoveDeadNodes, TopoSort) returns a new *onnx.ModelProto and never modifies
@@ -108,6 +110,9 @@ type Encoder struct {
 	Layers  []Layer
 	// InputIDs, AttentionMask, TokenTypeIDs name the model inputs ("" when absent).
 	InputIDs, AttentionMask, TokenTypeIDs string
+	// PositionIDs names a position-ids input, for the few exports that take positions as an
+	// input instead of computing them ("" when the graph computes them).
+	PositionIDs string
 	// Head is the output head's kind; Outputs are the graph outputs it produces (for HeadSpan:
 	// start logits then end logits; for HeadNone: the last hidden state first; for
 	// HeadEmbedding: the pooled embedding first, then the other outputs).

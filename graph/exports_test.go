@@ -148,3 +148,33 @@ func TestGeneratedPresets(t *testing.T) {
 		})
 	}
 }
+
+// TestWherePooledEmbedding: a sentence embedding pooled with Where (masked max pooling, then L2
+// normalisation by a Div of ReduceL2), as some published embedding exports spell it, is the
+// embedding head, and rewrites still match masks.
+func TestWherePooledEmbedding(t *testing.T) {
+	m, err := testmodel.Build(testmodel.Config{Head: graph.HeadNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := discover(t, m)
+	c := onnx.Clone(m)
+	g := c.GetGraph()
+	h := enc.Outputs[0]
+	g.Initializer = append(g.Initializer, onnx.NewInt64Tensor("pool_axes2", []int64{1}, []int64{2}),
+		onnx.NewFloatTensor("pool_neg", nil, []float32{-1e4}), onnx.NewInt64Tensor("pool_zero", nil, []int64{0}))
+	g.Node = append(g.Node,
+		onnx.NewNode("Equal", "pool_eq", []string{enc.AttentionMask, "pool_zero"}, []string{"pool_pad"}),
+		onnx.NewNode("Unsqueeze", "pool_unsq", []string{"pool_pad", "pool_axes2"}, []string{"pool_pad3"}),
+		onnx.NewNode("Where", "pool_where", []string{"pool_pad3", "pool_neg", h}, []string{"pool_masked"}),
+		onnx.NewNode("ReduceMax", "pool_max", []string{"pool_masked"}, []string{"pool_vec"}, onnx.AttrInts("axes", 1), onnx.AttrInt("keepdims", 0)),
+		onnx.NewNode("ReduceL2", "pool_norm", []string{"pool_vec"}, []string{"pool_l2"}, onnx.AttrInts("axes", -1), onnx.AttrInt("keepdims", 1)),
+		onnx.NewNode("Div", "pool_div", []string{"pool_vec", "pool_l2"}, []string{"sentence_embedding"}))
+	g.Output = append(g.Output, onnx.NewValueInfo("sentence_embedding", onnx.TensorProto_FLOAT, []onnx.Dim{{Param: "batch"}, {Value: int64(enc.Hidden)}}))
+	e2 := discover(t, c)
+	if e2.Head != graph.HeadEmbedding || e2.Outputs[0] != "sentence_embedding" {
+		t.Fatalf("head %s, outputs %v; want embedding with sentence_embedding first", e2.Head, e2.Outputs)
+	}
+	in := exportInputs(t, c, e2, 2, 9, 3)
+	checkPruneEqualsMasks(t, c, e2, in, 4)
+}

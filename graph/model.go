@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kprune/kprune/graph/infer"
 	"github.com/kprune/kprune/onnx"
 	"google.golang.org/protobuf/proto"
 )
@@ -224,13 +225,7 @@ func Extract(m *onnx.ModelProto, inputs, outputs []string) (_ *onnx.ModelProto, 
 		}
 		return nil, fmt.Errorf("extract: tensor %q is needed for the outputs but not defined in the graph", t)
 	}
-	var si shapeInfo
-	info := func(name string) *tinfo {
-		if si == nil {
-			si = inferShapes(ix)
-		}
-		return si[name]
-	}
+	info := lazyShapes(ix.Graph)
 	src := m.GetGraph()
 	g := &onnx.GraphProto{Name: src.Name, DocString: src.DocString, MetadataProps: src.MetadataProps}
 	for _, in := range inputs {
@@ -270,14 +265,29 @@ func Extract(m *onnx.ModelProto, inputs, outputs []string) (_ *onnx.ModelProto, 
 	return shallowModel(m, g), nil
 }
 
-// valueInfoFor builds a value info for a tensor from inference, falling back on a declared one.
-func valueInfoFor(ix *Index, info func(string) *tinfo, name string) *onnx.ValueInfoProto {
+// lazyShapes returns a lookup of what inference knows of g's tensors, inferred on first use.
+func lazyShapes(g *onnx.GraphProto) func(string) infer.Info {
+	var si infer.Map
+	return func(name string) infer.Info {
+		if si == nil {
+			si = infer.Partial(g)
+		}
+		return si.Of(name)
+	}
+}
+
+// valueInfoFor builds a value info for a tensor from inference, falling back on a declared one;
+// an unknown element type is written as float.
+func valueInfoFor(ix *Index, info func(string) infer.Info, name string) *onnx.ValueInfoProto {
 	t := info(name)
-	if (t == nil || !t.ranked || t.elem == 0) && ix.ValueInfo(name) != nil {
+	if (t.Rank < 0 || t.Elem == 0) && ix.ValueInfo(name) != nil {
 		v := ix.ValueInfo(name)
 		return &onnx.ValueInfoProto{Name: proto.String(name), Type: v.Type, DocString: v.DocString}
 	}
-	return t.toValueInfo(name, onnx.TensorProto_FLOAT)
+	if t.Elem == 0 {
+		t.Elem = onnx.TensorProto_FLOAT
+	}
+	return t.ValueInfo(name)
 }
 
 // Cut returns the part of the model above sublayer s: the graph that computes the encoder's
@@ -301,13 +311,7 @@ func Cut(m *onnx.ModelProto, enc *Encoder, s int) (*onnx.ModelProto, error) {
 func AddOutputs(m *onnx.ModelProto, names ...string) *onnx.ModelProto {
 	ix := NewIndex(m.GetGraph())
 	g := shallowGraph(m.GetGraph())
-	var si shapeInfo
-	info := func(name string) *tinfo {
-		if si == nil {
-			si = inferShapes(ix)
-		}
-		return si[name]
-	}
+	info := lazyShapes(ix.Graph)
 	seen := map[string]bool{}
 	for _, v := range g.Output {
 		seen[v.GetName()] = true

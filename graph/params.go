@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"github.com/kprune/kprune/graph/infer"
 	"github.com/kprune/kprune/onnx"
 )
 
@@ -67,7 +68,7 @@ func CountParams(m *onnx.ModelProto, enc *Encoder) Params {
 		}
 	}
 	for _, t := range m.GetGraph().GetInitializer() {
-		if !isFloatType(t.GetDataType()) {
+		if !infer.IsFloat(onnx.TensorProto_DataType(t.GetDataType())) {
 			continue
 		}
 		n := onnx.NumElements(t.GetDims())

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kprune/kprune/graph/infer"
 	"github.com/kprune/kprune/onnx"
 )
 
@@ -152,15 +153,15 @@ func InsertMasks(m *onnx.ModelProto, enc *Encoder, sublayers []int, opts MaskOpt
 		elem := onnx.TensorProto_DataType(w.GetDataType())
 		shape := []onnx.Dim{{Value: int64(sub.width)}}
 		if opts.PerExample {
-			if r := d.si[sub.inner].rank(); r >= 0 && r != 3 {
+			if r := d.si.Of(sub.inner).Rank; r >= 0 && r != 3 {
 				return nil, fmt.Errorf("insert masks: sublayer %d: per-example masks need the projection input %q to be [batch, seq, width], it has rank %d", s, sub.inner, r)
 			}
 			batch := onnx.Dim{Param: "batch"}
-			if t := d.si[sub.x]; t.rank() >= 1 {
-				if b := t.shape[0]; b.ok {
-					batch = onnx.Dim{Value: b.v}
-				} else if b.sym != "" && !strings.HasPrefix(b.sym, "unk__") {
-					batch = onnx.Dim{Param: b.sym}
+			if t := d.si.Of(sub.x); t.Rank >= 1 {
+				if b := t.Dim(0); b.Known {
+					batch = onnx.Dim{Value: b.V}
+				} else if b.Named() && !strings.HasPrefix(b.Sym, "unk__") {
+					batch = onnx.Dim{Param: b.Sym}
 				}
 			}
 			shape = []onnx.Dim{batch, {Value: 1}, {Value: int64(sub.width)}}
@@ -324,18 +325,18 @@ func Prune(m *onnx.ModelProto, enc *Encoder, plan Plan, opts PruneOptions) (_ *o
 	nm := e.build(true)
 	if len(checks) > 0 {
 		// Verify that every rewritten Reshape now produces the new width.
-		si := inferShapes(NewIndex(nm.GetGraph()))
+		si := infer.Partial(nm.GetGraph())
 		for _, c := range checks {
-			t := si[c.r.GetOutput()[0]]
-			if t.rank() < 1 {
+			t := si.Of(c.r.GetOutput()[0])
+			if t.Rank < 1 {
 				continue
 			}
 			pos := c.pos
 			if pos < 0 {
-				pos += len(t.shape)
+				pos += t.Rank
 			}
-			if pos >= 0 && pos < len(t.shape) && t.shape[pos].ok && t.shape[pos].v != c.want {
-				return nil, nil, fmt.Errorf("prune: Reshape node %q produces %s after the rewrite, expected %d at axis %d; its target shape is computed in a way kprune cannot rewrite", c.r.GetName(), t, c.want, pos)
+			if pos >= 0 && pos < t.Rank && t.Dims[pos] >= 0 && t.Dims[pos] != c.want {
+				return nil, nil, fmt.Errorf("prune: Reshape node %q produces %s after the rewrite, expected %d at axis %d; its target shape is computed in a way kprune cannot rewrite", c.r.GetName(), shapeString(t), c.want, pos)
 			}
 		}
 	}
@@ -438,21 +439,21 @@ func (e *editor) setShapeEntry(d *disc, r *onnx.NodeProto, pos int, v int64) err
 		return fmt.Errorf("reshape node %q has no shape input", r.GetName())
 	}
 	shapeT := r.GetInput()[1]
-	si := d.si[shapeT]
-	if si == nil || !si.ranked || len(si.shape) != 1 || !si.shape[0].ok {
+	si := d.si.Of(shapeT)
+	if si.Rank != 1 || si.Dims[0] < 0 {
 		return fmt.Errorf("cannot tell the length of the target shape %q of Reshape node %q", shapeT, r.GetName())
 	}
-	k := int(si.shape[0].v)
+	k := int(si.Dims[0])
 	if pos < 0 {
 		pos += k
 	}
 	if pos < 0 || pos >= k {
 		return fmt.Errorf("reshape node %q: its target shape has %d entries, cannot set entry %d", r.GetName(), k, pos)
 	}
-	if si.vals != nil && len(si.vals) != k {
-		return fmt.Errorf("reshape node %q: its target shape %q has inconsistent length (%d entries, %d values)", r.GetName(), shapeT, k, len(si.vals))
+	if si.Parts != nil && len(si.Parts) != k {
+		return fmt.Errorf("reshape node %q: its target shape %q has inconsistent length (%d entries, %d values)", r.GetName(), shapeT, k, len(si.Parts))
 	}
-	if si.vals != nil && si.vals[pos].ok && (si.vals[pos].v == -1 || si.vals[pos].v == v) {
+	if si.Parts != nil && si.Parts[pos].Known && (si.Parts[pos].V == -1 || si.Parts[pos].V == v) {
 		return nil
 	}
 	if e.shapes == nil {
@@ -493,21 +494,21 @@ func (e *editor) rewriteShape(d *disc, t string, k, pos int, v int64, user *onnx
 	if p != nil && p.GetOpType() == "Concat" && isDefaultDomain(p) && len(p.GetOutput()) == 1 {
 		off := 0
 		for i, in := range p.GetInput() {
-			ti := d.si[in]
-			if ti == nil || !ti.ranked || len(ti.shape) != 1 || !ti.shape[0].ok {
+			ti := d.si.Of(in)
+			if ti.Rank != 1 || ti.Dims[0] < 0 {
 				break
 			}
-			n := int(ti.shape[0].v)
+			n := int(ti.Dims[0])
 			if pos < off+n {
 				j := pos - off
-				if ti.vals == nil {
+				if ti.Parts == nil {
 					break
 				}
-				vals := make([]int64, len(ti.vals))
+				vals := make([]int64, len(ti.Parts))
 				ok := true
-				for q, x := range ti.vals {
-					ok = ok && x.ok
-					vals[q] = x.v
+				for q, x := range ti.Parts {
+					ok = ok && x.Known
+					vals[q] = x.V
 				}
 				if !ok {
 					break

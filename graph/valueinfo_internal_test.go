@@ -13,17 +13,17 @@ import (
 // and the attention context of layer 0 added as a graph output with its shape.
 func annotate(m *onnx.ModelProto, enc *Encoder) *onnx.ModelProto {
 	ix := NewIndex(m.GetGraph())
-	si := inferShapes(ix)
+	info := lazyShapes(ix.Graph)
 	g := shallowGraph(m.GetGraph())
 	for _, n := range g.GetNode() {
 		for _, o := range n.GetOutput() {
-			if t := si[o]; t != nil && t.ranked && t.elem != 0 && !ix.IsOutput(o) {
-				g.ValueInfo = append(g.ValueInfo, t.toValueInfo(o, onnx.TensorProto_FLOAT))
+			if t := info(o); t.Rank >= 0 && t.Elem != 0 && !ix.IsOutput(o) {
+				g.ValueInfo = append(g.ValueInfo, valueInfoFor(ix, info, o))
 			}
 		}
 	}
 	ctx := enc.Layers[0].MHA.Context
-	g.Output = append(g.Output, si[ctx].toValueInfo(ctx, onnx.TensorProto_FLOAT))
+	g.Output = append(g.Output, valueInfoFor(ix, info, ctx))
 	return shallowModel(m, g)
 }
 

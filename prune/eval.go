@@ -7,6 +7,7 @@ import (
 
 	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/graph/autodiff"
 	"github.com/kprune/kprune/onnx"
 	ort "github.com/kprune/kprune/runtime"
 )
@@ -35,6 +36,9 @@ type PredictOptions struct {
 	Threads int
 	// LowMemory runs onnxruntime without its memory arena (see Options.LowMemory).
 	LowMemory bool
+	// Pooling is how the hidden states of a model without a head are pooled into embeddings
+	// (see Options.Pooling; "" is mean).
+	Pooling string
 }
 
 // PredictWith is Predict with options.
@@ -64,14 +68,15 @@ func PredictWith(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, 
 		if err != nil {
 			return nil, fmt.Errorf("batch %d: %w", i, err)
 		}
-		if err := p.add(enc, out, b); err != nil {
+		if err := p.add(enc, out, b, opts.Pooling); err != nil {
 			return nil, fmt.Errorf("batch %d: %w", i, err)
 		}
 	}
 	return p, nil
 }
 
-func (p *Predictions) add(enc *graph.Encoder, out map[string]*ort.Tensor, b *data.Batch) error {
+// add appends the predictions of one batch; pooling is how hidden-state outputs are pooled.
+func (p *Predictions) add(enc *graph.Encoder, out map[string]*ort.Tensor, b *data.Batch, pooling string) error {
 	first := out[enc.Outputs[0]]
 	if first == nil || first.F32 == nil {
 		return fmt.Errorf("output %q missing or not float32", enc.Outputs[0])
@@ -87,24 +92,11 @@ func (p *Predictions) add(enc *graph.Encoder, out map[string]*ort.Tensor, b *dat
 		if first.Len() != b.Size*b.SeqLen*d {
 			return fmt.Errorf("output %q has shape %v, want [%d %d %d]", first.Name, first.Shape, b.Size, b.SeqLen, d)
 		}
-		for r := 0; r < b.Size; r++ {
-			row := make([]float32, d)
-			n := 0
-			for t := 0; t < b.SeqLen; t++ {
-				if b.AttentionMask[r*b.SeqLen+t] == 0 {
-					continue
-				}
-				n++
-				h := first.F32[(r*b.SeqLen+t)*d : (r*b.SeqLen+t+1)*d]
-				for k := range row {
-					row[k] += h[k]
-				}
-			}
-			for k := range row {
-				row[k] /= float32(max(n, 1))
-			}
-			p.Values = append(p.Values, row...)
+		e, err := autodiff.Pool(first.F32, b.AttentionMask, b.Size, b.SeqLen, d, pooling)
+		if err != nil {
+			return err
 		}
+		p.Values = append(p.Values, e...)
 	case graph.HeadSpan:
 		p.Width = 2
 		end := out[enc.Outputs[len(enc.Outputs)-1]]

@@ -86,6 +86,14 @@ func modelInputs(enc *graph.Encoder, b *data.Batch) map[string]*ort.Tensor {
 		}
 		in[enc.TokenTypeIDs] = ort.I64Tensor(shape, tt)
 	}
+	if enc.PositionIDs != "" {
+		// 0, 1, ... per row, as BERT computes them when they are not given.
+		pos := make([]int64, len(b.InputIDs))
+		for i := range pos {
+			pos[i] = int64(i % b.SeqLen)
+		}
+		in[enc.PositionIDs] = ort.I64Tensor(shape, pos)
+	}
 	return in
 }
 

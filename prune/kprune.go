@@ -40,6 +40,11 @@ type Options struct {
 	// per-example gradients, Kpred = (1/N_seq) * sum_i 0.5 * (B * g_i)^2 (the B undoes the batch
 	// mean of the loss), instead of the squared batch gradient of the reference.
 	PerExample bool
+	// Pooling [ours] is how the last hidden state of a model without a head (an embedding
+	// model exported without its pooling) is pooled for the predictive loss: "mean" (default,
+	// sentence-transformers' usual pooling) or "cls" (the first token, as BGE/E5-style models).
+	// Models with the pooling in the graph (HeadEmbedding) use their own output.
+	Pooling string `json:",omitempty"`
 	// RoundTo [ours], when > 1, rounds the number of heads and neurons kept in each sublayer to
 	// the nearest multiple of RoundTo (keeping the best-scoring units), for kernels that prefer
 	// aligned widths; later sublayers absorb the difference through the remaining budget.
@@ -210,7 +215,7 @@ func (st *state) teacherPass(ctx context.Context) error {
 		for k, name := range enc.Outputs {
 			teacherOut[k] = res[name]
 		}
-		tg, err := teacherTargets(enc, teacherOut, b.AttentionMask, b.Size, b.SeqLen, st.lossTemperature())
+		tg, err := teacherTargets(enc, teacherOut, b.AttentionMask, b.Size, b.SeqLen, st.lossTemperature(), st.opts.Pooling)
 		if err != nil {
 			return fmt.Errorf("batch %d: teacher targets: %w", i, err)
 		}
@@ -312,7 +317,7 @@ func (st *state) iterate(ctx context.Context, s int, cost Cost, budget float64) 
 	}
 	defer tsub.close()
 	tuning := !st.opts.NoTuning
-	sc, err := autodiff.BuildScoring(st.student, st.senc, s, autodiff.ScoringOptions{Temperature: st.lossTemperature(), Gram: tuning, PerExample: st.opts.PerExample})
+	sc, err := autodiff.BuildScoring(st.student, st.senc, s, autodiff.ScoringOptions{Temperature: st.lossTemperature(), Gram: tuning, PerExample: st.opts.PerExample, Pooling: st.opts.Pooling})
 	if err != nil {
 		return it, fmt.Errorf("building the scoring graph: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/graph/autodiff"
 	"github.com/kprune/kprune/graph/fused"
 	"github.com/kprune/kprune/onnx"
 )
@@ -44,7 +45,7 @@ func Standardize(m *onnx.ModelProto) (*onnx.ModelProto, map[string]int, error) {
 
 // LossDescription says in one line which of the model's outputs the predictive (distillation)
 // loss is taken on and how, for reports.
-func LossDescription(enc *graph.Encoder, temperature float64) string {
+func LossDescription(enc *graph.Encoder, temperature float64, pooling string) string {
 	out := func(i int) string {
 		if i < len(enc.Outputs) {
 			return fmt.Sprintf("%q", enc.Outputs[i])
@@ -63,7 +64,11 @@ func LossDescription(enc *graph.Encoder, temperature float64) string {
 	case graph.HeadEmbedding:
 		return fmt.Sprintf("squared L2 distance to the teacher's sentence embedding on output %s (2 - 2 cos for normalised embeddings) [ours]", out(0))
 	case graph.HeadNone:
-		return fmt.Sprintf("squared L2 distance of the mean-pooled hidden states of output %s to the teacher's [ours]", out(0))
+		how := "mean-pooled"
+		if pooling == autodiff.PoolCLS {
+			how = "first-token (CLS)"
+		}
+		return fmt.Sprintf("squared L2 distance of the %s hidden states of output %s to the teacher's [ours]", how, out(0))
 	}
 	return string(enc.Head)
 }

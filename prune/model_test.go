@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/internal/testmodel"
 	"github.com/kprune/kprune/internal/testutil"
@@ -45,5 +46,58 @@ func TestStandardize(t *testing.T) {
 	}
 	if _, err := graph.Discover(o2); err != nil {
 		t.Fatalf("discover after unfusing: %v", err)
+	}
+}
+
+// TestPositionIDsInput: a model that takes its position ids as an input (instead of computing
+// 0..n-1) is fed 0..n-1 and predicts exactly what the same model computing its positions does.
+func TestPositionIDsInput(t *testing.T) {
+	cfg := testmodel.Config{Vocab: 100} // more words than positions, as in every real model
+	m, err := testmodel.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := graph.Discover(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := onnx.Clone(m)
+	ix := graph.NewIndex(c.GetGraph())
+	found := false
+	for _, n := range c.GetGraph().GetNode() {
+		if n.GetOpType() != "Gather" || n.GetInput()[1] == enc.InputIDs || n.GetInput()[1] == enc.TokenTypeIDs {
+			continue
+		}
+		if w := ix.Initializer(n.GetInput()[0]); w != nil && len(w.GetDims()) == 2 && w.GetDims()[0] > 2 {
+			n.Input[1] = "position_ids"
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no position-embedding Gather in the test model")
+	}
+	c.Graph.Input = append(c.Graph.Input, onnx.NewValueInfo("position_ids", onnx.TensorProto_INT64, []onnx.Dim{{Param: "batch"}, {Param: "seq"}}))
+	c = graph.RemoveDeadNodes(c)
+	penc, err := graph.Discover(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if penc.PositionIDs != "position_ids" || penc.InputIDs != enc.InputIDs || penc.TokenTypeIDs != enc.TokenTypeIDs {
+		t.Fatalf("inputs: ids %q, types %q, positions %q", penc.InputIDs, penc.TokenTypeIDs, penc.PositionIDs)
+	}
+	var encs []data.Encoding
+	for i := range 7 {
+		ids := []int32{1}
+		for j := range 3 + 2*i {
+			ids = append(ids, int32(2+(7*i+3*j)%37))
+		}
+		encs = append(encs, data.Encoding{IDs: append(ids, 2)})
+	}
+	batches, err := data.MakeBatches(encs, []int{0, 1, 2, 3, 4, 5, 6}, 3, data.Padding{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, d := comparePredictions(t, m, c, batches); d > 1e-5 {
+		t.Fatalf("predictions with position ids fed differ by %g from the model computing them", d)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/kprune/kprune/graph/autodiff"
 )
 
 // Default values of the K-prune hyperparameters (those of the reference implementation).
@@ -69,6 +71,13 @@ func checkProvider(p string) error {
 	return &OptionError{Option: "Provider", Value: p, Reason: "must be cpu or cuda"}
 }
 
+func checkPooling(p string) error {
+	if autodiff.CheckPooling(p) != nil {
+		return &OptionError{Option: "Pooling", Value: p, Reason: "must be mean or cls"}
+	}
+	return nil
+}
+
 // Validate checks every field of o and returns the first invalid one as an *OptionError:
 // Reduction in [0, 1); Lambda, Mu and SeqLen finite and >= 0; Temperature finite and > 0;
 // RoundTo, MicroBatch and Threads not negative; Provider "", "cpu" or "cuda". KPrune calls it
@@ -85,6 +94,7 @@ func (o *Options) Validate() error {
 		notNegative("MicroBatch", o.MicroBatch),
 		notNegative("Threads", o.Threads),
 		checkProvider(o.Provider),
+		checkPooling(o.Pooling),
 	}
 	for _, err := range checks {
 		if err != nil {

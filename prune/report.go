@@ -223,7 +223,7 @@ func Params(m *onnx.ModelProto) int64 {
 func (r *Report) fill(cost Cost, before, after *graph.Encoder, mb, ma *onnx.ModelProto) {
 	r.Hidden, r.HeadDim = cost.Hidden, cost.HeadDim
 	r.Head, r.HeadOutputs = string(before.Head), before.Outputs
-	r.Loss = LossDescription(before, r.Options.Temperature)
+	r.Loss = LossDescription(before, r.Options.Temperature, r.Options.Pooling)
 	r.FLOPsBefore = cost.Encoder(before)
 	r.FLOPsAfter = cost.Encoder(after)
 	if r.FLOPsBefore > 0 {

@@ -12,7 +12,7 @@ import (
 // loss targets the scoring graph takes (in autodiff.Loss.Targets order): softmax(z/T) for
 // classification and token heads, masked softmax over positions for span heads, raw values for
 // regression, and mean-pooled embeddings for models without a head.
-func teacherTargets(enc *graph.Encoder, outs []*ort.Tensor, mask []int64, batch, seq int, T float64) ([]*ort.Tensor, error) {
+func teacherTargets(enc *graph.Encoder, outs []*ort.Tensor, mask []int64, batch, seq int, T float64, pooling string) ([]*ort.Tensor, error) {
 	if len(outs) == 0 || outs[0] == nil || outs[0].F32 == nil {
 		return nil, fmt.Errorf("teacher output missing or not float32")
 	}
@@ -53,7 +53,7 @@ func teacherTargets(enc *graph.Encoder, outs []*ort.Tensor, mask []int64, batch,
 		return []*ort.Tensor{ort.F32Tensor([]int64{int64(batch), int64(cols)}, append([]float32(nil), z.F32...))}, nil
 	case graph.HeadNone:
 		dim := z.Len() / (batch * seq)
-		e, err := autodiff.MeanPool(z.F32, mask, batch, seq, dim)
+		e, err := autodiff.Pool(z.F32, mask, batch, seq, dim, pooling)
 		if err != nil {
 			return nil, err
 		}

@@ -1,9 +1,7 @@
 package runtime_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,22 +20,7 @@ type goldenRecord struct {
 
 func readGolden(t *testing.T, path string) []goldenRecord {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var recs []goldenRecord
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var r goldenRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r)
-	}
-	return recs
+	return testutil.ReadJSONL[goldenRecord](t, path)
 }
 
 // batchInputs pads ids to the longest row and builds the three BERT inputs.

@@ -265,6 +265,8 @@ func inputRole(name string, enc *graph.Encoder) string {
 			return "mask"
 		case enc.TokenTypeIDs:
 			return "type"
+		case enc.PositionIDs:
+			return "position"
 		}
 	}
 	n := strings.ToLower(name)

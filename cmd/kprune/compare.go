@@ -155,6 +155,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	df.maxLenGiven = given(fs, "max-len")
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
 	}
@@ -202,11 +203,12 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 
-	m, enc, tok, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
+	lm, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
 	if err != nil {
 		return err
 	}
-	if err := checkSeqLen("--max-len", df.maxLen, *modelPath, m, enc); err != nil {
+	m, enc, tok := lm.m, lm.enc, lm.tok
+	if err := df.fitMaxLen(*modelPath, m, enc); err != nil {
 		return err
 	}
 	if err := checkSeqLen("--latency-seq", min(*latSeq, df.maxLen), *modelPath, m, enc); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/graph/autodiff"
 	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/prune"
 )
@@ -20,8 +22,13 @@ type dataFlags struct {
 	label     string
 	format    string
 	header    string
-	maxLen    int
-	batch     int
+	// pooling is how embedding models that output hidden states are pooled (eval).
+	pooling string
+	// maxLenGiven tells whether --max-len was on the command line; when not, the default is
+	// lowered to the model's position table instead of being refused (see fitMaxLen).
+	maxLenGiven bool
+	maxLen      int
+	batch       int
 }
 
 // formatUsage is the help text of the --format flag.
@@ -37,6 +44,9 @@ func (f *dataFlags) check() error {
 	}
 	if _, err := data.ParseHeader(f.header); err != nil {
 		return usageError{"--header: " + err.Error()}
+	}
+	if err := autodiff.CheckPooling(f.pooling); err != nil {
+		return usageError{"--pooling: " + err.Error()}
 	}
 	if f.batch <= 0 {
 		return usageError{fmt.Sprintf("--batch %d: must be positive", f.batch)}
@@ -143,6 +153,22 @@ func discover(m *onnx.ModelProto) (*onnx.ModelProto, *graph.Encoder, map[string]
 
 // checkSeqLen fails, naming the flag, when sequences of n tokens exceed what model m (named
 // name, with encoder enc) takes: the size of its position-embedding table (graph.MaxPositions).
+// fitMaxLen checks --max-len against the model's position table: a value the user gave must
+// fit (checkSeqLen); the default is lowered to the table's size for models with fewer positions.
+func (f *dataFlags) fitMaxLen(name string, m *onnx.ModelProto, enc *graph.Encoder) error {
+	if p := graph.MaxPositions(m, enc); !f.maxLenGiven && p > 2 && f.maxLen > p {
+		f.maxLen = p
+	}
+	return checkSeqLen("--max-len", f.maxLen, name, m, enc)
+}
+
+// given tells whether flag name was set on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
 func checkSeqLen(flagName string, n int, name string, m *onnx.ModelProto, enc *graph.Encoder) error {
 	if p := graph.MaxPositions(m, enc); p > 0 && n > p {
 		return usageError{fmt.Sprintf("%s %d: %s takes at most %d tokens per sequence (the size of its position-embedding table)", flagName, n, name, p)}
@@ -150,27 +176,36 @@ func checkSeqLen(flagName string, n int, name string, m *onnx.ModelProto, enc *g
 	return nil
 }
 
+// loadedModel is a model read for pruning: its standard form (onnxruntime-fused graphs
+// unfused), encoder, tokenizer (nil for token-id data) and the fused operators that were unfused.
+type loadedModel struct {
+	m       *onnx.ModelProto
+	enc     *graph.Encoder
+	tok     *data.Tokenizer
+	unfused map[string]int
+}
+
 // loadModelAndTokenizer loads a model, discovers its encoder, and loads the tokenizer (the flag,
 // else one next to the model), checking that it fits the model's vocabulary.
-func loadModelAndTokenizer(modelPath, tokFlag string) (*onnx.ModelProto, *graph.Encoder, *data.Tokenizer, error) {
+func loadModelAndTokenizer(modelPath, tokFlag string) (*loadedModel, error) {
 	m, err := onnx.Load(modelPath)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if err := graph.CheckQuantized(m); err != nil {
 		// Pruning needs the float model (prune it, then quantize the pruned one).
-		return nil, nil, nil, fmt.Errorf("%s: %w", modelPath, err)
+		return nil, fmt.Errorf("%s: %w", modelPath, err)
 	}
-	m, enc, _, err := discover(m)
+	m, enc, unfused, err := discover(m)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", modelPath, err)
+		return nil, fmt.Errorf("%s: %w", modelPath, err)
 	}
 	tok, err := openTokenizer(tokFlag, modelPath)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if err := checkTokenizer(tok, m, enc); err != nil {
-		return nil, nil, nil, fmt.Errorf("tokenizer does not fit model %s: %w", modelPath, err)
+		return nil, fmt.Errorf("tokenizer does not fit model %s: %w", modelPath, err)
 	}
-	return m, enc, tok, nil
+	return &loadedModel{m: m, enc: enc, tok: tok, unfused: unfused}, nil
 }

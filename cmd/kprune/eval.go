@@ -45,6 +45,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&df.label, "label", "", "label or score column by name or index (default: label/score or the last column)")
 	fs.StringVar(&df.format, "format", "", formatUsage)
 	fs.StringVar(&df.header, "header", "auto", headerUsage)
+	fs.StringVar(&df.pooling, "pooling", "mean", "for embedding models that output hidden states only: pool them by `mean` or cls (the first token)")
 	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length")
 	fs.IntVar(&df.batch, "batch", 64, "batch size")
 	setUsage(fs, stderr, "kprune eval --model M.onnx --data FILE [--teacher ORIG.onnx] [--json] [flags]",
@@ -52,6 +53,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	df.maxLenGiven = given(fs, "max-len")
 	if *modelPath == "" || *dataPath == "" {
 		return usageError{"--model and --data are required"}
 	}
@@ -109,7 +111,7 @@ func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProt
 	if err := checkTokenizer(tok, sm, enc); err != nil {
 		return nil, fmt.Errorf("tokenizer does not fit %s: %w", name, err)
 	}
-	if err := checkSeqLen("--max-len", df.maxLen, name, sm, enc); err != nil {
+	if err := df.fitMaxLen(name, sm, enc); err != nil {
 		return nil, err
 	}
 	if teacher != nil {
@@ -117,7 +119,7 @@ func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProt
 		if err != nil {
 			return nil, fmt.Errorf("teacher: %w", err)
 		}
-		if err := checkSeqLen("--max-len", df.maxLen, "the teacher", ts, tenc); err != nil {
+		if err := df.fitMaxLen("the teacher", ts, tenc); err != nil {
 			return nil, err
 		}
 	}
@@ -148,7 +150,7 @@ func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProt
 	}
 	res.Examples = len(encs)
 	res.Unlabelled = ds.Labels == data.LabelNone
-	p, err := prune.Predict(ctx, m, batches, threads)
+	p, err := prune.PredictWith(ctx, m, batches, prune.PredictOptions{Threads: threads, Pooling: df.pooling})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -168,7 +170,7 @@ func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProt
 		res.Accuracy, res.F1, res.Matthews, res.Pearson, res.Spearman = mt.Accuracy, mt.F1, mt.Matthews, mt.Pearson, mt.Spearman
 	}
 	if teacher != nil {
-		tp, err := prune.Predict(ctx, teacher, batches, threads)
+		tp, err := prune.PredictWith(ctx, teacher, batches, prune.PredictOptions{Threads: threads, Pooling: df.pooling})
 		if err != nil {
 			return nil, fmt.Errorf("teacher: %w", err)
 		}
@@ -223,7 +225,7 @@ func evalEmbeddings(ctx context.Context, res *evalResult, m, teacher *onnx.Model
 			if err != nil {
 				return nil, nil, err
 			}
-			if preds[k], err = prune.Predict(ctx, model, batches, threads); err != nil {
+			if preds[k], err = prune.PredictWith(ctx, model, batches, prune.PredictOptions{Threads: threads, Pooling: df.pooling}); err != nil {
 				return nil, nil, err
 			}
 		}

@@ -10,7 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/internal/testmodel"
 	"github.com/kprune/kprune/internal/testutil"
+	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/prune"
 )
 
@@ -120,5 +123,55 @@ func TestExportsEndToEnd(t *testing.T) {
 				t.Fatalf("bench: code %d: %s", code, errOut)
 			}
 		})
+	}
+}
+
+// TestPoolingFlag: an embedding model that outputs hidden states only is pruned with the loss on
+// its first token (--pooling cls), the report says so, and eval pools the same way; an unknown
+// pooling is refused naming the flag.
+func TestPoolingFlag(t *testing.T) {
+	m, err := testmodel.Build(testmodel.Config{Head: graph.HeadNone, Vocab: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	model := filepath.Join(dir, "emb.onnx")
+	if err := onnx.Save(model, m, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ids := idsFile(t, dir, 50, 60)
+	out := filepath.Join(dir, "p.onnx")
+	code, _, errOut := runCLI("prune", "--model", model, "--calib", ids, "--out", out, "--samples", "32", "--pooling", "cls")
+	if code != 0 {
+		t.Fatalf("prune --pooling cls: code %d: %s", code, errOut)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "p.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep prune.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Head != "none" || !strings.Contains(rep.Loss, "first-token (CLS)") || rep.Options.Pooling != "cls" {
+		t.Fatalf("report head %q, loss %q, pooling %q", rep.Head, rep.Loss, rep.Options.Pooling)
+	}
+	var cos [2]float64
+	for i, pooling := range []string{"mean", "cls"} {
+		code, stdout, errOut := runCLI("eval", "--model", out, "--teacher", model, "--data", ids, "--pooling", pooling, "--json")
+		if code != 0 {
+			t.Fatalf("eval --pooling %s: code %d: %s", pooling, code, errOut)
+		}
+		var ev evalResult
+		if err := json.Unmarshal([]byte(stdout), &ev); err != nil || ev.Agreement == nil {
+			t.Fatalf("eval: %v %s", err, stdout)
+		}
+		cos[i] = *ev.Agreement
+	}
+	if cos[0] == cos[1] {
+		t.Fatalf("mean and cls pooling give the same cosine %g: the flag is not used", cos[0])
+	}
+	if code, _, errOut := runCLI("prune", "--model", model, "--calib", ids, "--out", filepath.Join(dir, "q.onnx"), "--pooling", "max"); code != 2 || !strings.Contains(errOut, "--pooling") {
+		t.Fatalf("--pooling max: code %d: %s", code, errOut)
 	}
 }

@@ -209,11 +209,7 @@ func printInspect(w io.Writer, r inspectReport) {
 		labels = fmt.Sprintf(", %d labels", e.NumLabels)
 	}
 	if len(e.Unfused) > 0 {
-		fmt.Fprintf(w, "fused      onnxruntime operators read as standard ONNX:")
-		for _, op := range sortedKeys(e.Unfused) {
-			fmt.Fprintf(w, " %s=%d", op, e.Unfused[op])
-		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "fused      onnxruntime operators read as standard ONNX: %s\n", opCounts(e.Unfused))
 	}
 	fmt.Fprintf(w, "encoder    %d layers, hidden %d, head dim %d, %s head%s\n", len(e.Layers), e.Hidden, e.HeadDim, e.HeadKind, labels)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/kprune/kprune/data"
@@ -25,6 +26,7 @@ import (
 type pruneJob struct {
 	modelPath, outPath, reportPath string
 	model                          *onnx.ModelProto
+	unfused                        map[string]int
 	calib                          *data.CalibSet
 	holdout                        []data.Batch
 	opts                           prune.Options
@@ -74,6 +76,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&opts.AutoLambda, "auto-lambda", false, "[ours] balance predictive and representational knowledge automatically")
 	fs.BoolVar(&opts.Fisher, "fisher", false, "[ours] predictive knowledge from the cross-entropy with labels sampled from the teacher (non-zero from the first sublayer on; classification only)")
 	fs.BoolVar(&opts.PerExample, "per-example", false, "[ours] predictive knowledge from per-example mask gradients")
+	fs.StringVar(&opts.Pooling, "pooling", "mean", "[ours] for embedding models that output hidden states only: pool them by `mean` or cls (the first token) for the predictive loss")
 	fs.IntVar(&opts.RoundTo, "round-to", 0, "[ours] keep head and neuron counts per sublayer at multiples of `N`")
 	fs.IntVar(&opts.MicroBatch, "micro-batch", 0, "run the gradient pass on at most `N` sequences at a time (less memory; 0: as many as fit ~1 GB of activations, whole batches on small models). Results equal up to float32 rounding: same units kept unless scores nearly tie, tuned weights within ~1e-3 of each tensor's largest weight (not bit for bit)")
 	fs.BoolVar(&opts.LowMemory, "low-memory", false, "bound memory: onnxruntime without its memory arena, the gradient pass on as many sequences at a time as fit ~128 MB of activations (unless --micro-batch), Go garbage collected per batch; ~15% slower, results as with --micro-batch (equal up to float32 rounding). Default: on for models of 256 MB and more (--low-memory=false turns it off)")
@@ -87,6 +90,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	df.maxLenGiven = given(fs, "max-len")
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
 	}
@@ -116,11 +120,13 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := df.check(); err != nil {
 		return err
 	}
-	m, enc, tok, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
+	lm, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
 	if err != nil {
 		return err
 	}
-	if err := checkSeqLen("--max-len", df.maxLen, *modelPath, m, enc); err != nil {
+	m, enc, tok := lm.m, lm.enc, lm.tok
+	job.unfused = lm.unfused
+	if err := df.fitMaxLen(*modelPath, m, enc); err != nil {
 		return err
 	}
 	job.model = m
@@ -181,7 +187,7 @@ func (j *pruneJob) htmlPath() string { return trimExt(j.reportPath) + ".html" }
 // optionFlags maps the names of prune.Options fields (prune.OptionError.Option) to their flags.
 var optionFlags = map[string]string{
 	"Reduction": "flops-reduction", "Lambda": "lambda", "Mu": "mu", "Temperature": "temperature", "SeqLen": "seq-len",
-	"RoundTo": "round-to", "MicroBatch": "micro-batch", "Threads": "threads", "Provider": "provider",
+	"RoundTo": "round-to", "MicroBatch": "micro-batch", "Threads": "threads", "Provider": "provider", "Pooling": "pooling",
 }
 
 // optionUsageError turns an invalid prune option into a usage error that names its flag.
@@ -268,13 +274,16 @@ func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	}
 	rep := &res.Report
 	rep.InputModel, rep.OutputModel = j.modelPath, j.outPath
+	if len(rep.Unfused) == 0 {
+		rep.Unfused = j.unfused // unfused when the model was loaded
+	}
 	rep.Calibration.Seed, rep.Calibration.Source = j.seed, j.calibSource
 	rep.Versions = versions()
 	if st, err := os.Stat(j.modelPath); err == nil {
 		rep.InputBytes = st.Size()
 	}
 	if len(j.holdout) > 0 {
-		sc, err := selfCheck(ctx, j.model, res.Model, j.holdout, prune.PredictOptions{Threads: j.opts.Threads, LowMemory: j.opts.LowMemory})
+		sc, err := selfCheck(ctx, j.model, res.Model, j.holdout, prune.PredictOptions{Threads: j.opts.Threads, LowMemory: j.opts.LowMemory, Pooling: j.opts.Pooling})
 		if err != nil {
 			return fmt.Errorf("self-check of the pruned model: %w", err)
 		}
@@ -397,9 +406,24 @@ func printSummary(w io.Writer, r *prune.Report) {
 	if len(r.RemovedSublayers) > 0 {
 		fmt.Fprintf(w, "removed sublayers %v\n", r.RemovedSublayers)
 	}
+	if r.Loss != "" {
+		fmt.Fprintf(w, "loss             %s head: %s\n", r.Head, r.Loss)
+	}
+	if len(r.Unfused) > 0 {
+		fmt.Fprintf(w, "unfused          onnxruntime operators read as standard ONNX: %s\n", opCounts(r.Unfused))
+	}
 	fmt.Fprintf(w, "calibration      %d sequences, %d tokens in %d batches\n", r.Calibration.Sequences, r.Calibration.Tokens, r.Calibration.Batches)
 	fmt.Fprintf(w, "time             %.1fs (onnxruntime %.1fs), peak RSS %.0f MB\n", r.TotalSeconds, r.ORTSeconds, float64(r.PeakRSSBytes)/1e6)
 	if sc := r.SelfCheck; sc != nil {
 		fmt.Fprintf(w, "self-check       agreement with the original %.2f%% on %d held-out examples (mean KL %.4f)\n", 100*sc.Agreement, sc.Examples, sc.MeanKL)
 	}
+}
+
+// opCounts renders operator counts as "A=2 B=4", sorted by operator.
+func opCounts(m map[string]int) string {
+	var parts []string
+	for _, op := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s=%d", op, m[op]))
+	}
+	return strings.Join(parts, " ")
 }

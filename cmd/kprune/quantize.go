@@ -337,6 +337,7 @@ func cmdQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	df.maxLenGiven = given(fs, "max-len")
 	switch {
 	case fs.NArg() > 0:
 		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
@@ -386,7 +387,7 @@ func cmdQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err := checkTokenizer(tok, std, enc); err != nil {
 			return fmt.Errorf("tokenizer does not fit model %s: %w", *modelPath, err)
 		}
-		if err := checkSeqLen("--max-len", df.maxLen, *modelPath, std, enc); err != nil {
+		if err := df.fitMaxLen(*modelPath, std, enc); err != nil {
 			return err
 		}
 		var used []int

@@ -42,6 +42,26 @@ type LossOptions struct {
 	// Temperature T of the distillation KL (0 selects DefaultTemperature). Regression and
 	// embedding losses do not use it.
 	Temperature float64
+	// Pooling is how a model without a head (hidden states only) turns the last hidden state
+	// into the embedding the loss compares: PoolMean ("" too) or PoolCLS.
+	Pooling string
+}
+
+// Poolings of the last hidden state for models without a head (LossOptions.Pooling).
+const (
+	// PoolMean averages the non-padding tokens (sentence-transformers' default).
+	PoolMean = "mean"
+	// PoolCLS takes the first token ([CLS] or <s>), as BGE/E5-style models do.
+	PoolCLS = "cls"
+)
+
+// CheckPooling validates a pooling name.
+func CheckPooling(p string) error {
+	switch p {
+	case "", PoolMean, PoolCLS:
+		return nil
+	}
+	return fmt.Errorf("unknown pooling %q (want mean or cls)", p)
 }
 
 // Loss names what AddLoss added to a model.
@@ -78,7 +98,8 @@ type Loss struct {
 //     hidden] (the teacher's embedding as is). For L2-normalised embeddings this is 2 - 2 cos,
 //     the cosine distance the embedding's users rank by.
 //   - none (embedding models): (1/B) * sum_i ||e_i - t_i||^2, the squared L2 distance between the
-//     student's and the teacher's mean-pooled embeddings, pooled over non-padding tokens of the last
+//     student's and the teacher's pooled embeddings (mean pooling, or the first token with
+//     Pooling PoolCLS), pooled over non-padding tokens of the last
 //     hidden state (enc.Outputs[0]); input TargetEmbedding [batch, hidden] (see MeanPool). The
 //     squared distance keeps the gradient smooth and scale-aware (it sees norm changes a cosine
 //     distance ignores) and reduces to MSE times the hidden width.
@@ -197,7 +218,15 @@ func AddLoss(m *onnx.ModelProto, enc *graph.Encoder, opts LossOptions) (*onnx.Mo
 		if hi.Rank != 3 {
 			return nil, Loss{}, fmt.Errorf("add loss: last hidden state %q has rank %d, want 3 ([batch, seq, hidden])", h, hi.Rank)
 		}
+		if err := CheckPooling(opts.Pooling); err != nil {
+			return nil, Loss{}, fmt.Errorf("add loss: %w", err)
+		}
 		pooled := b.meanPool(h, enc.AttentionMask)
+		if opts.Pooling == PoolCLS {
+			// Slice the first token ([batch, 1, D]) and drop the axis.
+			first := b.op("Slice", []string{h, b.constI(0), b.constI(1), b.constI(1)})
+			pooled = b.reduceMean(first, []int{1}, false)
+		}
 		t := b.targetShaped(TargetEmbedding, h, []int{0, 2})
 		d := b.sub(pooled, t)
 		loss = b.reduceMean(b.reduceSum(b.mul(d, d), []int{1}, false), []int{0}, true)
@@ -375,6 +404,25 @@ func MeanPool[F Float](hidden []F, mask []int64, batch, seq, dim int) ([]F, erro
 		}
 	}
 	return out, nil
+}
+
+// Pool pools a row-major [batch, seq, dim] hidden state as LossOptions.Pooling says: the
+// masked mean (PoolMean or "", see MeanPool) or the first token of each row (PoolCLS).
+func Pool[F Float](hidden []F, mask []int64, batch, seq, dim int, pooling string) ([]F, error) {
+	switch pooling {
+	case "", PoolMean:
+		return MeanPool(hidden, mask, batch, seq, dim)
+	case PoolCLS:
+		if batch < 0 || seq < 1 || dim < 0 || len(hidden) != batch*seq*dim {
+			return nil, fmt.Errorf("cls pool: %d values for %d x %d x %d", len(hidden), batch, seq, dim)
+		}
+		out := make([]F, 0, batch*dim)
+		for i := 0; i < batch; i++ {
+			out = append(out, hidden[i*seq*dim:i*seq*dim+dim]...)
+		}
+		return out, nil
+	}
+	return nil, CheckPooling(pooling)
 }
 
 // infoVec1 is the info of a [1] tensor.

@@ -1,6 +1,7 @@
 package autodiff
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -42,7 +43,7 @@ func buildDiscover(t testing.TB, cfg testmodel.Config) (*onnx.ModelProto, *graph
 
 // teacherTargets runs the teacher and turns its outputs into the loss targets with the Go
 // helpers, keyed by the loss's target input names.
-func teacherTargets(t testing.TB, teacher *onnx.ModelProto, enc *graph.Encoder, l Loss, in map[string]*ort.Tensor) map[string]*ort.Tensor {
+func teacherTargets(t testing.TB, teacher *onnx.ModelProto, enc *graph.Encoder, l Loss, in map[string]*ort.Tensor, pooling string) map[string]*ort.Tensor {
 	t.Helper()
 	// The loss takes the first len(l.Targets) head outputs; others (token embeddings next to a
 	// pooled embedding) are not distilled.
@@ -64,7 +65,7 @@ func teacherTargets(t testing.TB, teacher *onnx.ModelProto, enc *graph.Encoder, 
 		case graph.HeadRegression, graph.HeadEmbedding:
 			tv = v
 		case graph.HeadNone:
-			tv, err = MeanPool(v, mask, int(o.Shape[0]), int(o.Shape[1]), int(o.Shape[2]))
+			tv, err = Pool(v, mask, int(o.Shape[0]), int(o.Shape[1]), int(o.Shape[2]), pooling)
 			o = &ort.Tensor{Shape: []int64{o.Shape[0], o.Shape[2]}}
 		}
 		if err != nil {
@@ -76,7 +77,7 @@ func teacherTargets(t testing.TB, teacher *onnx.ModelProto, enc *graph.Encoder, 
 }
 
 // goLoss computes the loss in Go from the student's head outputs and the targets.
-func goLoss(l Loss, outs []*ort.Tensor, targets []*ort.Tensor, mask []int64) float64 {
+func goLoss(l Loss, outs []*ort.Tensor, targets []*ort.Tensor, mask []int64, pooling string) float64 {
 	T := l.Temperature
 	kl := func(z, p []float64, m []int64) float64 {
 		mx := math.Inf(-1)
@@ -141,7 +142,7 @@ func goLoss(l Loss, outs []*ort.Tensor, targets []*ort.Tensor, mask []int64) flo
 		return s / float64(outs[0].Shape[0])
 	case graph.HeadNone:
 		B, S, D := int(outs[0].Shape[0]), int(outs[0].Shape[1]), int(outs[0].Shape[2])
-		e, _ := MeanPool(values(outs[0]), mask, B, S, D)
+		e, _ := Pool(values(outs[0]), mask, B, S, D, pooling)
 		tv := values(targets[0])
 		s := 0.0
 		for k := range e {
@@ -153,14 +154,21 @@ func goLoss(l Loss, outs []*ort.Tensor, targets []*ort.Tensor, mask []int64) flo
 }
 
 func TestAddLossMatchesGo(t *testing.T) {
-	for _, h := range []graph.HeadKind{graph.HeadClassification, graph.HeadSpan, graph.HeadToken, graph.HeadRegression, graph.HeadNone, graph.HeadEmbedding} {
-		t.Run(string(h), func(t *testing.T) {
+	type lcase struct {
+		h       graph.HeadKind
+		pooling string
+	}
+	cases := []lcase{{graph.HeadClassification, ""}, {graph.HeadSpan, ""}, {graph.HeadToken, ""}, {graph.HeadRegression, ""},
+		{graph.HeadNone, ""}, {graph.HeadNone, PoolCLS}, {graph.HeadEmbedding, ""}}
+	for _, c := range cases {
+		h, pooling := c.h, c.pooling
+		t.Run(string(h)+pooling, func(t *testing.T) {
 			cfg := kindCfg(h, 1)
 			m, enc := buildDiscover(t, cfg)
 			tcfg := cfg
 			tcfg.Seed = 2
 			teacher, _ := buildDiscover(t, tcfg)
-			lm, l, err := AddLoss(m, enc, LossOptions{})
+			lm, l, err := AddLoss(m, enc, LossOptions{Pooling: pooling})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -168,7 +176,7 @@ func TestAddLossMatchesGo(t *testing.T) {
 				t.Fatalf("loss %+v for %d head outputs", l, len(enc.Outputs))
 			}
 			in := testmodel.Inputs(cfg, 3, 7, 5)
-			feed := teacherTargets(t, teacher, enc, l, in)
+			feed := teacherTargets(t, teacher, enc, l, in, pooling)
 			var targets []*ort.Tensor
 			for _, name := range l.Targets {
 				targets = append(targets, feed[name])
@@ -181,12 +189,12 @@ func TestAddLossMatchesGo(t *testing.T) {
 				t.Fatalf("loss shape %v, want [1]", outs[0].Shape)
 			}
 			got := values(outs[0])[0]
-			want := goLoss(l, outs[1:], targets, in[enc.AttentionMask].I64)
+			want := goLoss(l, outs[1:], targets, in[enc.AttentionMask].I64, pooling)
 			if math.Abs(got-want) > 1e-9*math.Max(1, math.Abs(want)) || want <= 0 {
 				t.Fatalf("loss %.12g, Go computes %.12g", got, want)
 			}
 			// The student against itself as teacher: zero loss.
-			self := teacherTargets(t, m, enc, l, in)
+			self := teacherTargets(t, m, enc, l, in, pooling)
 			for k, v := range in {
 				self[k] = v
 			}
@@ -239,5 +247,23 @@ func TestTargetHelpers(t *testing.T) {
 	}
 	if _, err := MeanPool([]float64{1}, nil, 1, 1, 2); err == nil {
 		t.Errorf("wrong size accepted")
+	}
+}
+
+// TestPool: mean pooling skips padded tokens; CLS pooling takes each row's first token; unknown
+// poolings are refused.
+func TestPool(t *testing.T) {
+	h := []float64{1, 2, 3, 4, 100, 100, 5, 6, 7, 8, 9, 10} // [2 rows, 3 tokens, 2 dims]
+	mask := []int64{1, 1, 0, 1, 1, 1}
+	mean, err := Pool(h, mask, 2, 3, 2, PoolMean)
+	if err != nil || fmt.Sprint(mean) != "[2 3 7 8]" {
+		t.Fatalf("mean %v %v, want [2 3 7 8]", mean, err)
+	}
+	cls, err := Pool(h, mask, 2, 3, 2, PoolCLS)
+	if err != nil || fmt.Sprint(cls) != "[1 2 5 6]" {
+		t.Fatalf("cls %v %v, want [1 2 5 6]", cls, err)
+	}
+	if _, err := Pool(h, mask, 2, 3, 2, "max"); err == nil {
+		t.Fatal("pooling max accepted")
 	}
 }

@@ -151,7 +151,7 @@ func deriv(f func(float64) float64, h float64, wide bool) float64 {
 // state entering s (computed by the full model) and teacher targets from a teacher model.
 func studentFeed(t testing.TB, m, teacher *onnx.ModelProto, enc *graph.Encoder, l Loss, s int, in map[string]*ort.Tensor) map[string]*ort.Tensor {
 	t.Helper()
-	feed := teacherTargets(t, teacher, enc, l, in)
+	feed := teacherTargets(t, teacher, enc, l, in, "")
 	for k, v := range in {
 		feed[k] = v
 	}

@@ -361,15 +361,27 @@ func gradLogSoftmax(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]
 	return []string{b.sub(gy[0], b.mul(b.op("Exp", []string{y}), s))}, nil
 }
 
-func gradReduce(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
+// reduction returns the axes a Reduce node reduces over its input's rank, whether it keeps
+// them, and whether it reduces nothing; an error when they are not known when the graph is built.
+func reduction(b *builder, n *onnx.NodeProto) (axes []int, keep, noop bool, err error) {
 	x := in(n, 0)
 	xi := b.info[x]
 	if xi.Rank < 0 {
-		return nil, fmt.Errorf("rank of input %q unknown", x)
+		return nil, false, false, fmt.Errorf("rank of input %q unknown", x)
 	}
 	axes, keep, noop, ok := infer.ReduceAxes(n, b.ins(n), xi.Rank)
 	if !ok {
-		return nil, fmt.Errorf("reduction axes are not known when the graph is built")
+		return nil, false, false, fmt.Errorf("reduction axes are not known when the graph is built")
+	}
+	return axes, keep, noop, nil
+}
+
+func gradReduce(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
+	x := in(n, 0)
+	xi := b.info[x]
+	axes, keep, noop, err := reduction(b, n)
+	if err != nil {
+		return nil, err
 	}
 	if noop {
 		return []string{gy[0]}, nil
@@ -405,13 +417,9 @@ func gradReduce(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]stri
 // after this anyway).
 func gradReduceL2(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
 	x, y := in(n, 0), n.GetOutput()[0]
-	xi := b.info[x]
-	if xi.Rank < 0 {
-		return nil, fmt.Errorf("rank of input %q unknown", x)
-	}
-	axes, keep, noop, ok := infer.ReduceAxes(n, b.ins(n), xi.Rank)
-	if !ok {
-		return nil, fmt.Errorf("reduction axes are not known when the graph is built")
+	axes, keep, noop, err := reduction(b, n)
+	if err != nil {
+		return nil, err
 	}
 	g := gy[0]
 	if !noop && !keep {
@@ -429,13 +437,9 @@ func gradReduceL2(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]st
 // the elements equal to the result (to each of them on ties, as a subgradient).
 func gradReduceSelect(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
 	x, y := in(n, 0), n.GetOutput()[0]
-	xi := b.info[x]
-	if xi.Rank < 0 {
-		return nil, fmt.Errorf("rank of input %q unknown", x)
-	}
-	axes, keep, noop, ok := infer.ReduceAxes(n, b.ins(n), xi.Rank)
-	if !ok {
-		return nil, fmt.Errorf("reduction axes are not known when the graph is built")
+	axes, keep, noop, err := reduction(b, n)
+	if err != nil {
+		return nil, err
 	}
 	if noop {
 		return []string{gy[0]}, nil

@@ -30,6 +30,8 @@ func GradName(s int) string { return fmt.Sprintf("kprune_grad_%d", s) }
 type ScoringOptions struct {
 	// Temperature of the distillation loss (0 selects DefaultTemperature).
 	Temperature float64
+	// Pooling of the last hidden state for models without a head (see LossOptions.Pooling).
+	Pooling string
 	// PerExample gives masks a batch axis ([batch, 1, W]) so that the gradients are per example.
 	PerExample bool
 	// Gram adds the teacher pre-LN input and the Gram outputs of sublayer s.
@@ -122,7 +124,7 @@ func BuildScoring(m *onnx.ModelProto, enc *graph.Encoder, s int, opts ScoringOpt
 	if err != nil {
 		return nil, fmt.Errorf("build scoring: %w", err)
 	}
-	lm, loss, err := AddLoss(masked, enc, LossOptions{Temperature: opts.Temperature})
+	lm, loss, err := AddLoss(masked, enc, LossOptions{Temperature: opts.Temperature, Pooling: opts.Pooling})
 	if err != nil {
 		return nil, fmt.Errorf("build scoring: %w", err)
 	}

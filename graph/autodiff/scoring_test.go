@@ -45,7 +45,7 @@ func newScoring(t testing.TB, m, teacher *onnx.ModelProto, s int, opts ScoringOp
 		t.Fatalf("BuildScoring: %v", err)
 	}
 	st := &scoringSetup{m: m, teacher: teacher, enc: enc, tenc: tenc, sc: sc, in: in}
-	feed := teacherTargets(t, teacher, tenc, sc.LossInfo, in)
+	feed := teacherTargets(t, teacher, tenc, sc.LossInfo, in, "")
 	// teacherTargets keys by the loss's target names, which are the scoring graph's.
 	for k, v := range in {
 		feed[k] = v
@@ -129,7 +129,7 @@ func (st *scoringSetup) checkForward(t *testing.T, tol float64) map[string]*ort.
 		targets = append(targets, st.feed[name])
 	}
 	mask := st.in[enc.AttentionMask].I64
-	want := goLoss(sc.LossInfo, heads, targets, mask)
+	want := goLoss(sc.LossInfo, heads, targets, mask, "")
 	closeTo(t, "loss", values(got[sc.Loss]), []float64{want}, tol)
 	// SqSums and Gram from activations of the original student.
 	for _, u := range sc.Sublayers {

@@ -1,14 +1,22 @@
-// Package infer computes the element type, rank and static dimensions of every tensor of an ONNX
-// graph, for the operators BERT-family exports use. Dimensions that are only known at run time
-// (batch, sequence length) are kept as symbols: two dimensions carrying the same symbol are equal
-// at run time, which is what gradient code needs to decide whether broadcasting happened.
+// Package infer is kprune's shape inference: it computes the element type, rank and static
+// dimensions of every tensor of an ONNX graph, for the operators BERT-family exports use. It is
+// the one shape engine of the module: encoder discovery and the rewrites of package graph (head
+// counts hidden in Concat-built Reshape shapes, output ranks, value infos of extracted
+// sub-models), the gradient graphs of graph/autodiff and the unfusing of graph/fused all read it.
+//
+// Dimensions that are only known at run time (batch, sequence length) are kept as symbols: two
+// dimensions carrying the same symbol are equal at run time, which is what gradient code needs to
+// decide whether broadcasting happened. Symbols the graph names (dim_params) keep their names;
+// inference makes up "?1", "?2"... for the others.
 //
 // Small integer tensors computed from shapes (Shape, Gather, Unsqueeze, Concat, Range, Equal,
 // Where, ...) are folded in Go, element by element, keeping symbols where values are only known
 // symbolically, so that Reshape and Expand targets built at run time still give static or
 // symbolic output shapes.
 //
-// Operators the package does not know produce tensors of unknown rank; that is not an error.
+// Each operator has one rule (see registry.go), as in onnxruntime's kernel registry. Operators
+// without a rule produce tensors of unknown rank; that is not an error. Shapes reports graphs
+// that contradict themselves; Partial, for graphs being edited or checked, never fails.
 package infer
 
 import (
@@ -110,6 +118,10 @@ func (s SymInt) Same(t SymInt) bool {
 	return s.Sym != "" && s.Sym == t.Sym
 }
 
+// Named reports whether s is a symbol the graph itself names (a dim_param such as "batch"),
+// rather than a value, nothing, or a symbol inference made up ("?1", "?2"...).
+func (s SymInt) Named() bool { return !s.Known && s.Sym != "" && !strings.HasPrefix(s.Sym, "?") }
+
 // Is reports whether s is known to equal v.
 func (s SymInt) Is(v int64) bool { return s.Known && s.V == v }
 
@@ -174,7 +186,7 @@ func (i Info) ValueInfo(name string) *onnx.ValueInfoProto {
 	v := onnx.NewValueInfo(name, i.Elem, i.Shape())
 	if i.Rank >= 0 {
 		for k, d := range v.GetType().GetTensorType().GetShape().GetDim() {
-			if i.Dims[k] < 0 && (i.Syms[k] == "" || i.Syms[k][0] == '?') {
+			if i.Dims[k] < 0 && !i.Dim(k).Named() {
 				d.Value = nil
 			}
 		}
@@ -232,7 +244,33 @@ func isIntLike(e onnx.TensorProto_DataType) bool {
 // gaps. The error names the node when the graph is malformed (an input no node produces, a
 // cycle, incompatible known dimensions).
 func Shapes(g *onnx.GraphProto) (map[string]Info, error) {
-	st := &state{info: map[string]Info{}}
+	return run(g, false)
+}
+
+// Map holds the Info of the tensors of a graph by name.
+type Map map[string]Info
+
+// Of returns the Info of tensor name, of unknown rank when the map has none.
+func (m Map) Of(name string) Info {
+	if in, ok := m[name]; ok {
+		return in
+	}
+	return Info{Rank: -1}
+}
+
+// Partial is Shapes for graphs that may be malformed or that inference cannot fully follow; it
+// never fails. An input no node produces is of unknown rank; a node whose inputs contradict its
+// operator keeps what its rule could still tell (the rank, the dimensions that agree), unknown
+// otherwise, filled from value_info entries like any other; on a cycle, the nodes are visited in
+// graph order. On a graph Shapes accepts, Partial gives the same result.
+func Partial(g *onnx.GraphProto) Map {
+	info, _ := run(g, true)
+	return info
+}
+
+// run is Shapes, or Partial when lenient.
+func run(g *onnx.GraphProto, lenient bool) (Map, error) {
+	st := &state{info: map[string]Info{}, assumeValid: lenient, inputSyms: map[string]bool{}}
 	for _, t := range g.GetInitializer() {
 		st.info[t.GetName()] = tensorInfo(t)
 	}
@@ -240,7 +278,13 @@ func Shapes(g *onnx.GraphProto) (map[string]Info, error) {
 		if _, ok := st.info[v.GetName()]; ok {
 			continue
 		}
-		st.info[v.GetName()] = st.fromValueInfo(v)
+		in := st.fromValueInfo(v)
+		for _, s := range in.Syms {
+			if s != "" {
+				st.inputSyms[s] = true
+			}
+		}
+		st.info[v.GetName()] = in
 	}
 	hints := map[string]*onnx.ValueInfoProto{}
 	for _, v := range g.GetValueInfo() {
@@ -251,7 +295,10 @@ func Shapes(g *onnx.GraphProto) (map[string]Info, error) {
 	}
 	order, err := TopoSort(g)
 	if err != nil {
-		return nil, err
+		if !lenient {
+			return nil, err
+		}
+		order = g.GetNode()
 	}
 	for _, n := range order {
 		ins := make([]Info, len(n.GetInput()))
@@ -262,12 +309,18 @@ func Shapes(g *onnx.GraphProto) (map[string]Info, error) {
 			}
 			in, ok := st.info[name]
 			if !ok {
+				if lenient {
+					ins[k] = Info{Rank: -1}
+					continue
+				}
 				return nil, fmt.Errorf("node %q (%s): input %q is not a graph input, an initializer or the output of an earlier node", n.GetName(), n.GetOpType(), name)
 			}
 			ins[k] = in
 		}
-		outs, err := st.node(n, ins)
-		if err != nil {
+		var outs []Info
+		if lenient {
+			outs = st.tryNode(n, ins)
+		} else if outs, err = st.node(n, ins); err != nil {
 			return nil, fmt.Errorf("node %q (%s): %w", n.GetName(), n.GetOpType(), err)
 		}
 		for k, name := range n.GetOutput() {
@@ -293,6 +346,18 @@ func Shapes(g *onnx.GraphProto) (map[string]Info, error) {
 		}
 	}
 	return st.info, nil
+}
+
+// tryNode is node for Partial: a node whose rule fails keeps what the rule could tell; one whose
+// rule panics on inputs it does not expect gets no outputs.
+func (st *state) tryNode(n *onnx.NodeProto, ins []Info) (outs []Info) {
+	defer func() {
+		if recover() != nil {
+			outs = nil
+		}
+	}()
+	outs, _ = st.node(n, ins)
+	return outs
 }
 
 // TopoSort returns the nodes of g in an order where every node comes after the producers of its
@@ -352,7 +417,15 @@ func TopoSort(g *onnx.GraphProto) ([]*onnx.NodeProto, error) {
 type state struct {
 	info map[string]Info
 	n    int
+	// assumeValid is set for Partial: see broadcastDims.
+	assumeValid bool
+	// inputSyms holds the symbols made up for graph-input dimensions the graph does not name.
+	inputSyms map[string]bool
 }
+
+// fromInput tells whether s is a dimension of a graph input, or derives from one through value
+// tracking (a symbol the graph names, or one made up for an unnamed graph-input dimension).
+func (st *state) fromInput(s SymInt) bool { return s.Named() || st.inputSyms[s.Sym] }
 
 func (st *state) fresh() string {
 	st.n++

@@ -145,25 +145,30 @@ func TestShapes(t *testing.T) {
 		}(), "o", "FLOAT[batch,3]", ""},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			info, err := Shapes(c.g)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := info[c.out]
-			if got.String() != c.want {
-				t.Errorf("%s: %s, want %s", c.out, got, c.want)
-			}
-			if c.value != "" {
-				v := fmt.Sprint(got.Value)
-				if got.Value == nil {
-					v = fmt.Sprint(got.Parts)
-				}
-				if v != c.value {
-					t.Errorf("%s: value %s, want %s", c.out, v, c.value)
-				}
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { checkShapes(t, c.g, c.out, c.want, c.value) })
+	}
+}
+
+// checkShapes runs Shapes over g and checks what it says of tensor out: want as rendered by
+// Info.String, and value (unless "") as fmt renders Value, or Parts when Value is nil.
+func checkShapes(t *testing.T, g *onnx.GraphProto, out, want, value string) {
+	t.Helper()
+	info, err := Shapes(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := info[out]
+	if got.String() != want {
+		t.Errorf("%s: %s, want %s", out, got, want)
+	}
+	if value != "" {
+		v := fmt.Sprint(got.Value)
+		if got.Value == nil {
+			v = fmt.Sprint(got.Parts)
+		}
+		if v != value {
+			t.Errorf("%s: value %s, want %s", out, v, value)
+		}
 	}
 }
 
@@ -279,5 +284,171 @@ func TestValueInfo(t *testing.T) {
 	}
 	if SameDim(back, 1, back, 3) || !SameDim(back, 0, in, 0) {
 		t.Errorf("SameDim wrong")
+	}
+}
+
+// TestRules covers the rules one by one, including those ported from package graph's former
+// inference (symbolic shapes, Expand targets of known length only, Split sizes from shapes...).
+func TestRules(t *testing.T) {
+	x := map[string][]onnx.Dim{"x": dims("batch", "seq", 8)}
+	ids := map[string][]onnx.Dim{"ids": dims("batch", "seq")}
+	shapeOfX := []*onnx.NodeProto{nd("Shape", []string{"x"}, "s")}
+	with := func(pre []*onnx.NodeProto, n ...*onnx.NodeProto) []*onnx.NodeProto {
+		return append(append([]*onnx.NodeProto{}, pre...), n...)
+	}
+	cases := []struct {
+		name  string
+		in    map[string][]onnx.Dim
+		inits []*onnx.TensorProto
+		nodes []*onnx.NodeProto
+		out   string
+		want  string // Info.String()
+		value string // see checkShapes
+	}{
+		// Value tracking of shapes, with symbols.
+		{"shape end", x, nil, []*onnx.NodeProto{nd("Shape", []string{"x"}, "o", onnx.AttrInt("end", 2))}, "o", "INT64[2]", "[batch seq]"},
+		{"shape start end", x, nil, []*onnx.NodeProto{nd("Shape", []string{"x"}, "o", onnx.AttrInt("start", 1), onnx.AttrInt("end", -1))}, "o", "INT64[1]", "[seq]"},
+		{"size", map[string][]onnx.Dim{"x": dims(2, 3)}, nil, []*onnx.NodeProto{nd("Size", []string{"x"}, "o")}, "o", "INT64[]", "[6]"},
+		{"gather of a shape", x, []*onnx.TensorProto{i64s("one", 1)}, with(shapeOfX, nd("Gather", []string{"s", "one"}, "o")), "o", "INT64[]", "[seq]"},
+		{"gather negative index", x, []*onnx.TensorProto{i64("i", -1, 0)}, with(shapeOfX, nd("Gather", []string{"s", "i"}, "o")), "o", "INT64[2]", "[8 batch]"},
+		{"concat of shapes", x, []*onnx.TensorProto{i64("two", 2, -1)}, with(shapeOfX, nd("Concat", []string{"s", "two"}, "o", onnx.AttrInt("axis", 0))), "o", "INT64[5]", "[batch seq 8 2 -1]"},
+		{"slice of a shape, negative step", x, []*onnx.TensorProto{i64("st", -1), i64("en", -4), i64("ax", 0), i64("sp", -1)},
+			with(shapeOfX, nd("Slice", []string{"s", "st", "en", "ax", "sp"}, "o")), "o", "INT64[3]", "[8 seq batch]"},
+		{"mul by one keeps a symbol", x, []*onnx.TensorProto{i64("one", 1, 1, 1)}, with(shapeOfX, nd("Mul", []string{"s", "one"}, "o")), "o", "INT64[3]", "[batch seq 8]"},
+		{"arithmetic on known elements", x, []*onnx.TensorProto{i64("k", 1, 1, 2)}, with(shapeOfX, nd("Div", []string{"s", "k"}, "o")), "o", "INT64[3]", "[batch seq 4]"},
+		{"neg of a symbolic shape", x, nil, with(shapeOfX, nd("Neg", []string{"s"}, "o")), "o", "INT64[3]", "[? ? -8]"},
+		{"cast keeps integer values", x, nil, with(shapeOfX, nd("Cast", []string{"s"}, "o", onnx.AttrInt("to", int64(onnx.TensorProto_INT32)))), "o", "INT32[3]", "[batch seq 8]"},
+		{"where picks by known conditions", x, []*onnx.TensorProto{onnx.NewInt64Tensor("c", []int64{3}, []int64{1, 0, 1}), i64("m", 7, 7, 7)},
+			with(shapeOfX, nd("Cast", []string{"c"}, "cb", onnx.AttrInt("to", int64(onnx.TensorProto_BOOL))), nd("Where", []string{"cb", "m", "s"}, "o")), "o", "INT64[3]", "[7 seq 7]"},
+		{"equal of a symbol with itself", x, nil, with(shapeOfX, nd("Equal", []string{"s", "s"}, "o")), "o", "BOOL[3]", "[1 1 1]"},
+		{"range folded from a shape", map[string][]onnx.Dim{"x": dims(2, 5)}, []*onnx.TensorProto{i64s("zero", 0), i64s("one", 1)},
+			[]*onnx.NodeProto{nd("Shape", []string{"x"}, "s"), nd("Gather", []string{"s", "one"}, "n"), nd("Range", []string{"zero", "n", "one"}, "o")}, "o", "INT64[5]", "[0 1 2 3 4]"},
+		{"constant of shape, integer fill", nil, []*onnx.TensorProto{i64("s", 2, 2)},
+			[]*onnx.NodeProto{nd("ConstantOfShape", []string{"s"}, "o", onnx.AttrTensor("value", i64("", 3)))}, "o", "INT64[2,2]", "[3 3 3 3]"},
+		{"constant of shape, only the length known", x, nil, with(shapeOfX, nd("Relu", []string{"s"}, "r"),
+			nd("ConstantOfShape", []string{"r"}, "o")), "o", "FLOAT[?1,?2,?3]", ""},
+		// Reshape, Expand, Split, Squeeze, Unsqueeze.
+		{"reshape with 0 and -1 from a shape", x, []*onnx.TensorProto{i64("ax", 0), i64("rest", 0, -1, 2)},
+			[]*onnx.NodeProto{nd("Reshape", []string{"x", "rest"}, "o")}, "o", "FLOAT[batch,?1,2]", ""},
+		{"reshape target of known length only", x, nil, with(shapeOfX, nd("Relu", []string{"s"}, "r"), nd("Reshape", []string{"x", "r"}, "o")), "o", "FLOAT[?1,?2,?3]", ""},
+		{"expand target of known length only", map[string][]onnx.Dim{"x": dims(1, 8)}, nil, []*onnx.NodeProto{nd("Shape", []string{"x"}, "s0"),
+			nd("Relu", []string{"s0"}, "s1"), nd("Concat", []string{"s1", "s1"}, "t", onnx.AttrInt("axis", 0)), nd("Expand", []string{"x", "t"}, "o")}, "o", "FLOAT[?1,?2,?3,8]", ""},
+		{"expand to a shape", x, nil, with(shapeOfX, nd("Expand", []string{"x", "s"}, "o")), "o", "FLOAT[batch,seq,8]", ""},
+		{"split sizes from a shape", x, []*onnx.TensorProto{i64("i", 1, 2)},
+			with(shapeOfX, nd("Gather", []string{"s", "i"}, "sz"), ndN("Split", []string{"x", "sz"}, []string{"a", "o"}, onnx.AttrInt("axis", 0))), "o", "FLOAT[8,seq,8]", ""},
+		{"split attribute", x, nil, []*onnx.NodeProto{ndN("Split", []string{"x"}, []string{"a", "o"}, onnx.AttrInt("axis", 2), onnx.AttrInts("split", 2, 6))}, "o", "FLOAT[batch,seq,6]", ""},
+		{"unsqueeze axes input (opset 13)", x, []*onnx.TensorProto{i64("ax", -1, 1)}, []*onnx.NodeProto{nd("Unsqueeze", []string{"x", "ax"}, "o")}, "o", "FLOAT[batch,1,seq,8,1]", ""},
+		{"squeeze axes input (opset 13)", map[string][]onnx.Dim{"x": dims("batch", 1, 8)}, []*onnx.TensorProto{i64("ax", 1)}, []*onnx.NodeProto{nd("Squeeze", []string{"x", "ax"}, "o")}, "o", "FLOAT[batch,8]", ""},
+		{"unsqueeze a scalar along an unknown axis", x, []*onnx.TensorProto{i64("zero", 0), i64("one", 1)},
+			with(shapeOfX, nd("Relu", []string{"s"}, "r"), nd("Slice", []string{"r", "zero", "one"}, "a"),
+				nd("Gather", []string{"s", "one"}, "n", onnx.AttrInt("axis", 0)), nd("Squeeze", []string{"n"}, "n0"), nd("Unsqueeze", []string{"n0", "a"}, "o")), "o", "INT64[1]", "[seq]"},
+		{"squeeze a [1] along an unknown axis", x, []*onnx.TensorProto{i64("zero", 0), i64("one", 1), i64("two", 2)},
+			with(shapeOfX, nd("Relu", []string{"s"}, "r"), nd("Slice", []string{"r", "zero", "one"}, "a"),
+				nd("Slice", []string{"s", "one", "two"}, "n1"), nd("Squeeze", []string{"n1", "a"}, "o")), "o", "INT64[]", "[seq]"},
+		{"slice with unknown bounds and no axes", x, []*onnx.TensorProto{i64("zero", 0), i64("one", 1)},
+			with(shapeOfX, nd("Relu", []string{"s"}, "r"), nd("Slice", []string{"r", "zero", "one"}, "st"),
+				nd("Slice", []string{"x", "st", "st"}, "o")), "o", "FLOAT[?1,seq,8]", ""},
+		{"tile", map[string][]onnx.Dim{"x": dims("batch", 2)}, []*onnx.TensorProto{i64("r", 1, 3)}, []*onnx.NodeProto{nd("Tile", []string{"x", "r"}, "o")}, "o", "FLOAT[batch,6]", ""},
+		// Elementwise and the rest.
+		{"gather elements", map[string][]onnx.Dim{"x": dims(4, 8), "ids": dims("batch", 8)}, nil, []*onnx.NodeProto{nd("GatherElements", []string{"x", "ids"}, "o")}, "o", "FLOAT[batch,8]", ""},
+		{"cumsum", ids, []*onnx.TensorProto{i64s("ax", 1)}, []*onnx.NodeProto{nd("CumSum", []string{"ids", "ax"}, "o")}, "o", "INT64[batch,seq]", ""},
+		{"isnan", x, nil, []*onnx.NodeProto{nd("IsNaN", []string{"x"}, "o")}, "o", "BOOL[batch,seq,8]", ""},
+		{"not", x, nil, []*onnx.NodeProto{nd("IsNaN", []string{"x"}, "n"), nd("Not", []string{"n"}, "o")}, "o", "BOOL[batch,seq,8]", ""},
+		{"where broadcasts and takes the values' type", map[string][]onnx.Dim{"x": dims("batch", 1, 1, "seq"), "y": dims("batch", 2, "seq", "seq")}, nil,
+			[]*onnx.NodeProto{nd("IsNaN", []string{"x"}, "c"), nd("Where", []string{"c", "x", "y"}, "o")}, "o", "FLOAT[batch,2,seq,seq]", ""},
+		{"gelu", x, nil, []*onnx.NodeProto{nd("Gelu", []string{"x"}, "o", onnx.AttrString("approximate", "tanh"))}, "o", "FLOAT[batch,seq,8]", ""},
+		{"softsign", x, nil, []*onnx.NodeProto{nd("Softsign", []string{"x"}, "o")}, "o", "FLOAT[batch,seq,8]", ""},
+		{"thresholded relu", x, nil, []*onnx.NodeProto{nd("ThresholdedRelu", []string{"x"}, "o")}, "o", "FLOAT[batch,seq,8]", ""},
+		{"dropout mask", x, nil, []*onnx.NodeProto{ndN("Dropout", []string{"x"}, []string{"y", "o"})}, "o", "BOOL[batch,seq,8]", ""},
+		{"layer normalization", x, []*onnx.TensorProto{onnx.NewFloatTensor("g", []int64{8}, make([]float32, 8))},
+			[]*onnx.NodeProto{nd("LayerNormalization", []string{"x", "g"}, "o")}, "o", "FLOAT[batch,seq,8]", ""},
+		{"reduce with an axes input (opset 18)", x, []*onnx.TensorProto{i64("ax", -1)}, []*onnx.NodeProto{nd("ReduceMean", []string{"x", "ax"}, "o")}, "o", "FLOAT[batch,seq,1]", ""},
+		{"gemm with an operand of unknown rank", nil, []*onnx.TensorProto{onnx.NewFloatTensor("w", []int64{3, 8}, make([]float32, 24))},
+			[]*onnx.NodeProto{nd("Einsum", nil, "a"), nd("Gemm", []string{"a", "w"}, "o", onnx.AttrInt("transB", 1))}, "o", "[?1,3]", ""},
+		{"argmax", x, nil, []*onnx.NodeProto{nd("ArgMax", []string{"x"}, "o", onnx.AttrInt("axis", -1), onnx.AttrInt("keepdims", 0))}, "o", "INT64[batch,seq]", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { checkShapes(t, graphOf(c.in, c.inits, c.nodes...), c.out, c.want, c.value) })
+	}
+}
+
+// TestPartial checks that Partial infers what it can on graphs Shapes rejects, and assumes a
+// valid graph when broadcasting graph-input dimensions against unrelated unknowns.
+func TestPartial(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		g    *onnx.GraphProto
+		out  string
+		want string // shape as rendered by Info.String
+	}{
+		{"undefined input", graphOf(map[string][]onnx.Dim{"x": dims(2, 3)}, nil, nd("Relu", []string{"nope"}, "r"), nd("Add", []string{"x", "r"}, "o")), "o", "FLOAT[rank?]"},
+		{"incompatible broadcast keeps the rank", graphOf(map[string][]onnx.Dim{"x": dims(2, 3), "y": dims(2, 4)}, nil, nd("Add", []string{"x", "y"}, "o")), "o", "FLOAT[2,?1]"},
+		{"bad matmul keeps the shape", graphOf(map[string][]onnx.Dim{"x": dims(2, 3), "y": dims(4, 5)}, nil, nd("MatMul", []string{"x", "y"}, "o")), "o", "FLOAT[2,5]"},
+		{"index out of range keeps the shape", graphOf(map[string][]onnx.Dim{"x": dims(2, 3)}, []*onnx.TensorProto{i64("i", 5)},
+			nd("Shape", []string{"x"}, "s"), nd("Gather", []string{"s", "i"}, "o")), "o", "INT64[1]"},
+		{"too few inputs", graphOf(map[string][]onnx.Dim{"x": dims(2, 3)}, nil, nd("Sub", []string{"x"}, "o")), "o", "[rank?]"},
+		{"cycle", graphOf(map[string][]onnx.Dim{"x": dims(2)}, nil, nd("Add", []string{"x", "b"}, "a"), nd("Relu", []string{"a"}, "b"), nd("Neg", []string{"x"}, "o")), "o", "FLOAT[2]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := Partial(c.g).Of(c.out)
+			if got.String() != c.want {
+				t.Errorf("%s: %s, want %s", c.out, got, c.want)
+			}
+		})
+	}
+	// A graph-input dimension broadcast against a size inference cannot relate to it: Partial
+	// takes it to be the input's, Shapes proves nothing.
+	g := graphOf(map[string][]onnx.Dim{"x": dims("batch", "seq", 8)}, nil, nd("Einsum", []string{"x"}, "u"), nd("Add", []string{"x", "u"}, "o"))
+	g.ValueInfo = []*onnx.ValueInfoProto{onnx.NewValueInfo("u", f32, []onnx.Dim{{}, {}, {Value: 8}})}
+	if got := Partial(g).Of("o").String(); got != "FLOAT[batch,seq,8]" {
+		t.Errorf("Partial: o is %s", got)
+	}
+	info, err := Shapes(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info["o"]; got.Dim(0).Named() || got.Dim(1).Named() {
+		t.Errorf("Shapes: o is %s, assuming the graph valid", got)
+	}
+	if got := (Map{}).Of("missing"); got.Rank != -1 {
+		t.Errorf("Of(missing) = %v, want unknown rank", got)
+	}
+}
+
+func TestShapesArity(t *testing.T) {
+	_, err := Shapes(graphOf(map[string][]onnx.Dim{"x": dims(2, 3)}, nil, nd("Sub", []string{"x"}, "o")))
+	if err == nil || !strings.Contains(err.Error(), "expected at least 2") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestAxes(t *testing.T) {
+	ax := Info{Rank: 1, Dims: []int64{1}, Syms: []string{""}, Value: []int64{-1}}
+	for _, c := range []struct {
+		name string
+		n    *onnx.NodeProto
+		ins  []Info
+		want string
+	}{
+		{"attribute", onnx.NewNode("ReduceMean", "r", []string{"x"}, []string{"y"}, onnx.AttrInts("axes", 2)), []Info{{Rank: -1}}, "[2] true"},
+		{"input", onnx.NewNode("ReduceMean", "r", []string{"x", "a"}, []string{"y"}), []Info{{Rank: -1}, ax}, "[-1] true"},
+		{"input of unknown values", onnx.NewNode("Squeeze", "r", []string{"x", "a"}, []string{"y"}), []Info{{Rank: -1}, {Rank: -1}}, "[] false"},
+		{"neither", onnx.NewNode("Squeeze", "r", []string{"x"}, []string{"y"}), []Info{{Rank: -1}}, "[] true"},
+	} {
+		a, ok := Axes(c.n, c.ins, 1)
+		if got := fmt.Sprint(a, " ", ok); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}
+
+func TestNamed(t *testing.T) {
+	for _, c := range []struct {
+		s    SymInt
+		want bool
+	}{{SymInt{Sym: "batch"}, true}, {SymInt{Sym: "?3"}, false}, {SymInt{}, false}, {SymInt{Known: true, V: 2}, false}} {
+		if c.s.Named() != c.want {
+			t.Errorf("%v.Named() = %v", c.s, !c.want)
+		}
 	}
 }
