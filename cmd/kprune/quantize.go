@@ -331,9 +331,9 @@ func cmdQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&df.format, "format", "", formatUsage)
 	fs.StringVar(&df.header, "header", "auto", headerUsage)
 	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length in tokens")
-	fs.IntVar(&df.batch, "batch", 32, "calibration and evaluation batch size (sequences)")
+	fs.IntVar(&df.batch, "batch", 32, "calibration batch size (sequences)")
 	setUsage(fs, stderr, "kprune quantize --model IN.onnx --out OUT.onnx [--mode dynamic|static] [--calib FILE] [--per-channel] [--report R.json] [flags]",
-		"Quantizes every MatMul and Gemm with a constant weight of a float encoder to int8 in the forms onnxruntime runs fastest on CPU: dynamic (exactly onnxruntime's quantize_dynamic: int8 symmetric weights, uint8 activations quantized at run time, fused by onnxruntime into DynamicQuantizeMatMul/MatMulIntegerToFloat) or static QDQ (activation scales measured on --calib). Embeddings, LayerNorm, Softmax and the head's final projection stay float unless asked. With --calib or --eval, the int8 model is compared with the float one (metric, agreement); latency of both is measured interleaved.")
+		"Quantizes every MatMul and Gemm with a constant weight of a float encoder to int8 in the forms onnxruntime runs fastest on CPU: dynamic (the graph of onnxruntime's quantize_dynamic: int8 symmetric weights, uint8 activations quantized at run time, fused by onnxruntime into DynamicQuantizeMatMul/MatMulIntegerToFloat) or static QDQ (activation scales measured on --calib). Embeddings, LayerNorm, Softmax and the head's final projection stay float unless asked. With --calib or --eval, the int8 model is compared with the float one (metric, agreement); latency of both is measured interleaved.")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
