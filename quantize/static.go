@@ -18,8 +18,8 @@ import (
 // from its range over the calibration batches (run through onnxruntime). See the package
 // documentation for the numerical choices and what stays float.
 //
-// The batches feed the model's input_ids, attention_mask and token_type_ids inputs (found by
-// structure, else by name). Errors wrap ErrCalibration when they do not fit the model, and
+// The batches feed the model's input_ids, attention_mask and token_type_ids inputs, and positions
+// 0..n-1 to a position_ids input (found by structure, else by name). Errors wrap ErrCalibration when they do not fit the model, and
 // ErrAlreadyQuantized, ErrNoMatMul or ErrUnsupported for models Static refuses. m is not
 // modified; the result shares its unchanged nodes and tensors.
 func Static(ctx context.Context, m *onnx.ModelProto, calib []data.Batch, opts Options) (*onnx.ModelProto, *Report, error) {
@@ -151,7 +151,7 @@ func (p *plan) calibrate(ctx context.Context, calib []data.Batch, acts []string,
 	for _, in := range sess.Inputs() {
 		role := p.inputRole(in.Name)
 		if role == "" {
-			return nil, fmt.Errorf("%w: the model's input %q is none of input_ids, attention_mask, token_type_ids, which is all calibration batches carry", ErrCalibration, in.Name)
+			return nil, fmt.Errorf("%w: the model's input %q is none of input_ids, attention_mask, token_type_ids, position_ids, which is all calibration batches feed", ErrCalibration, in.Name)
 		}
 		roles[in.Name] = role
 	}
@@ -172,6 +172,11 @@ func (p *plan) calibrate(ctx context.Context, calib []data.Batch, acts []string,
 				v = b.TokenTypeIDs
 				if v == nil {
 					v = make([]int64, len(b.InputIDs))
+				}
+			case "position":
+				v = make([]int64, len(b.InputIDs))
+				for k := range v {
+					v[k] = int64(k % b.SeqLen)
 				}
 			}
 			feed[name] = ort.I64Tensor(b.Shape(), v)
@@ -204,7 +209,8 @@ func (p *plan) calibrate(ctx context.Context, calib []data.Batch, acts []string,
 	return ranges, nil
 }
 
-// inputRole tells which batch field feeds the model input name: "ids", "mask", "type" or "".
+// inputRole tells which batch field feeds the model input name: "ids", "mask", "type",
+// "position" (fed 0..n-1) or "".
 func (p *plan) inputRole(name string) string {
 	if e := p.enc; e != nil {
 		switch name {
@@ -214,6 +220,8 @@ func (p *plan) inputRole(name string) string {
 			return "mask"
 		case e.TokenTypeIDs:
 			return "type"
+		case e.PositionIDs:
+			return "position"
 		}
 	}
 	n := strings.ToLower(name)
@@ -222,6 +230,8 @@ func (p *plan) inputRole(name string) string {
 		return "mask"
 	case strings.Contains(n, "token_type") || strings.Contains(n, "segment"):
 		return "type"
+	case strings.Contains(n, "position"):
+		return "position"
 	case strings.Contains(n, "input_ids") || n == "ids":
 		return "ids"
 	}
