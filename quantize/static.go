@@ -3,7 +3,6 @@ package quantize
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/kprune/kprune/data"
@@ -149,7 +148,7 @@ func (p *plan) calibrate(ctx context.Context, calib []data.Batch, acts []string,
 	defer sess.Close()
 	roles := map[string]string{}
 	for _, in := range sess.Inputs() {
-		role := p.inputRole(in.Name)
+		role := p.enc.InputRole(in.Name)
 		if role == "" {
 			return nil, fmt.Errorf("%w: the model's input %q is none of input_ids, attention_mask, token_type_ids, position_ids, which is all calibration batches feed", ErrCalibration, in.Name)
 		}
@@ -209,34 +208,6 @@ func (p *plan) calibrate(ctx context.Context, calib []data.Batch, acts []string,
 	return ranges, nil
 }
 
-// inputRole tells which batch field feeds the model input name: "ids", "mask", "type",
-// "position" (fed 0..n-1) or "".
-func (p *plan) inputRole(name string) string {
-	if e := p.enc; e != nil {
-		switch name {
-		case e.InputIDs:
-			return "ids"
-		case e.AttentionMask:
-			return "mask"
-		case e.TokenTypeIDs:
-			return "type"
-		case e.PositionIDs:
-			return "position"
-		}
-	}
-	n := strings.ToLower(name)
-	switch {
-	case strings.Contains(n, "mask"):
-		return "mask"
-	case strings.Contains(n, "token_type") || strings.Contains(n, "segment"):
-		return "type"
-	case strings.Contains(n, "position"):
-		return "position"
-	case strings.Contains(n, "input_ids") || n == "ids":
-		return "ids"
-	}
-	return ""
-}
 
 // checkCalibration rejects calibration batches that cannot fit the model before running them.
 func (p *plan) checkCalibration(calib []data.Batch) error {

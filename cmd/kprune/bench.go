@@ -255,30 +255,13 @@ func embeddingRows(m *onnx.ModelProto) int {
 	return best
 }
 
-// inputRole classifies a model input as "ids", "mask", "type" or "position".
+// inputRole classifies a model input as "ids", "mask", "type" or "position" (graph.Encoder's
+// InputRole; an input it cannot tell is taken for token ids).
 func inputRole(name string, enc *graph.Encoder) string {
-	if enc != nil {
-		switch name {
-		case enc.InputIDs:
-			return "ids"
-		case enc.AttentionMask:
-			return "mask"
-		case enc.TokenTypeIDs:
-			return "type"
-		case enc.PositionIDs:
-			return "position"
-		}
+	if r := enc.InputRole(name); r != "" {
+		return r
 	}
-	n := strings.ToLower(name)
-	switch {
-	case strings.Contains(n, "mask"):
-		return "mask"
-	case strings.Contains(n, "token_type") || strings.Contains(n, "segment"):
-		return "type"
-	case strings.Contains(n, "position"):
-		return "position"
-	}
-	return "ids"
+	return graph.RoleIDs
 }
 
 // addBenchInputs adds to feed a synthetic [batch, seq] tensor for each input not yet in it:
