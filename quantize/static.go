@@ -208,7 +208,6 @@ func (p *plan) calibrate(ctx context.Context, calib []data.Batch, acts []string,
 	return ranges, nil
 }
 
-
 // checkCalibration rejects calibration batches that cannot fit the model before running them.
 func (p *plan) checkCalibration(calib []data.Batch) error {
 	if len(calib) == 0 {
