@@ -15,7 +15,7 @@ import (
 func CheckQuantized(m *onnx.ModelProto) error {
 	for _, n := range m.GetGraph().GetNode() {
 		if quantOps[n.GetOpType()] {
-			return fmt.Errorf("%w: node %q is %s: prune the float model, then quantize the pruned one (e.g. with onnxruntime's quantize_dynamic)", ErrQuantized, n.GetName(), n.GetOpType())
+			return fmt.Errorf("%w: node %q is %s: prune the float model, then quantize the pruned one (kprune quantize, or onnxruntime's quantize_dynamic)", ErrQuantized, n.GetName(), n.GetOpType())
 		}
 	}
 	return nil

@@ -38,7 +38,7 @@ func (d *disc) refuse() error {
 	for _, n := range d.ix.Topo() {
 		op := n.GetOpType()
 		if quantOps[op] {
-			return fmt.Errorf("%w: node %q is %s: prune the float model, then quantize the pruned one (e.g. with onnxruntime's quantize_dynamic)", ErrQuantized, n.GetName(), op)
+			return fmt.Errorf("%w: node %q is %s: prune the float model, then quantize the pruned one (kprune quantize, or onnxruntime's quantize_dynamic)", ErrQuantized, n.GetName(), op)
 		}
 		if op == "MatMul" || op == "Gemm" {
 			if err := d.refuseWeight(n); err != nil {
