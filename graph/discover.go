@@ -48,11 +48,16 @@ func newDisc(m *onnx.ModelProto) (*disc, error) {
 // 17+ (decomposed LayerNorm or LayerNormalization; MatMul+Add or Gemm in either weight
 // orientation, Gemm on a Reshape to 2-D; Reshape shapes as constants, Concat-built or with -1;
 // erf or tanh GELU, ReLU or a Gelu op) and models pruned by this package (heterogeneous head
-// counts; removed sublayers whose output is LN(x) or LN(x + b)).
+// counts; removed sublayers whose output is LN(x) or LN(x + b)). Parameters may be reached through
+// Identity aliases; attention probabilities through Where guards; scores may carry per-head terms
+// (relative position biases); Reshapes may take their targets from run-time shapes. Whatever
+// follows the last hidden state is the head (see HeadKind), pooled sentence embeddings included.
 //
 // A graph that is not such an encoder, or uses a pattern Discover does not understand, gives an
-// error naming the node or tensor and what was expected. Graphs with onnxruntime's fused
-// com.microsoft operators are refused.
+// error naming the node or tensor and what was expected. Models kprune cannot prune are refused
+// first with ErrQuantized or ErrUnsupportedModel (quantized, float16, DeBERTa, ALBERT), and graphs
+// with onnxruntime's com.microsoft operators with ErrFused: turn them back into standard ONNX
+// with graph/fused.Unfuse (or prune.Standardize) first.
 func Discover(m *onnx.ModelProto) (enc *Encoder, err error) {
 	defer recoverErr("discover", &err)
 	d, err := newDisc(m)
