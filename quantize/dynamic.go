@@ -19,26 +19,8 @@ func Dynamic(m *onnx.ModelProto, opts Options) (*onnx.ModelProto, *Report, error
 		return nil, nil, err
 	}
 	e := newEmitter(p, opts)
-	lin := map[*onnx.NodeProto]*linear{}
-	for _, l := range p.linears {
-		lin[l.node] = l
-	}
-	gat := map[*onnx.NodeProto]*gatherTable{}
-	for _, g := range p.gathers {
-		gat[g.node] = g
-	}
-	for _, n := range p.m.GetGraph().GetNode() {
-		if l := lin[n]; l != nil {
-			e.dynamicLinear(l)
-			continue
-		}
-		if g := gat[n]; g != nil {
-			if err := e.gather(g); err != nil {
-				return nil, nil, err
-			}
-			continue
-		}
-		e.add(n)
+	if err := e.rewrite(p, e.dynamicLinear); err != nil {
+		return nil, nil, err
 	}
 	p.rep.QuantizedWeightBytes = e.qbytes
 	return e.finish(producerTag(ModeDynamic, opts)), p.rep, nil

@@ -195,3 +195,30 @@ func (e *emitter) finish(producer string) *onnx.ModelProto {
 	}
 	return graph.RemoveDeadNodes(nm)
 }
+
+// rewrite emits p's graph in order: each linear to quantize through quantizeLinear (the dynamic
+// or static form), each embedding table to quantize through gather, every other node as it is.
+func (e *emitter) rewrite(p *plan, quantizeLinear func(*linear)) error {
+	lin := map[*onnx.NodeProto]*linear{}
+	for _, l := range p.linears {
+		lin[l.node] = l
+	}
+	gat := map[*onnx.NodeProto]*gatherTable{}
+	for _, g := range p.gathers {
+		gat[g.node] = g
+	}
+	for _, n := range p.m.GetGraph().GetNode() {
+		if l := lin[n]; l != nil {
+			quantizeLinear(l)
+			continue
+		}
+		if g := gat[n]; g != nil {
+			if err := e.gather(g); err != nil {
+				return err
+			}
+			continue
+		}
+		e.add(n)
+	}
+	return nil
+}

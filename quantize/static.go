@@ -46,26 +46,8 @@ func Static(ctx context.Context, m *onnx.ModelProto, calib []data.Batch, opts Op
 		params[x] = r
 		p.rep.Activations = append(p.rep.Activations, r)
 	}
-	lin := map[*onnx.NodeProto]*linear{}
-	for _, l := range p.linears {
-		lin[l.node] = l
-	}
-	gat := map[*onnx.NodeProto]*gatherTable{}
-	for _, g := range p.gathers {
-		gat[g.node] = g
-	}
-	for _, n := range p.m.GetGraph().GetNode() {
-		if l := lin[n]; l != nil {
-			e.staticLinear(l, params[l.x])
-			continue
-		}
-		if g := gat[n]; g != nil {
-			if err := e.gather(g); err != nil {
-				return nil, nil, err
-			}
-			continue
-		}
-		e.add(n)
+	if err := e.rewrite(p, func(l *linear) { e.staticLinear(l, params[l.x]) }); err != nil {
+		return nil, nil, err
 	}
 	p.rep.QuantizedWeightBytes = e.qbytes
 	return e.finish(producerTag(ModeStatic, opts)), p.rep, nil
