@@ -4,7 +4,8 @@
 #   docs/results/sweep.sh PLAN OUTDIR
 #
 # PLAN lines: MODEL REDUCTION TAG [extra kprune prune flags...]; MODEL is a folder under
-# ../shared/models (model.onnx, vocab.txt). Each run prunes on SST-2 train with the given flags,
+# ../shared/models, or a path to a folder, holding model.onnx and vocab.txt. CALIB, EVAL, MAXLEN
+# and METRIC (default: SST-2 train, SST-2 dev, 64, accuracy) select other data and metric. Each run prunes on SST-2 train with the given flags,
 # measures the speed-up over the original (onnxruntime, batch 32 x 64, 1 thread, p50 of 5 interleaved runs), evaluates on SST-2 dev against the original and
 # appends "model tag reduction achieved accuracy agreement prune_seconds speedup" to
 # OUTDIR/results.tsv. Needs bin/kprune (make build).
@@ -15,18 +16,21 @@ cd "$(dirname "$0")/../.."
 S=../shared
 while read -r model r tag flags; do
   [ -z "$model" ] || [ "${model:0:1}" = "#" ] && continue
+  case $model in
+    */*) M=$model/model.onnx V=$model/vocab.txt; model=$(basename "$(dirname "$model")")-$(basename "$model") ;;
+    *) M=$S/models/$model/model.onnx V=$S/models/$model/vocab.txt ;;
+  esac
+  [ -f "$V" ] || V=$S/data/tokenizers/bert-base-uncased/vocab.txt
   name=$model-$tag-$r
   [ -f "$out/$name.done" ] && continue
-  M=$S/models/$model/model.onnx V=$S/models/$model/vocab.txt
-  [ -f "$V" ] || V=$S/data/tokenizers/bert-base-uncased/vocab.txt
   start=$(date +%s.%N)
   # shellcheck disable=SC2086
-  ./bin/kprune prune --model "$M" --tokenizer "$V" --calib $S/data/glue/sst2/train.tsv --max-len 64 \
+  ./bin/kprune prune --model "$M" --tokenizer "$V" --calib "${CALIB:-$S/data/glue/sst2/train.tsv}" --max-len "${MAXLEN:-64}" \
     --flops-reduction "$r" --threads "${THREADS:-1}" --out "$out/$name.onnx" --force $flags > "$out/$name.log" 2>&1 || { echo "$name failed" >> "$out/failed.txt"; continue; }
   secs=$(echo "$(date +%s.%N) - $start" | bc)
   ev=$(./bin/kprune eval --model "$out/$name.onnx" --teacher "$M" --tokenizer "$V" \
-    --data $S/data/glue/sst2/dev.tsv --max-len 64 --json --threads "${THREADS:-1}")
-  acc=$(echo "$ev" | grep -o '"accuracy": [0-9.]*' | head -1 | cut -d' ' -f2)
+    --data "${EVAL:-$S/data/glue/sst2/dev.tsv}" --max-len "${MAXLEN:-64}" --json --threads "${THREADS:-1}")
+  acc=$(echo "$ev" | grep -o "\"${METRIC:-accuracy}\": [0-9.]*" | head -1 | cut -d' ' -f2)
   agr=$(echo "$ev" | grep -o '"agreement": [0-9.]*' | head -1 | cut -d' ' -f2)
   ach=$(grep -o "achieved [0-9.]*%" "$out/$name.log" | cut -d' ' -f2)
   spd=$(./bin/kprune bench --model "$out/$name.onnx" --baseline "$M" --threads 1 --runs 5 --warmup 2 --seq 64 --json |
