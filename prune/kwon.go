@@ -138,8 +138,9 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 		info = &KwonInfo{}
 	}
 	*info = KwonInfo{StoppedAt: -1, ScaleMin: 1, ScaleMax: 1}
-	k := &kwonRun{m: m, enc: enc, batches: batches, targets: targets, progress: progress,
+	k := &kwonRun{m: m, enc: enc, batches: batches, targets: targets,
 		ortOpts: ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider, SharedWeights: true}}
+	k.fr = newFrontier(batches, enc.Hidden, enc.NumSublayers(), k.ortOpts, &k.ortTime, progress)
 
 	// 1. Fisher importance.
 	t0 := time.Now()
@@ -149,42 +150,12 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 	info.MeanLoss = k.meanLoss
 	info.GradientSeconds = time.Since(t0).Seconds()
 
-	// 2. Search, for the student and the tuning teacher.
+	// 2. Search, for the student and the tuning teacher; 3. rearrangement (student only, as in
+	// the reference).
 	t0 = time.Now()
-	headMAC, neuronMAC := kwonUnitMACs(cost)
-	headImp, neuronImp := make([][]float64, len(enc.Layers)), make([][]float64, len(enc.Layers))
-	for l := range enc.Layers {
-		headImp[l] = fisher(k.grads[2*l])
-		neuronImp[l] = fisher(k.grads[2*l+1])
-	}
-	info.MACsBefore = KwonMACs(enc, seqLen)
-	info.Keep = 1 - opts.Reduction
-	info.TeacherKeep = 1.0
-	if !opts.OriginalTeacher {
-		info.TeacherKeep = math.Sqrt(info.Keep)
-	}
-	keepH, keepN, imp := kwonSearch(headImp, neuronImp, headMAC, neuronMAC, info.Keep*info.MACsBefore)
-	teachH, teachN, _ := kwonSearch(headImp, neuronImp, headMAC, neuronMAC, info.TeacherKeep*info.MACsBefore)
-	info.Importance = imp
-
-	// 3. Rearrangement (student only, as in the reference).
+	keepH, keepN, teachH, teachN := k.searchMasks(cost, opts, info)
 	if !opts.NoRearrange {
-		for l := range enc.Layers {
-			for _, u := range []struct {
-				keep  []bool
-				grads [][]float64
-			}{{keepH[l], k.grads[2*l]}, {keepN[l], k.grads[2*l+1]}} {
-				nk, before, after := rearrange(u.keep, u.grads)
-				for i := range nk {
-					if nk[i] != u.keep[i] {
-						info.Swapped++
-					}
-				}
-				copy(u.keep, nk)
-				info.ObjectiveBefore += before
-				info.ObjectiveAfter += after
-			}
-		}
+		k.rearrangeMasks(keepH, keepN, info)
 	}
 	for l := range enc.Layers {
 		info.Heads += count(keepH[l])
@@ -197,15 +168,7 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 	if err != nil {
 		return nil, fmt.Errorf("pruning: %w", err)
 	}
-	iters := make([]Iteration, enc.NumSublayers())
-	for s := range iters {
-		w, g := unitWidth(enc, s)
-		kept := keepN[s/2]
-		if s%2 == 0 {
-			kept = keepH[s/2]
-		}
-		iters[s] = Iteration{Sublayer: s, Layer: s / 2, Kind: kindName(s), Units: w / g, Kept: count(kept), Removed: outLinear(senc, s) == nil}
-	}
+	iters := kwonIterations(enc, senc, keepH, keepN)
 	if !opts.NoTuning {
 		t0 = time.Now()
 		student, senc, err = k.tune(ctx, student, senc, teachH, teachN, iters, info)
@@ -214,7 +177,7 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 		}
 		info.TuneSeconds = time.Since(t0).Seconds()
 	}
-	k.x0, k.inputs = nil, nil
+	k.fr.release()
 
 	info.MACsAfter = KwonMACs(senc, seqLen)
 	info.MACReduction = 1 - info.MACsAfter/info.MACsBefore
@@ -229,6 +192,65 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 	rep.ORTSeconds = k.ortTime.Seconds()
 	rep.PeakRSSBytes = peakRSS()
 	return &Result{Model: student, Encoder: senc, Report: rep}, nil
+}
+
+// searchMasks is step 2: from the Fisher importance it searches the student's masks under
+// c_keep = 1 - Reduction and the tuning teacher's under info.TeacherKeep, and fills info's
+// MACsBefore, Keep, TeacherKeep and Importance.
+func (k *kwonRun) searchMasks(cost Cost, opts KwonOptions, info *KwonInfo) (keepH, keepN, teachH, teachN [][]bool) {
+	enc := k.enc
+	headMAC, neuronMAC := kwonUnitMACs(cost)
+	headImp, neuronImp := make([][]float64, len(enc.Layers)), make([][]float64, len(enc.Layers))
+	for l := range enc.Layers {
+		headImp[l] = fisher(k.grads[2*l])
+		neuronImp[l] = fisher(k.grads[2*l+1])
+	}
+	info.MACsBefore = KwonMACs(enc, cost.SeqLen)
+	info.Keep = 1 - opts.Reduction
+	info.TeacherKeep = 1.0
+	if !opts.OriginalTeacher {
+		info.TeacherKeep = math.Sqrt(info.Keep)
+	}
+	keepH, keepN, imp := kwonSearch(headImp, neuronImp, headMAC, neuronMAC, info.Keep*info.MACsBefore)
+	teachH, teachN, _ = kwonSearch(headImp, neuronImp, headMAC, neuronMAC, info.TeacherKeep*info.MACsBefore)
+	info.Importance = imp
+	return keepH, keepN, teachH, teachN
+}
+
+// rearrangeMasks is step 3: it rearranges the keep masks of every layer and unit type in place
+// and adds the swaps and objectives to info.
+func (k *kwonRun) rearrangeMasks(keepH, keepN [][]bool, info *KwonInfo) {
+	for l := range k.enc.Layers {
+		for _, u := range []struct {
+			keep  []bool
+			grads [][]float64
+		}{{keepH[l], k.grads[2*l]}, {keepN[l], k.grads[2*l+1]}} {
+			nk, before, after := rearrange(u.keep, u.grads)
+			for i := range nk {
+				if nk[i] != u.keep[i] {
+					info.Swapped++
+				}
+			}
+			copy(u.keep, nk)
+			info.ObjectiveBefore += before
+			info.ObjectiveAfter += after
+		}
+	}
+}
+
+// kwonIterations returns the report's iterations of the pruned student senc (of enc) before
+// tuning: units and kept units per sublayer.
+func kwonIterations(enc, senc *graph.Encoder, keepH, keepN [][]bool) []Iteration {
+	iters := make([]Iteration, enc.NumSublayers())
+	for s := range iters {
+		w, g := unitWidth(enc, s)
+		kept := keepN[s/2]
+		if s%2 == 0 {
+			kept = keepH[s/2]
+		}
+		iters[s] = Iteration{Sublayer: s, Layer: s / 2, Kind: kindName(s), Units: w / g, Kept: count(kept), Removed: outLinear(senc, s) == nil}
+	}
+	return iters
 }
 
 // KwonMACs returns the encoder MACs of Kwon et al.'s cost model at costing length seqLen: per
@@ -316,13 +338,12 @@ type kwonRun struct {
 	enc      *graph.Encoder
 	batches  []data.Batch
 	targets  [][]*ort.Tensor
-	inputs   []map[string]*ort.Tensor
-	x0       [][]float32   // hidden state entering sublayer 0, per batch
+	fr       *frontier     // both start at the embeddings output (the gradients fill xs)
 	grads    [][][]float64 // [sublayer][unit][batch] d loss / d unit mask
 	meanLoss float64
 	ortOpts  ort.Options
 	ortTime  time.Duration
-	progress func(Progress)
+	scaled   bool // a scale was folded in (info.ScaleMin and ScaleMax are set)
 }
 
 // gradients runs the embeddings and the scoring graph at sublayer 0 over the calibration set and
@@ -360,22 +381,20 @@ func (k *kwonRun) gradients(ctx context.Context) error {
 		}
 	}
 	ones := allOnes(sc.Widths)
-	k.inputs = make([]map[string]*ort.Tensor, n)
-	k.x0 = make([][]float32, n)
 	var loss float64
 	for i := range k.batches {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		b := &k.batches[i]
-		k.inputs[i] = modelInputs(enc, b)
-		eo, err := es.run(ctx, k.inputs[i])
+		k.fr.inputs[i] = modelInputs(enc, b)
+		eo, err := es.run(ctx, k.fr.inputs[i])
 		if err != nil {
 			return fmt.Errorf("embeddings, batch %d: %w", i, err)
 		}
-		k.x0[i] = eo[enc.SublayerInput(0)].F32
-		in := k.feed(i)
-		in[sc.Hidden] = ort.F32Tensor(k.hiddenShape(i), k.x0[i])
+		k.fr.xs[i] = eo[enc.SublayerInput(0)].F32
+		in := k.fr.feed(i)
+		in[sc.Hidden] = ort.F32Tensor(k.fr.hiddenShape(i), k.fr.xs[i])
 		for s, name := range sc.Masks {
 			in[name] = ones[s]
 		}
@@ -401,24 +420,10 @@ func (k *kwonRun) gradients(ctx context.Context) error {
 				k.grads[s][u][i] = sum
 			}
 		}
-		k.progress(Progress{Phase: "gradients", Sublayer: -1, Sublayers: enc.NumSublayers(), Done: i + 1, Total: n})
+		k.fr.report(PhaseGradients, -1, i)
 	}
 	k.meanLoss = loss / float64(n)
 	return nil
-}
-
-// feed returns a fresh copy of batch i's model inputs, to add graph-specific inputs to.
-func (k *kwonRun) feed(i int) map[string]*ort.Tensor {
-	in := make(map[string]*ort.Tensor, len(k.inputs[i])+8)
-	for name, t := range k.inputs[i] {
-		in[name] = t
-	}
-	return in
-}
-
-func (k *kwonRun) hiddenShape(i int) []int64 {
-	b := &k.batches[i]
-	return []int64{int64(b.Size), int64(b.SeqLen), int64(k.enc.Hidden)}
 }
 
 // fisher returns the importance sum_b g_b^2 of every unit from its per-batch gradients.
@@ -687,6 +692,46 @@ func solveScales(g, rhs []float64) (x []float64, ok bool) {
 // batch by batch and never stored for the whole calibration set.
 func (k *kwonRun) tune(ctx context.Context, student *onnx.ModelProto, senc *graph.Encoder, teachH, teachN [][]bool, iters []Iteration, info *KwonInfo) (*onnx.ModelProto, *graph.Encoder, error) {
 	enc := k.enc
+	teacher, tmask, err := k.maskedTeacher(teachH, teachN)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Both frontiers start at the embeddings output (replaced, never written in place).
+	k.fr.xt = append([][]float32(nil), k.fr.xs...)
+	clsMask := k.clsMasks()
+	last := enc.NumSublayers() - 1
+	for s := 0; s < enc.NumSublayers(); s++ {
+		ortBefore := k.ortTime
+		tTune := time.Now()
+		var cls [][]int64
+		if s == last {
+			cls = clsMask
+		}
+		var stop bool
+		if student, stop, err = k.tuneSublayer(ctx, teacher, tmask, student, senc, s, cls, info); err != nil {
+			return nil, nil, err
+		}
+		iters[s].TuneSeconds = time.Since(tTune).Seconds()
+		if stop {
+			iters[s].ORTSeconds = (k.ortTime - ortBefore).Seconds()
+			return student, senc, nil
+		}
+		if s < last {
+			tAdv := time.Now()
+			if err := k.fr.advanceStudent(ctx, student, senc, s); err != nil {
+				return nil, nil, err
+			}
+			iters[s].AdvanceSeconds = time.Since(tAdv).Seconds()
+		}
+		iters[s].ORTSeconds = (k.ortTime - ortBefore).Seconds()
+	}
+	return student, senc, nil
+}
+
+// maskedTeacher returns the tuning teacher: the original model with masks on its sublayers that
+// are present, and the mask values (1 for the units teachH and teachN keep) to feed them.
+func (k *kwonRun) maskedTeacher(teachH, teachN [][]bool) (*onnx.ModelProto, map[string]*ort.Tensor, error) {
+	enc := k.enc
 	var present []int
 	for s := 0; s < enc.NumSublayers(); s++ {
 		if outLinear(enc, s) != nil {
@@ -712,159 +757,123 @@ func (k *kwonRun) tune(ctx context.Context, student *onnx.ModelProto, senc *grap
 		}
 		tmask[graph.MaskName(s)] = ort.F32Tensor([]int64{int64(w)}, v)
 	}
-	n := len(k.batches)
-	// Both frontiers start at the embeddings output (replaced, never written in place).
-	xt := append([][]float32(nil), k.x0...)
-	xs := append([][]float32(nil), k.x0...)
-	k.x0 = nil
-	// The reference fits the last FFN of a sequence-level (classification, regression) model on
-	// the [CLS] token only: a mask with only position 0 set gives exactly that Gram.
-	var clsMask [][]int64
-	last := enc.NumSublayers() - 1
-	if (enc.Head == graph.HeadClassification || enc.Head == graph.HeadRegression) && enc.AttentionMask != "" {
-		clsMask = make([][]int64, n)
-		for i := range k.batches {
-			b := &k.batches[i]
-			cm := make([]int64, len(b.AttentionMask))
-			for r := 0; r < b.Size; r++ {
-				cm[r*b.SeqLen] = b.AttentionMask[r*b.SeqLen]
-			}
-			clsMask[i] = cm
+	return teacher, tmask, nil
+}
+
+// clsMasks returns, for a sequence-level (classification, regression) model with an attention
+// mask, per batch an attention mask with only position 0 of every row set, or nil for other
+// models. The reference fits the last FFN of such models on the [CLS] token only: this mask gives
+// exactly that Gram.
+func (k *kwonRun) clsMasks() [][]int64 {
+	enc := k.enc
+	if (enc.Head != graph.HeadClassification && enc.Head != graph.HeadRegression) || enc.AttentionMask == "" {
+		return nil
+	}
+	clsMask := make([][]int64, len(k.batches))
+	for i := range k.batches {
+		b := &k.batches[i]
+		cm := make([]int64, len(b.AttentionMask))
+		for r := 0; r < b.Size; r++ {
+			cm[r*b.SeqLen] = b.AttentionMask[r*b.SeqLen]
+		}
+		clsMask[i] = cm
+	}
+	return clsMask
+}
+
+// tuneSublayer runs the masked teacher's sublayer s over the calibration set, advancing the
+// teacher's frontier, and, when the student's sublayer s is tuned (it is present and is not the
+// MHA of layer 0, which the reference does not tune), accumulates its Gram matrices (on the
+// attention masks cls when not nil), solves for the scales and folds them into the student's
+// output weight. stop is true when the reference stops tuning here (info says why).
+func (k *kwonRun) tuneSublayer(ctx context.Context, teacher *onnx.ModelProto, tmask map[string]*ort.Tensor, student *onnx.ModelProto, senc *graph.Encoder, s int, cls [][]int64, info *KwonInfo) (_ *onnx.ModelProto, stop bool, err error) {
+	var acc *gramPass
+	if s > 0 && outLinear(senc, s) != nil {
+		if acc, err = k.newGramPass(student, senc, s, cls); err != nil {
+			return nil, false, err
 		}
 	}
-	first := true
-	for s := 0; s < enc.NumSublayers(); s++ {
-		ortBefore := k.ortTime
-		tTune := time.Now()
-		lin := outLinear(senc, s)
-		var acc *gramPass
-		if s > 0 && lin != nil { // the reference does not tune the MHA of layer 0
-			var cls [][]int64
-			if s == last {
-				cls = clsMask
-			}
-			if acc, err = k.newGramPass(student, senc, s, cls); err != nil {
-				return nil, nil, err
-			}
-		}
-		if err := k.teacherStep(ctx, teacher, tmask, s, xt, xs, acc); err != nil {
-			return nil, nil, err
-		}
-		if acc != nil {
-			scales, reason, err := acc.solve(student, senc)
-			if err != nil {
-				return nil, nil, err
-			}
-			if reason != "" {
-				info.StoppedAt, info.StopReason = s, reason
-				iters[s].TuneSeconds = time.Since(tTune).Seconds()
-				iters[s].ORTSeconds = (k.ortTime - ortBefore).Seconds()
-				return student, senc, nil
-			}
-			w, err := linearWeight(student, lin)
-			if err != nil {
-				return nil, nil, fmt.Errorf("sublayer %d output weight: %w", s, err)
-			}
-			_, group := unitWidth(senc, s)
-			nw := make([]float32, len(w))
-			for p := 0; p < lin.In; p++ {
-				f := float32(scales[p/group])
-				for j := 0; j < lin.Out; j++ {
-					nw[p*lin.Out+j] = w[p*lin.Out+j] * f
-				}
-			}
-			if student, err = graph.ReplaceOutputWeight(student, senc, s, nw, nil); err != nil {
-				return nil, nil, fmt.Errorf("writing the tuned weights of sublayer %d: %w", s, err)
-			}
-			for _, v := range scales {
-				if first {
-					info.ScaleMin, info.ScaleMax, first = v, v, false
-				}
-				info.ScaleMin, info.ScaleMax = math.Min(info.ScaleMin, v), math.Max(info.ScaleMax, v)
-			}
-			info.Tuned = append(info.Tuned, s)
-		}
-		iters[s].TuneSeconds = time.Since(tTune).Seconds()
-		if s < last {
-			tAdv := time.Now()
-			if err := k.studentStep(ctx, student, senc, s, xs); err != nil {
-				return nil, nil, err
-			}
-			iters[s].AdvanceSeconds = time.Since(tAdv).Seconds()
-		}
-		iters[s].ORTSeconds = (k.ortTime - ortBefore).Seconds()
+	if err := k.teacherStep(ctx, teacher, tmask, s, acc); err != nil {
+		return nil, false, err
 	}
-	return student, senc, nil
+	if acc == nil {
+		return student, false, nil
+	}
+	scales, reason, err := acc.solve(student, senc)
+	if err != nil {
+		return nil, false, err
+	}
+	if reason != "" {
+		info.StoppedAt, info.StopReason = s, reason
+		return student, true, nil
+	}
+	if student, err = foldScales(student, senc, s, scales); err != nil {
+		return nil, false, err
+	}
+	for _, v := range scales {
+		if !k.scaled {
+			info.ScaleMin, info.ScaleMax, k.scaled = v, v, true
+		}
+		info.ScaleMin, info.ScaleMax = math.Min(info.ScaleMin, v), math.Max(info.ScaleMax, v)
+	}
+	info.Tuned = append(info.Tuned, s)
+	return student, false, nil
+}
+
+// foldScales multiplies the rows of the student's output weight of sublayer s by the scales of
+// their units.
+func foldScales(student *onnx.ModelProto, senc *graph.Encoder, s int, scales []float64) (*onnx.ModelProto, error) {
+	lin := outLinear(senc, s)
+	w, err := linearWeight(student, lin)
+	if err != nil {
+		return nil, fmt.Errorf("sublayer %d output weight: %w", s, err)
+	}
+	_, group := unitWidth(senc, s)
+	nw := make([]float32, len(w))
+	for p := 0; p < lin.In; p++ {
+		f := float32(scales[p/group])
+		for j := 0; j < lin.Out; j++ {
+			nw[p*lin.Out+j] = w[p*lin.Out+j] * f
+		}
+	}
+	student, err = graph.ReplaceOutputWeight(student, senc, s, nw, nil)
+	if err != nil {
+		return nil, fmt.Errorf("writing the tuned weights of sublayer %d: %w", s, err)
+	}
+	return student, nil
 }
 
 // teacherStep runs the masked teacher's sublayer s on every batch: it advances the teacher's
-// frontier xt and, when acc is not nil, feeds the teacher's pre-LN sum together with the
-// student's frontier xs to the Gram accumulation.
-func (k *kwonRun) teacherStep(ctx context.Context, teacher *onnx.ModelProto, tmask map[string]*ort.Tensor, s int, xt, xs [][]float32, acc *gramPass) error {
+// frontier and, when acc is not nil, feeds the teacher's pre-LN sum together with the student's
+// frontier to the Gram accumulation (and closes acc's session when done). It reports PhaseTune
+// when it feeds acc, PhaseTeacher otherwise.
+func (k *kwonRun) teacherStep(ctx context.Context, teacher *onnx.ModelProto, tmask map[string]*ort.Tensor, s int, acc *gramPass) error {
 	if acc != nil {
 		defer acc.sess.close()
 	}
-	enc := k.enc
-	tsub, err := graph.Extract(teacher, []string{enc.SublayerInput(s)}, []string{preLN(enc, s), enc.SublayerOutput(s)})
+	ts, err := k.fr.openTeacher(teacher, k.enc, s, tmask)
 	if err != nil {
-		return fmt.Errorf("extracting the teacher's sublayer %d: %w", s, err)
-	}
-	ts, err := newSession(tsub, k.ortOpts, &k.ortTime)
-	if err != nil {
-		return fmt.Errorf("teacher sublayer %d session: %w", s, err)
+		return err
 	}
 	defer ts.close()
-	phase := "teacher"
+	phase := PhaseTeacher
 	if acc != nil {
-		phase = "tune"
+		phase = PhaseTune
 	}
 	for i := range k.batches {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		in := k.feed(i)
-		for name, t := range tmask {
-			in[name] = t
-		}
-		in[enc.SublayerInput(s)] = ort.F32Tensor(k.hiddenShape(i), xt[i])
-		out, err := ts.run(ctx, in)
+		yT, err := ts.step(ctx, i)
 		if err != nil {
-			return fmt.Errorf("teacher sublayer %d, batch %d: %w", s, i, err)
+			return err
 		}
-		xt[i] = out[enc.SublayerOutput(s)].F32
 		if acc != nil {
-			if err := acc.add(ctx, i, xs[i], out[preLN(enc, s)].F32); err != nil {
+			if err := acc.add(ctx, i, k.fr.xs[i], yT); err != nil {
 				return err
 			}
 		}
-		k.progress(Progress{Phase: phase, Sublayer: s, Sublayers: enc.NumSublayers(), Done: i + 1, Total: len(k.batches)})
-	}
-	return nil
-}
-
-// studentStep advances the student's frontier xs through its (now final) sublayer s.
-func (k *kwonRun) studentStep(ctx context.Context, student *onnx.ModelProto, senc *graph.Encoder, s int, xs [][]float32) error {
-	sub, err := graph.Extract(student, []string{senc.SublayerInput(s)}, []string{senc.SublayerOutput(s)})
-	if err != nil {
-		return fmt.Errorf("extracting the student's sublayer %d: %w", s, err)
-	}
-	ss, err := newSession(sub, k.ortOpts, &k.ortTime)
-	if err != nil {
-		return fmt.Errorf("student sublayer %d session: %w", s, err)
-	}
-	defer ss.close()
-	for i := range k.batches {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		in := k.feed(i)
-		in[senc.SublayerInput(s)] = ort.F32Tensor(k.hiddenShape(i), xs[i])
-		out, err := ss.run(ctx, in)
-		if err != nil {
-			return fmt.Errorf("student sublayer %d, batch %d: %w", s, i, err)
-		}
-		xs[i] = out[senc.SublayerOutput(s)].F32
-		k.progress(Progress{Phase: "advance", Sublayer: s, Sublayers: k.enc.NumSublayers(), Done: i + 1, Total: len(k.batches)})
+		k.fr.report(phase, s, i)
 	}
 	return nil
 }
@@ -900,8 +909,8 @@ func (k *kwonRun) newGramPass(student *onnx.ModelProto, senc *graph.Encoder, s i
 // add accumulates batch i, given the student's input xs and the teacher's pre-LN sum yT.
 func (g *gramPass) add(ctx context.Context, i int, xs, yT []float32) error {
 	k, sc := g.k, g.sc
-	hshape := k.hiddenShape(i)
-	in := k.feed(i)
+	hshape := k.fr.hiddenShape(i)
+	in := k.fr.feed(i)
 	if g.cls != nil {
 		in[k.enc.AttentionMask] = ort.I64Tensor(k.batches[i].Shape(), g.cls[i])
 	}
