@@ -638,7 +638,7 @@ func (st *state) advance(ctx context.Context, s int) error {
 // weightRowNorms returns (1/D) * sum_j W[k, j]^2 for each input row k of the output projection
 // lin (in y = x @ W orientation).
 func weightRowNorms(m *onnx.ModelProto, lin *graph.Linear, hidden int) ([]float64, error) {
-	w, err := weightView(m, lin) // in place: this runs for every sublayer >= s each iteration
+	w, err := lin.WeightView(m) // in place: this runs for every sublayer >= s each iteration
 	if err != nil {
 		return nil, err
 	}
@@ -663,65 +663,11 @@ func weightRowNorms(m *onnx.ModelProto, lin *graph.Linear, hidden int) ([]float6
 	return out, nil
 }
 
-// weightView returns the weight of lin as stored (orientation lin.Orient), read in place where
-// possible (onnx.Float32View): callers must not modify it.
-func weightView(m *onnx.ModelProto, lin *graph.Linear) ([]float32, error) {
-	t := findInitializer(m, lin.Weight)
-	if t == nil {
-		return nil, fmt.Errorf("initializer %q not found", lin.Weight)
-	}
-	w, _, err := onnx.Float32View(t)
-	if err != nil {
-		return nil, err
-	}
-	if len(w) != lin.In*lin.Out {
-		return nil, fmt.Errorf("initializer %q has %d values, want %d x %d", lin.Weight, len(w), lin.In, lin.Out)
-	}
-	return w, nil
-}
-
-// linearWeight returns a copy of the weight of lin, row-major [In, Out] (y = x @ W orientation).
-func linearWeight(m *onnx.ModelProto, lin *graph.Linear) ([]float32, error) {
-	w, err := weightView(m, lin)
-	if err != nil {
-		return nil, err
-	}
-	if lin.Orient == graph.InOut {
-		return append([]float32(nil), w...), nil
-	}
-	tw := make([]float32, len(w))
-	for o := 0; o < lin.Out; o++ {
-		for i := 0; i < lin.In; i++ {
-			tw[i*lin.Out+o] = w[o*lin.In+i]
-		}
-	}
-	return tw, nil
-}
-
-func findInitializer(m *onnx.ModelProto, name string) *onnx.TensorProto {
-	for _, t := range m.GetGraph().GetInitializer() {
-		if t.GetName() == name {
-			return t
-		}
-	}
-	return nil
-}
-
 // VocabRows returns the number of rows of the word-embedding table feeding input_ids, or 0 when
 // it cannot be found.
-func VocabRows(m *onnx.ModelProto, enc *graph.Encoder) int {
-	if enc.InputIDs == "" {
-		return 0
-	}
-	for _, n := range m.GetGraph().GetNode() {
-		if n.GetOpType() == "Gather" && len(n.GetInput()) == 2 && n.GetInput()[1] == enc.InputIDs {
-			if t := findInitializer(m, n.GetInput()[0]); t != nil && len(t.GetDims()) == 2 {
-				return int(t.GetDims()[0])
-			}
-		}
-	}
-	return 0
-}
+//
+// Deprecated: use [graph.Encoder.VocabRows].
+func VocabRows(m *onnx.ModelProto, enc *graph.Encoder) int { return enc.VocabRows(m) }
 
 // allOnes returns, for each masked sublayer, an all-ones mask of its width: masks that measure
 // the unpruned student.
@@ -814,7 +760,7 @@ func setup(m *onnx.ModelProto, batches []data.Batch, reduction, seqLen float64) 
 	if err != nil {
 		return nil, data.Stats{}, Cost{}, fmt.Errorf("reading the encoder: %w", err)
 	}
-	if err := CheckBatches(batches, VocabRows(m, enc)); err != nil {
+	if err := CheckBatches(batches, enc.VocabRows(m)); err != nil {
 		return nil, data.Stats{}, Cost{}, fmt.Errorf("calibration set: %w", err)
 	}
 	stats := data.ComputeStats(batches)

@@ -824,7 +824,7 @@ func (k *kwonRun) tuneSublayer(ctx context.Context, teacher *onnx.ModelProto, tm
 // their units.
 func foldScales(student *onnx.ModelProto, senc *graph.Encoder, s int, scales []float64) (*onnx.ModelProto, error) {
 	lin := outLinear(senc, s)
-	w, err := linearWeight(student, lin)
+	w, err := lin.WeightInOut(student)
 	if err != nil {
 		return nil, fmt.Errorf("sublayer %d output weight: %w", s, err)
 	}
@@ -935,7 +935,7 @@ func (g *gramPass) add(ctx context.Context, i int, xs, yT []float32) error {
 // solve builds the scale problem from the accumulated Gram matrices and the student's output
 // weight and solves it. reason is non-empty when the reference would stop tuning here.
 func (g *gramPass) solve(student *onnx.ModelProto, senc *graph.Encoder) (scales []float64, reason string, err error) {
-	w, err := linearWeight(student, outLinear(senc, g.s))
+	w, err := outLinear(senc, g.s).WeightInOut(student)
 	if err != nil {
 		return nil, "", fmt.Errorf("sublayer %d output weight: %w", g.s, err)
 	}
