@@ -91,18 +91,17 @@ type Result struct {
 
 // state is the driver's working state: the teacher, the student, and both frontiers.
 type state struct {
-	opts     Options
-	teacher  *onnx.ModelProto
-	tenc     *graph.Encoder
-	student  *onnx.ModelProto
-	senc     *graph.Encoder
-	batches  []data.Batch
-	fr       *frontier
-	targets  [][]*ort.Tensor // teacher targets per batch, in the scoring graph's order
-	tokMask  [][]float32     // 0/1 per token per batch
-	ortOpts  ort.Options
-	ortTime  time.Duration
-	progress func(Progress)
+	opts    Options
+	teacher *onnx.ModelProto
+	tenc    *graph.Encoder
+	student *onnx.ModelProto
+	senc    *graph.Encoder
+	batches []data.Batch
+	fr      *frontier
+	targets [][]*ort.Tensor // teacher targets per batch, in the scoring graph's order
+	tokMask [][]float32     // 0/1 per token per batch
+	ortOpts ort.Options
+	ortTime time.Duration
 }
 
 // KPrune prunes m to remove opts.Reduction of its encoder FLOPs with K-prune, calibrating on
@@ -129,7 +128,7 @@ func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts 
 	if progress == nil {
 		progress = func(Progress) {}
 	}
-	st := &state{opts: opts, teacher: m, tenc: enc, student: m, senc: enc, batches: batches, progress: progress,
+	st := &state{opts: opts, teacher: m, tenc: enc, student: m, senc: enc, batches: batches,
 		ortOpts: ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider, NoArena: opts.LowMemory, SharedWeights: true}}
 	st.fr = newFrontier(batches, enc.Hidden, enc.NumSublayers(), st.ortOpts, &st.ortTime, progress)
 	st.fr.lowMemory = opts.LowMemory
@@ -165,6 +164,7 @@ func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts 
 	return &Result{Model: st.student, Encoder: st.senc, Report: rep}, nil
 }
 
+// kindName is "MHA" for sublayer s when it is an attention sublayer (even s), "FFN" otherwise.
 func kindName(s int) string {
 	if s%2 == 0 {
 		return "MHA"
