@@ -12,47 +12,16 @@ import (
 // Rewrites share untouched parts with their input (see the package documentation): copying a
 // BERT-base model for each of its 24 sublayer rewrites would cost gigabytes.
 
-// shallowModel returns a new model with m's fields and graph g.
-func shallowModel(m *onnx.ModelProto, g *onnx.GraphProto) *onnx.ModelProto {
-	nm := &onnx.ModelProto{
-		IrVersion:       m.IrVersion,
-		OpsetImport:     m.OpsetImport,
-		ProducerName:    m.ProducerName,
-		ProducerVersion: m.ProducerVersion,
-		Domain:          m.Domain,
-		ModelVersion:    m.ModelVersion,
-		DocString:       m.DocString,
-		Graph:           g,
-		MetadataProps:   m.MetadataProps,
-		TrainingInfo:    m.TrainingInfo,
-		Functions:       m.Functions,
-	}
-	if u := m.ProtoReflect().GetUnknown(); len(u) > 0 {
-		nm.ProtoReflect().SetUnknown(u)
-	}
+// withGraph returns a shallow copy of m (onnx.ShallowCopy) whose graph is g.
+func withGraph(m *onnx.ModelProto, g *onnx.GraphProto) *onnx.ModelProto {
+	nm := onnx.ShallowCopy(m)
+	nm.Graph = g
 	return nm
 }
 
-// shallowGraph returns a new graph with g's fields; its lists are fresh slices holding g's
-// elements, so they can be edited without touching g.
-func shallowGraph(g *onnx.GraphProto) *onnx.GraphProto {
-	ng := &onnx.GraphProto{
-		Node:                   append([]*onnx.NodeProto(nil), g.GetNode()...),
-		Name:                   g.Name,
-		Initializer:            append([]*onnx.TensorProto(nil), g.GetInitializer()...),
-		SparseInitializer:      g.SparseInitializer,
-		DocString:              g.DocString,
-		Input:                  append([]*onnx.ValueInfoProto(nil), g.GetInput()...),
-		Output:                 append([]*onnx.ValueInfoProto(nil), g.GetOutput()...),
-		ValueInfo:              append([]*onnx.ValueInfoProto(nil), g.GetValueInfo()...),
-		QuantizationAnnotation: g.QuantizationAnnotation,
-		MetadataProps:          g.MetadataProps,
-	}
-	if u := g.ProtoReflect().GetUnknown(); len(u) > 0 {
-		ng.ProtoReflect().SetUnknown(u)
-	}
-	return ng
-}
+// shallowGraph is onnx.ShallowCopyGraph: a new graph with g's fields whose lists are fresh
+// slices holding g's elements, so they can be edited without touching g.
+func shallowGraph(g *onnx.GraphProto) *onnx.GraphProto { return onnx.ShallowCopyGraph(g) }
 
 // cloneNode returns a copy of n with its own input and output lists (attributes are shared and
 // must not be modified).
@@ -147,9 +116,9 @@ func pruneDead(g *onnx.GraphProto, keepInputs bool) {
 // RemoveDeadNodes returns m without the nodes no graph output depends on, the initializers
 // nobody reads and the stale value infos. Graph inputs are all kept.
 func RemoveDeadNodes(m *onnx.ModelProto) *onnx.ModelProto {
-	g := shallowGraph(m.GetGraph())
-	pruneDead(g, true)
-	return shallowModel(m, g)
+	nm := onnx.ShallowCopy(m)
+	pruneDead(nm.Graph, true)
+	return nm
 }
 
 // TopoSort returns m with its nodes in topological order (keeping the existing order wherever it
@@ -159,9 +128,9 @@ func TopoSort(m *onnx.ModelProto) (*onnx.ModelProto, error) {
 	if err := ix.TopoErr(); err != nil {
 		return nil, err
 	}
-	g := shallowGraph(m.GetGraph())
-	g.Node = append([]*onnx.NodeProto(nil), ix.Topo()...)
-	return shallowModel(m, g), nil
+	nm := onnx.ShallowCopy(m)
+	nm.Graph.Node = append([]*onnx.NodeProto(nil), ix.Topo()...)
+	return nm, nil
 }
 
 // Extract returns a new model that computes the tensors outputs from the tensors inputs, which
@@ -262,7 +231,7 @@ func Extract(m *onnx.ModelProto, inputs, outputs []string) (_ *onnx.ModelProto, 
 			g.ValueInfo = append(g.ValueInfo, v)
 		}
 	}
-	return shallowModel(m, g), nil
+	return withGraph(m, g), nil
 }
 
 // lazyShapes returns a lookup of what inference knows of g's tensors, inferred on first use.
@@ -310,7 +279,8 @@ func Cut(m *onnx.ModelProto, enc *Encoder, s int) (*onnx.ModelProto, error) {
 // Names that are not tensors of the graph are added all the same: onnxruntime will reject them.
 func AddOutputs(m *onnx.ModelProto, names ...string) *onnx.ModelProto {
 	ix := NewIndex(m.GetGraph())
-	g := shallowGraph(m.GetGraph())
+	nm := onnx.ShallowCopy(m)
+	g := nm.Graph
 	info := lazyShapes(ix.Graph)
 	seen := map[string]bool{}
 	for _, v := range g.Output {
@@ -323,7 +293,7 @@ func AddOutputs(m *onnx.ModelProto, names ...string) *onnx.ModelProto {
 		seen[n] = true
 		g.Output = append(g.Output, valueInfoFor(ix, info, n))
 	}
-	return shallowModel(m, g)
+	return nm
 }
 
 // editor is a copy-on-write editor over a model: it clones the nodes it changes, inserts new
@@ -434,7 +404,8 @@ func (e *editor) init(name string) *onnx.TensorProto {
 // build returns the edited model, with dead nodes and unused initializers removed.
 func (e *editor) build(keepInputs bool) *onnx.ModelProto {
 	src := e.src.GetGraph()
-	g := shallowGraph(src)
+	nm := onnx.ShallowCopy(e.src)
+	g := nm.Graph
 	g.Node = g.Node[:0:0]
 	for _, n := range src.GetNode() {
 		g.Node = append(g.Node, e.before[n]...)
@@ -476,7 +447,7 @@ func (e *editor) build(keepInputs bool) *onnx.ModelProto {
 		}
 	}
 	pruneDead(g, keepInputs)
-	return shallowModel(e.src, g)
+	return nm
 }
 
 func initValueInfo(t *onnx.TensorProto) *onnx.ValueInfoProto {

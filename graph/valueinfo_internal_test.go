@@ -14,7 +14,8 @@ import (
 func annotate(m *onnx.ModelProto, enc *Encoder) *onnx.ModelProto {
 	ix := NewIndex(m.GetGraph())
 	info := lazyShapes(ix.Graph)
-	g := shallowGraph(m.GetGraph())
+	nm := onnx.ShallowCopy(m)
+	g := nm.Graph
 	for _, n := range g.GetNode() {
 		for _, o := range n.GetOutput() {
 			if t := info(o); t.Rank >= 0 && t.Elem != 0 && !ix.IsOutput(o) {
@@ -24,7 +25,7 @@ func annotate(m *onnx.ModelProto, enc *Encoder) *onnx.ModelProto {
 	}
 	ctx := enc.Layers[0].MHA.Context
 	g.Output = append(g.Output, valueInfoFor(ix, info, ctx))
-	return shallowModel(m, g)
+	return nm
 }
 
 func TestPruneClearsStaleValueInfo(t *testing.T) {

@@ -18,150 +18,197 @@ func lsmr(m, n int, matvec, rmatvec func(dst, x []float64), b []float64, damp, a
 	if maxiter <= 0 {
 		maxiter = min(m, n)
 	}
-	u := append([]float64(nil), b...)
-	normb := norm2(b)
-	x := make([]float64, n)
-	beta := normb
-	v := make([]float64, n)
-	alpha := 0.0
-	if beta > 0 {
-		scaleVec(u, 1/beta)
-		rmatvec(v, u)
-		alpha = norm2(v)
+	l := newLSMR(m, n, matvec, rmatvec, b, damp, atol, btol, conlim)
+	if l.normar == 0 || l.normb == 0 {
+		return l.x, 0, 0
 	}
-	if alpha > 0 {
-		scaleVec(v, 1/alpha)
-	}
-	itn := 0
-	zetabar := alpha * beta
-	alphabar := alpha
-	rho, rhobar, cbar, sbar := 1.0, 1.0, 1.0, 0.0
-	h := append([]float64(nil), v...)
-	hbar := make([]float64, n)
-	// Estimation of ||r||.
-	betadd, betad, rhodold, tautildeold, thetatilde, zeta, d := beta, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0
-	// Estimation of ||A|| and cond(A).
-	normA2 := alpha * alpha
-	maxrbar, minrbar := 0.0, 1e100
-	var normA, condA, normx, normr, normar float64
-	ctol := 0.0
-	if conlim > 0 {
-		ctol = 1 / conlim
-	}
-	normar = alpha * beta
-	if normar == 0 || normb == 0 {
-		return x, 0, 0
-	}
-	au := make([]float64, m)
-	atv := make([]float64, n)
 	istop := lsmrStop(0)
-	for itn < maxiter {
-		itn++
-		// Bidiagonalization: beta*u = A v - alpha*u, alpha*v = A^T u - beta*v.
-		matvec(au, v)
-		for i := range u {
-			u[i] = au[i] - alpha*u[i]
-		}
-		beta = norm2(u)
-		if beta > 0 {
-			scaleVec(u, 1/beta)
-			rmatvec(atv, u)
-			for i := range v {
-				v[i] = atv[i] - beta*v[i]
-			}
-			alpha = norm2(v)
-			if alpha > 0 {
-				scaleVec(v, 1/alpha)
-			}
-		}
-		// Rotation Qhat_{k,2k+1} (damping), then Q_k turning B_k into R_k.
-		chat, shat, alphahat := symOrtho(alphabar, damp)
-		rhoold := rho
-		var c, s float64
-		c, s, rho = symOrtho(alphahat, beta)
-		thetanew := s * alpha
-		alphabar = c * alpha
-		// Rotation Qbar_k turning R_k^T into Rbar_k.
-		rhobarold := rhobar
-		zetaold := zeta
-		thetabar := sbar * rho
-		rhotemp := cbar * rho
-		cbar, sbar, rhobar = symOrtho(cbar*rho, thetanew)
-		zeta = cbar * zetabar
-		zetabar = -sbar * zetabar
-		// Update h, hbar, x.
-		fh := -(thetabar * rho / (rhoold * rhobarold))
-		for i := range hbar {
-			hbar[i] = hbar[i]*fh + h[i]
-		}
-		fx := zeta / (rho * rhobar)
-		for i := range x {
-			x[i] += fx * hbar[i]
-		}
-		fv := -(thetanew / rho)
-		for i := range h {
-			h[i] = h[i]*fv + v[i]
-		}
-		// Estimate ||r||.
-		betaacute := chat * betadd
-		betacheck := -shat * betadd
-		betahat := c * betaacute
-		betadd = -s * betaacute
-		thetatildeold := thetatilde
-		ctildeold, stildeold, rhotildeold := symOrtho(rhodold, thetabar)
-		thetatilde = stildeold * rhobar
-		rhodold = ctildeold * rhobar
-		betad = -stildeold*betad + ctildeold*betahat
-		tautildeold = (zetaold - thetatildeold*tautildeold) / rhotildeold
-		taud := (zeta - thetatilde*tautildeold) / rhodold
-		d += betacheck * betacheck
-		normr = math.Sqrt(d + (betad-taud)*(betad-taud) + betadd*betadd)
-		// Estimate ||A|| and cond(A).
-		normA2 += beta * beta
-		normA = math.Sqrt(normA2)
-		normA2 += alpha * alpha
-		maxrbar = math.Max(maxrbar, rhobarold)
-		if itn > 1 {
-			minrbar = math.Min(minrbar, rhobarold)
-		}
-		condA = math.Max(maxrbar, rhotemp) / math.Min(minrbar, rhotemp)
-		// Convergence tests.
-		normar = math.Abs(zetabar)
-		normx = norm2(x)
-		test1 := normr / normb
-		test2 := math.Inf(1)
-		if normA*normr != 0 {
-			test2 = normar / (normA * normr)
-		}
-		test3 := 1 / condA
-		t1 := test1 / (1 + normA*normx/normb)
-		rtol := btol + atol*normA*normx/normb
-		if itn >= maxiter {
-			istop = 7
-		}
-		if 1+test3 <= 1 {
-			istop = 6
-		}
-		if 1+test2 <= 1 {
-			istop = 5
-		}
-		if 1+t1 <= 1 {
-			istop = 4
-		}
-		if test3 <= ctol {
-			istop = 3
-		}
-		if test2 <= atol {
-			istop = 2
-		}
-		if test1 <= rtol {
-			istop = 1
-		}
-		if istop > 0 {
+	for l.itn < maxiter {
+		l.itn++
+		l.bidiagonalize()
+		r := l.rotate()
+		l.estimateNorms(r)
+		if istop = l.stop(maxiter); istop > 0 {
 			break
 		}
 	}
-	return x, istop, itn
+	return l.x, istop, l.itn
+}
+
+// lsmrState is the state of scipy's lsmr loop, with scipy's variable names.
+type lsmrState struct {
+	matvec, rmatvec      func(dst, x []float64)
+	damp, atol, btol     float64
+	ctol, normb          float64
+	u, v, x, h, hbar     []float64
+	au, atv              []float64 // A v and A^T u
+	alpha, beta          float64
+	itn                  int
+	zetabar, alphabar    float64
+	rho, rhobar          float64
+	cbar, sbar           float64
+	betadd, betad        float64 // estimation of ||r||
+	rhodold, tautildeold float64
+	thetatilde, zeta, d  float64
+	normA2               float64 // estimation of ||A|| and cond(A)
+	maxrbar, minrbar     float64
+	normA, condA, normx  float64
+	normr, normar        float64
+}
+
+// newLSMR starts the bidiagonalization: beta*u = b, alpha*v = A^T u.
+func newLSMR(m, n int, matvec, rmatvec func(dst, x []float64), b []float64, damp, atol, btol, conlim float64) *lsmrState {
+	l := &lsmrState{matvec: matvec, rmatvec: rmatvec, damp: damp, atol: atol, btol: btol}
+	l.u = append([]float64(nil), b...)
+	l.normb = norm2(b)
+	l.x = make([]float64, n)
+	l.beta = l.normb
+	l.v = make([]float64, n)
+	if l.beta > 0 {
+		scaleVec(l.u, 1/l.beta)
+		rmatvec(l.v, l.u)
+		l.alpha = norm2(l.v)
+	}
+	if l.alpha > 0 {
+		scaleVec(l.v, 1/l.alpha)
+	}
+	l.zetabar = l.alpha * l.beta
+	l.alphabar = l.alpha
+	l.rho, l.rhobar, l.cbar, l.sbar = 1.0, 1.0, 1.0, 0.0
+	l.h = append([]float64(nil), l.v...)
+	l.hbar = make([]float64, n)
+	l.betadd, l.rhodold = l.beta, 1.0
+	l.normA2 = l.alpha * l.alpha
+	l.minrbar = 1e100
+	if conlim > 0 {
+		l.ctol = 1 / conlim
+	}
+	l.normar = l.alpha * l.beta
+	l.au = make([]float64, m)
+	l.atv = make([]float64, n)
+	return l
+}
+
+// bidiagonalize is one Golub-Kahan step: beta*u = A v - alpha*u, alpha*v = A^T u - beta*v.
+func (l *lsmrState) bidiagonalize() {
+	l.matvec(l.au, l.v)
+	for i := range l.u {
+		l.u[i] = l.au[i] - l.alpha*l.u[i]
+	}
+	l.beta = norm2(l.u)
+	if l.beta > 0 {
+		scaleVec(l.u, 1/l.beta)
+		l.rmatvec(l.atv, l.u)
+		for i := range l.v {
+			l.v[i] = l.atv[i] - l.beta*l.v[i]
+		}
+		l.alpha = norm2(l.v)
+		if l.alpha > 0 {
+			scaleVec(l.v, 1/l.alpha)
+		}
+	}
+}
+
+// lsmrRotation holds the values of one iteration's rotations that the norm estimates need.
+type lsmrRotation struct {
+	chat, shat, c, s   float64
+	thetabar, rhotemp  float64
+	rhobarold, zetaold float64
+}
+
+// rotate applies the iteration's rotations (Qhat_{k,2k+1} for the damping, Q_k turning B_k into
+// R_k, Qbar_k turning R_k^T into Rbar_k) and updates h, hbar and x.
+func (l *lsmrState) rotate() lsmrRotation {
+	var r lsmrRotation
+	var alphahat float64
+	r.chat, r.shat, alphahat = symOrtho(l.alphabar, l.damp)
+	rhoold := l.rho
+	r.c, r.s, l.rho = symOrtho(alphahat, l.beta)
+	thetanew := r.s * l.alpha
+	l.alphabar = r.c * l.alpha
+	r.rhobarold = l.rhobar
+	r.zetaold = l.zeta
+	r.thetabar = l.sbar * l.rho
+	r.rhotemp = l.cbar * l.rho
+	l.cbar, l.sbar, l.rhobar = symOrtho(l.cbar*l.rho, thetanew)
+	l.zeta = l.cbar * l.zetabar
+	l.zetabar = -l.sbar * l.zetabar
+	// Update h, hbar, x.
+	fh := -(r.thetabar * l.rho / (rhoold * r.rhobarold))
+	for i := range l.hbar {
+		l.hbar[i] = l.hbar[i]*fh + l.h[i]
+	}
+	fx := l.zeta / (l.rho * l.rhobar)
+	for i := range l.x {
+		l.x[i] += fx * l.hbar[i]
+	}
+	fv := -(thetanew / l.rho)
+	for i := range l.h {
+		l.h[i] = l.h[i]*fv + l.v[i]
+	}
+	return r
+}
+
+// estimateNorms updates the estimates of ||r||, ||A|| and cond(A).
+func (l *lsmrState) estimateNorms(r lsmrRotation) {
+	betaacute := r.chat * l.betadd
+	betacheck := -r.shat * l.betadd
+	betahat := r.c * betaacute
+	l.betadd = -r.s * betaacute
+	thetatildeold := l.thetatilde
+	ctildeold, stildeold, rhotildeold := symOrtho(l.rhodold, r.thetabar)
+	l.thetatilde = stildeold * l.rhobar
+	l.rhodold = ctildeold * l.rhobar
+	l.betad = -stildeold*l.betad + ctildeold*betahat
+	l.tautildeold = (r.zetaold - thetatildeold*l.tautildeold) / rhotildeold
+	taud := (l.zeta - l.thetatilde*l.tautildeold) / l.rhodold
+	l.d += betacheck * betacheck
+	l.normr = math.Sqrt(l.d + (l.betad-taud)*(l.betad-taud) + l.betadd*l.betadd)
+	l.normA2 += l.beta * l.beta
+	l.normA = math.Sqrt(l.normA2)
+	l.normA2 += l.alpha * l.alpha
+	l.maxrbar = math.Max(l.maxrbar, r.rhobarold)
+	if l.itn > 1 {
+		l.minrbar = math.Min(l.minrbar, r.rhobarold)
+	}
+	l.condA = math.Max(l.maxrbar, r.rhotemp) / math.Min(l.minrbar, r.rhotemp)
+}
+
+// stop runs scipy's convergence tests and returns why to stop, or 0 to go on.
+func (l *lsmrState) stop(maxiter int) lsmrStop {
+	l.normar = math.Abs(l.zetabar)
+	l.normx = norm2(l.x)
+	test1 := l.normr / l.normb
+	test2 := math.Inf(1)
+	if l.normA*l.normr != 0 {
+		test2 = l.normar / (l.normA * l.normr)
+	}
+	test3 := 1 / l.condA
+	t1 := test1 / (1 + l.normA*l.normx/l.normb)
+	rtol := l.btol + l.atol*l.normA*l.normx/l.normb
+	istop := lsmrStop(0)
+	if l.itn >= maxiter {
+		istop = 7
+	}
+	if 1+test3 <= 1 {
+		istop = 6
+	}
+	if 1+test2 <= 1 {
+		istop = 5
+	}
+	if 1+t1 <= 1 {
+		istop = 4
+	}
+	if test3 <= l.ctol {
+		istop = 3
+	}
+	if test2 <= l.atol {
+		istop = 2
+	}
+	if test1 <= rtol {
+		istop = 1
+	}
+	return istop
 }
 
 // symOrtho is scipy's _sym_ortho: a stable Givens rotation (c, s) with c*a + s*b = r.

@@ -13,7 +13,6 @@ import (
 	"github.com/kprune/kprune/graph/autodiff"
 	"github.com/kprune/kprune/onnx"
 	ort "github.com/kprune/kprune/runtime"
-	"gonum.org/v1/gonum/mat"
 )
 
 // KwonOptions configure Kwon.
@@ -80,9 +79,6 @@ type KwonInfo struct {
 	TuneSeconds     float64 `json:"tune_seconds"`
 }
 
-// kwonScaleLimit is the reference's bound on a tuned scale: beyond it tuning stops.
-const kwonScaleLimit = 10
-
 // Kwon prunes m with the post-training pruning framework of Kwon et al. (NeurIPS 2022), as
 // kprune-spec section 5 describes it, to remove opts.Reduction of the encoder's MACs:
 //
@@ -138,8 +134,9 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 		info = &KwonInfo{}
 	}
 	*info = KwonInfo{StoppedAt: -1, ScaleMin: 1, ScaleMax: 1}
-	k := &kwonRun{m: m, enc: enc, batches: batches, targets: targets, progress: progress,
+	k := &kwonRun{m: m, enc: enc, batches: batches, targets: targets,
 		ortOpts: ort.Options{IntraOpThreads: opts.Threads, Provider: opts.Provider, SharedWeights: true}}
+	k.fr = newFrontier(batches, enc.Hidden, enc.NumSublayers(), k.ortOpts, &k.ortTime, progress)
 
 	// 1. Fisher importance.
 	t0 := time.Now()
@@ -149,42 +146,12 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 	info.MeanLoss = k.meanLoss
 	info.GradientSeconds = time.Since(t0).Seconds()
 
-	// 2. Search, for the student and the tuning teacher.
+	// 2. Search, for the student and the tuning teacher; 3. rearrangement (student only, as in
+	// the reference).
 	t0 = time.Now()
-	headMAC, neuronMAC := kwonUnitMACs(cost)
-	headImp, neuronImp := make([][]float64, len(enc.Layers)), make([][]float64, len(enc.Layers))
-	for l := range enc.Layers {
-		headImp[l] = fisher(k.grads[2*l])
-		neuronImp[l] = fisher(k.grads[2*l+1])
-	}
-	info.MACsBefore = KwonMACs(enc, seqLen)
-	info.Keep = 1 - opts.Reduction
-	info.TeacherKeep = 1.0
-	if !opts.OriginalTeacher {
-		info.TeacherKeep = math.Sqrt(info.Keep)
-	}
-	keepH, keepN, imp := kwonSearch(headImp, neuronImp, headMAC, neuronMAC, info.Keep*info.MACsBefore)
-	teachH, teachN, _ := kwonSearch(headImp, neuronImp, headMAC, neuronMAC, info.TeacherKeep*info.MACsBefore)
-	info.Importance = imp
-
-	// 3. Rearrangement (student only, as in the reference).
+	keepH, keepN, teachH, teachN := k.searchMasks(cost, opts, info)
 	if !opts.NoRearrange {
-		for l := range enc.Layers {
-			for _, u := range []struct {
-				keep  []bool
-				grads [][]float64
-			}{{keepH[l], k.grads[2*l]}, {keepN[l], k.grads[2*l+1]}} {
-				nk, before, after := rearrange(u.keep, u.grads)
-				for i := range nk {
-					if nk[i] != u.keep[i] {
-						info.Swapped++
-					}
-				}
-				copy(u.keep, nk)
-				info.ObjectiveBefore += before
-				info.ObjectiveAfter += after
-			}
-		}
+		k.rearrangeMasks(keepH, keepN, info)
 	}
 	for l := range enc.Layers {
 		info.Heads += count(keepH[l])
@@ -197,15 +164,7 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 	if err != nil {
 		return nil, fmt.Errorf("pruning: %w", err)
 	}
-	iters := make([]Iteration, enc.NumSublayers())
-	for s := range iters {
-		w, g := unitWidth(enc, s)
-		kept := keepN[s/2]
-		if s%2 == 0 {
-			kept = keepH[s/2]
-		}
-		iters[s] = Iteration{Sublayer: s, Layer: s / 2, Kind: kindName(s), Units: w / g, Kept: count(kept), Removed: outLinear(senc, s) == nil}
-	}
+	iters := kwonIterations(enc, senc, keepH, keepN)
 	if !opts.NoTuning {
 		t0 = time.Now()
 		student, senc, err = k.tune(ctx, student, senc, teachH, teachN, iters, info)
@@ -214,7 +173,7 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 		}
 		info.TuneSeconds = time.Since(t0).Seconds()
 	}
-	k.x0, k.inputs = nil, nil
+	k.fr.release()
 
 	info.MACsAfter = KwonMACs(senc, seqLen)
 	info.MACReduction = 1 - info.MACsAfter/info.MACsBefore
@@ -229,6 +188,65 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 	rep.ORTSeconds = k.ortTime.Seconds()
 	rep.PeakRSSBytes = peakRSS()
 	return &Result{Model: student, Encoder: senc, Report: rep}, nil
+}
+
+// searchMasks is step 2: from the Fisher importance it searches the student's masks under
+// c_keep = 1 - Reduction and the tuning teacher's under info.TeacherKeep, and fills info's
+// MACsBefore, Keep, TeacherKeep and Importance.
+func (k *kwonRun) searchMasks(cost Cost, opts KwonOptions, info *KwonInfo) (keepH, keepN, teachH, teachN [][]bool) {
+	enc := k.enc
+	headMAC, neuronMAC := kwonUnitMACs(cost)
+	headImp, neuronImp := make([][]float64, len(enc.Layers)), make([][]float64, len(enc.Layers))
+	for l := range enc.Layers {
+		headImp[l] = fisher(k.grads[2*l])
+		neuronImp[l] = fisher(k.grads[2*l+1])
+	}
+	info.MACsBefore = KwonMACs(enc, cost.SeqLen)
+	info.Keep = 1 - opts.Reduction
+	info.TeacherKeep = 1.0
+	if !opts.OriginalTeacher {
+		info.TeacherKeep = math.Sqrt(info.Keep)
+	}
+	keepH, keepN, imp := kwonSearch(headImp, neuronImp, headMAC, neuronMAC, info.Keep*info.MACsBefore)
+	teachH, teachN, _ = kwonSearch(headImp, neuronImp, headMAC, neuronMAC, info.TeacherKeep*info.MACsBefore)
+	info.Importance = imp
+	return keepH, keepN, teachH, teachN
+}
+
+// rearrangeMasks is step 3: it rearranges the keep masks of every layer and unit type in place
+// and adds the swaps and objectives to info.
+func (k *kwonRun) rearrangeMasks(keepH, keepN [][]bool, info *KwonInfo) {
+	for l := range k.enc.Layers {
+		for _, u := range []struct {
+			keep  []bool
+			grads [][]float64
+		}{{keepH[l], k.grads[2*l]}, {keepN[l], k.grads[2*l+1]}} {
+			nk, before, after := rearrange(u.keep, u.grads)
+			for i := range nk {
+				if nk[i] != u.keep[i] {
+					info.Swapped++
+				}
+			}
+			copy(u.keep, nk)
+			info.ObjectiveBefore += before
+			info.ObjectiveAfter += after
+		}
+	}
+}
+
+// kwonIterations returns the report's iterations of the pruned student senc (of enc) before
+// tuning: units and kept units per sublayer.
+func kwonIterations(enc, senc *graph.Encoder, keepH, keepN [][]bool) []Iteration {
+	iters := make([]Iteration, enc.NumSublayers())
+	for s := range iters {
+		w, g := unitWidth(enc, s)
+		kept := keepN[s/2]
+		if s%2 == 0 {
+			kept = keepH[s/2]
+		}
+		iters[s] = Iteration{Sublayer: s, Layer: s / 2, Kind: kindName(s), Units: w / g, Kept: count(kept), Removed: outLinear(senc, s) == nil}
+	}
+	return iters
 }
 
 // KwonMACs returns the encoder MACs of Kwon et al.'s cost model at costing length seqLen: per
@@ -316,13 +334,12 @@ type kwonRun struct {
 	enc      *graph.Encoder
 	batches  []data.Batch
 	targets  [][]*ort.Tensor
-	inputs   []map[string]*ort.Tensor
-	x0       [][]float32   // hidden state entering sublayer 0, per batch
+	fr       *frontier     // xs is the embeddings output after gradients; tune starts xt from it
 	grads    [][][]float64 // [sublayer][unit][batch] d loss / d unit mask
 	meanLoss float64
 	ortOpts  ort.Options
 	ortTime  time.Duration
-	progress func(Progress)
+	scaled   bool // a scale was folded in (info.ScaleMin and ScaleMax are set)
 }
 
 // gradients runs the embeddings and the scoring graph at sublayer 0 over the calibration set and
@@ -360,22 +377,20 @@ func (k *kwonRun) gradients(ctx context.Context) error {
 		}
 	}
 	ones := allOnes(sc.Widths)
-	k.inputs = make([]map[string]*ort.Tensor, n)
-	k.x0 = make([][]float32, n)
 	var loss float64
 	for i := range k.batches {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		b := &k.batches[i]
-		k.inputs[i] = modelInputs(enc, b)
-		eo, err := es.run(ctx, k.inputs[i])
+		k.fr.inputs[i] = modelInputs(enc, b)
+		eo, err := es.run(ctx, k.fr.inputs[i])
 		if err != nil {
 			return fmt.Errorf("embeddings, batch %d: %w", i, err)
 		}
-		k.x0[i] = eo[enc.SublayerInput(0)].F32
-		in := k.feed(i)
-		in[sc.Hidden] = ort.F32Tensor(k.hiddenShape(i), k.x0[i])
+		k.fr.xs[i] = eo[enc.SublayerInput(0)].F32
+		in := k.fr.feed(i)
+		in[sc.Hidden] = ort.F32Tensor(k.fr.hiddenShape(i), k.fr.xs[i])
 		for s, name := range sc.Masks {
 			in[name] = ones[s]
 		}
@@ -401,24 +416,10 @@ func (k *kwonRun) gradients(ctx context.Context) error {
 				k.grads[s][u][i] = sum
 			}
 		}
-		k.progress(Progress{Phase: "gradients", Sublayer: -1, Sublayers: enc.NumSublayers(), Done: i + 1, Total: n})
+		k.fr.report(PhaseGradients, -1, i)
 	}
 	k.meanLoss = loss / float64(n)
 	return nil
-}
-
-// feed returns a fresh copy of batch i's model inputs, to add graph-specific inputs to.
-func (k *kwonRun) feed(i int) map[string]*ort.Tensor {
-	in := make(map[string]*ort.Tensor, len(k.inputs[i])+8)
-	for name, t := range k.inputs[i] {
-		in[name] = t
-	}
-	return in
-}
-
-func (k *kwonRun) hiddenShape(i int) []int64 {
-	b := &k.batches[i]
-	return []int64{int64(b.Size), int64(b.SeqLen), int64(k.enc.Hidden)}
 }
 
 // fisher returns the importance sum_b g_b^2 of every unit from its per-batch gradients.
@@ -611,344 +612,4 @@ func keepPlan(keepH, keepN [][]bool) graph.Plan {
 		}
 	}
 	return p
-}
-
-// tuneSystem builds the least-squares problem of per-unit scales for one sublayer from the Gram
-// matrices of its output-projection input A (aa = A^T A, width x width, row-major) and of A with
-// the target residual R (ar = A^T R, width x d) and its output weight w (width x d, y = A @ W).
-// Unit u owns group consecutive columns of A (d_h for heads, 1 for neurons). Its contribution to
-// the output is C_u = A[:, u] W[u, :], so the normal matrix is G[u][v] = <C_u, C_v> = the sum over
-// the (u, v) block of (A^T A) o (W W^T) (Hadamard product) and the right-hand side is
-// rhs[u] = <C_u, R> = the sum over u's rows of diag(A^T R W^T).
-func tuneSystem(aa, ar []float64, w []float32, width, d, group int) (g, rhs []float64) {
-	w64 := make([]float64, len(w))
-	for i, v := range w {
-		w64[i] = float64(v)
-	}
-	wm := mat.NewDense(width, d, w64)
-	var wwt mat.Dense
-	wwt.Mul(wm, wm.T())
-	units := width / group
-	g = make([]float64, units*units)
-	rhs = make([]float64, units)
-	for p := 0; p < width; p++ {
-		u := p / group
-		row := wwt.RawRowView(p)
-		for q := 0; q < width; q++ {
-			g[u*units+q/group] += aa[p*width+q] * row[q]
-		}
-		var r float64
-		for j := 0; j < d; j++ {
-			r += ar[p*d+j] * w64[p*d+j]
-		}
-		rhs[u] += r
-	}
-	return g, rhs
-}
-
-// solveScales solves for the per-unit scales x as the reference does: LSMR with damping 1 on
-// G y = rhs - G 1 with y = x - 1 (i.e. min ||G (x - 1) - (rhs - G 1)||^2 + ||x - 1||^2), where a
-// single unit is solved exactly without damping. LSMR runs with cupyx.scipy.sparse.linalg.lsmr's
-// defaults (atol = btol = 1e-6, conlim = 1e8, at most 5n iterations; scipy's limit of n
-// iterations stops most real problems short). ok is false when the solve did not converge
-// (LSMR's istop >= 3, or a zero or non-finite single pivot).
-func solveScales(g, rhs []float64) (x []float64, ok bool) {
-	n := len(rhs)
-	b := make([]float64, n)
-	for i := range b {
-		var s float64
-		for j := 0; j < n; j++ {
-			s += g[i*n+j]
-		}
-		b[i] = rhs[i] - s
-	}
-	if n == 1 {
-		v := b[0]/g[0] + 1
-		return []float64{v}, g[0] != 0 && !math.IsNaN(v) && !math.IsInf(v, 0)
-	}
-	mv := func(dst, v []float64) {
-		for i := 0; i < n; i++ {
-			dst[i] = dot(g[i*n:(i+1)*n], v)
-		}
-	}
-	y, istop, _ := lsmr(n, n, mv, mv, b, 1, 1e-6, 1e-6, 1e8, 5*n)
-	for i := range y {
-		y[i]++
-		if math.IsNaN(y[i]) || math.IsInf(y[i], 0) {
-			return y, false
-		}
-	}
-	return y, istop < 3
-}
-
-// tune runs the mask tuning of Kwon et al. sublayer by sublayer on the physically pruned student,
-// against the original model masked to the teacher's selection. Both frontiers (the hidden states
-// entering the current sublayer, per batch) advance together; the teacher's pre-LN sums are used
-// batch by batch and never stored for the whole calibration set.
-func (k *kwonRun) tune(ctx context.Context, student *onnx.ModelProto, senc *graph.Encoder, teachH, teachN [][]bool, iters []Iteration, info *KwonInfo) (*onnx.ModelProto, *graph.Encoder, error) {
-	enc := k.enc
-	var present []int
-	for s := 0; s < enc.NumSublayers(); s++ {
-		if outLinear(enc, s) != nil {
-			present = append(present, s)
-		}
-	}
-	teacher, err := graph.InsertMasks(k.m, enc, present, graph.MaskOptions{})
-	if err != nil {
-		return nil, nil, fmt.Errorf("masking the teacher: %w", err)
-	}
-	tmask := map[string]*ort.Tensor{}
-	for _, s := range present {
-		w, group := unitWidth(enc, s)
-		keep := teachN[s/2]
-		if s%2 == 0 {
-			keep = teachH[s/2]
-		}
-		v := make([]float32, w)
-		for i := range v {
-			if keep[i/group] {
-				v[i] = 1
-			}
-		}
-		tmask[graph.MaskName(s)] = ort.F32Tensor([]int64{int64(w)}, v)
-	}
-	n := len(k.batches)
-	// Both frontiers start at the embeddings output (replaced, never written in place).
-	xt := append([][]float32(nil), k.x0...)
-	xs := append([][]float32(nil), k.x0...)
-	k.x0 = nil
-	// The reference fits the last FFN of a sequence-level (classification, regression) model on
-	// the [CLS] token only: a mask with only position 0 set gives exactly that Gram.
-	var clsMask [][]int64
-	last := enc.NumSublayers() - 1
-	if (enc.Head == graph.HeadClassification || enc.Head == graph.HeadRegression) && enc.AttentionMask != "" {
-		clsMask = make([][]int64, n)
-		for i := range k.batches {
-			b := &k.batches[i]
-			cm := make([]int64, len(b.AttentionMask))
-			for r := 0; r < b.Size; r++ {
-				cm[r*b.SeqLen] = b.AttentionMask[r*b.SeqLen]
-			}
-			clsMask[i] = cm
-		}
-	}
-	first := true
-	for s := 0; s < enc.NumSublayers(); s++ {
-		ortBefore := k.ortTime
-		tTune := time.Now()
-		lin := outLinear(senc, s)
-		var acc *gramPass
-		if s > 0 && lin != nil { // the reference does not tune the MHA of layer 0
-			var cls [][]int64
-			if s == last {
-				cls = clsMask
-			}
-			if acc, err = k.newGramPass(student, senc, s, cls); err != nil {
-				return nil, nil, err
-			}
-		}
-		if err := k.teacherStep(ctx, teacher, tmask, s, xt, xs, acc); err != nil {
-			return nil, nil, err
-		}
-		if acc != nil {
-			scales, reason, err := acc.solve(student, senc)
-			if err != nil {
-				return nil, nil, err
-			}
-			if reason != "" {
-				info.StoppedAt, info.StopReason = s, reason
-				iters[s].TuneSeconds = time.Since(tTune).Seconds()
-				iters[s].ORTSeconds = (k.ortTime - ortBefore).Seconds()
-				return student, senc, nil
-			}
-			w, err := linearWeight(student, lin)
-			if err != nil {
-				return nil, nil, fmt.Errorf("sublayer %d output weight: %w", s, err)
-			}
-			_, group := unitWidth(senc, s)
-			nw := make([]float32, len(w))
-			for p := 0; p < lin.In; p++ {
-				f := float32(scales[p/group])
-				for j := 0; j < lin.Out; j++ {
-					nw[p*lin.Out+j] = w[p*lin.Out+j] * f
-				}
-			}
-			if student, err = graph.ReplaceOutputWeight(student, senc, s, nw, nil); err != nil {
-				return nil, nil, fmt.Errorf("writing the tuned weights of sublayer %d: %w", s, err)
-			}
-			for _, v := range scales {
-				if first {
-					info.ScaleMin, info.ScaleMax, first = v, v, false
-				}
-				info.ScaleMin, info.ScaleMax = math.Min(info.ScaleMin, v), math.Max(info.ScaleMax, v)
-			}
-			info.Tuned = append(info.Tuned, s)
-		}
-		iters[s].TuneSeconds = time.Since(tTune).Seconds()
-		if s < last {
-			tAdv := time.Now()
-			if err := k.studentStep(ctx, student, senc, s, xs); err != nil {
-				return nil, nil, err
-			}
-			iters[s].AdvanceSeconds = time.Since(tAdv).Seconds()
-		}
-		iters[s].ORTSeconds = (k.ortTime - ortBefore).Seconds()
-	}
-	return student, senc, nil
-}
-
-// teacherStep runs the masked teacher's sublayer s on every batch: it advances the teacher's
-// frontier xt and, when acc is not nil, feeds the teacher's pre-LN sum together with the
-// student's frontier xs to the Gram accumulation.
-func (k *kwonRun) teacherStep(ctx context.Context, teacher *onnx.ModelProto, tmask map[string]*ort.Tensor, s int, xt, xs [][]float32, acc *gramPass) error {
-	if acc != nil {
-		defer acc.sess.close()
-	}
-	enc := k.enc
-	tsub, err := graph.Extract(teacher, []string{enc.SublayerInput(s)}, []string{preLN(enc, s), enc.SublayerOutput(s)})
-	if err != nil {
-		return fmt.Errorf("extracting the teacher's sublayer %d: %w", s, err)
-	}
-	ts, err := newSession(tsub, k.ortOpts, &k.ortTime)
-	if err != nil {
-		return fmt.Errorf("teacher sublayer %d session: %w", s, err)
-	}
-	defer ts.close()
-	phase := "teacher"
-	if acc != nil {
-		phase = "tune"
-	}
-	for i := range k.batches {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		in := k.feed(i)
-		for name, t := range tmask {
-			in[name] = t
-		}
-		in[enc.SublayerInput(s)] = ort.F32Tensor(k.hiddenShape(i), xt[i])
-		out, err := ts.run(ctx, in)
-		if err != nil {
-			return fmt.Errorf("teacher sublayer %d, batch %d: %w", s, i, err)
-		}
-		xt[i] = out[enc.SublayerOutput(s)].F32
-		if acc != nil {
-			if err := acc.add(ctx, i, xs[i], out[preLN(enc, s)].F32); err != nil {
-				return err
-			}
-		}
-		k.progress(Progress{Phase: phase, Sublayer: s, Sublayers: enc.NumSublayers(), Done: i + 1, Total: len(k.batches)})
-	}
-	return nil
-}
-
-// studentStep advances the student's frontier xs through its (now final) sublayer s.
-func (k *kwonRun) studentStep(ctx context.Context, student *onnx.ModelProto, senc *graph.Encoder, s int, xs [][]float32) error {
-	sub, err := graph.Extract(student, []string{senc.SublayerInput(s)}, []string{senc.SublayerOutput(s)})
-	if err != nil {
-		return fmt.Errorf("extracting the student's sublayer %d: %w", s, err)
-	}
-	ss, err := newSession(sub, k.ortOpts, &k.ortTime)
-	if err != nil {
-		return fmt.Errorf("student sublayer %d session: %w", s, err)
-	}
-	defer ss.close()
-	for i := range k.batches {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		in := k.feed(i)
-		in[senc.SublayerInput(s)] = ort.F32Tensor(k.hiddenShape(i), xs[i])
-		out, err := ss.run(ctx, in)
-		if err != nil {
-			return fmt.Errorf("student sublayer %d, batch %d: %w", s, i, err)
-		}
-		xs[i] = out[senc.SublayerOutput(s)].F32
-		k.progress(Progress{Phase: "advance", Sublayer: s, Sublayers: k.enc.NumSublayers(), Done: i + 1, Total: len(k.batches)})
-	}
-	return nil
-}
-
-// gramPass accumulates, for student sublayer s, the Gram matrices A^T A and A^T R of its
-// output-projection input A and the residual R = teacher pre-LN sum - student input - bias, with
-// the scoring graph of K-prune (whose gradients are not needed here).
-type gramPass struct {
-	k    *kwonRun
-	s    int
-	sc   *autodiff.Scoring
-	sess *session
-	ones map[int]*ort.Tensor
-	cls  [][]int64
-	gram *Gram
-}
-
-func (k *kwonRun) newGramPass(student *onnx.ModelProto, senc *graph.Encoder, s int, cls [][]int64) (*gramPass, error) {
-	sc, err := autodiff.BuildScoring(student, senc, s, autodiff.ScoringOptions{Temperature: 1, Gram: true})
-	if err != nil {
-		return nil, fmt.Errorf("building the Gram graph of sublayer %d: %w", s, err)
-	}
-	sess, err := newSession(sc.Model, k.ortOpts, &k.ortTime)
-	if err != nil {
-		return nil, fmt.Errorf("Gram session of sublayer %d: %w", s, err)
-	}
-	g := &gramPass{k: k, s: s, sc: sc, sess: sess, ones: allOnes(sc.Widths), cls: cls}
-	width, _ := unitWidth(senc, s)
-	g.gram = NewGram(width, k.enc.Hidden)
-	return g, nil
-}
-
-// add accumulates batch i, given the student's input xs and the teacher's pre-LN sum yT.
-func (g *gramPass) add(ctx context.Context, i int, xs, yT []float32) error {
-	k, sc := g.k, g.sc
-	hshape := k.hiddenShape(i)
-	in := k.feed(i)
-	if g.cls != nil {
-		in[k.enc.AttentionMask] = ort.I64Tensor(k.batches[i].Shape(), g.cls[i])
-	}
-	in[sc.Hidden] = ort.F32Tensor(hshape, xs)
-	in[sc.TeacherPreLN] = ort.F32Tensor(hshape, yT)
-	for s2, name := range sc.Masks {
-		in[name] = g.ones[s2]
-	}
-	for t, name := range sc.Targets {
-		in[name] = k.targets[i][t]
-	}
-	out, err := g.sess.run(ctx, in)
-	if err != nil {
-		return fmt.Errorf("Gram graph of sublayer %d, batch %d: %w", g.s, i, err)
-	}
-	if err := g.gram.Add(out[sc.GramAA].F32, out[sc.GramAR].F32); err != nil {
-		return fmt.Errorf("sublayer %d, batch %d: %w", g.s, i, err)
-	}
-	return nil
-}
-
-// solve builds the scale problem from the accumulated Gram matrices and the student's output
-// weight and solves it. reason is non-empty when the reference would stop tuning here.
-func (g *gramPass) solve(student *onnx.ModelProto, senc *graph.Encoder) (scales []float64, reason string, err error) {
-	w, err := linearWeight(student, outLinear(senc, g.s))
-	if err != nil {
-		return nil, "", fmt.Errorf("sublayer %d output weight: %w", g.s, err)
-	}
-	width, group := unitWidth(senc, g.s)
-	gm, rhs := tuneSystem(g.gram.AA, g.gram.AR, w, width, g.k.enc.Hidden, group)
-	x, ok := solveScales(gm, rhs)
-	if reason := scalesProblem(g.s, x, ok); reason != "" {
-		return nil, reason, nil
-	}
-	return x, "", nil
-}
-
-// scalesProblem returns why the reference would stop tuning at sublayer s given the outcome of
-// the solve (x, and whether it converged), or "" when the scales can be folded in.
-func scalesProblem(s int, x []float64, converged bool) string {
-	if !converged {
-		return fmt.Sprintf("the least-squares solve of sublayer %d (%s of layer %d) did not converge", s, kindName(s), s/2)
-	}
-	for _, v := range x {
-		if !(v >= -kwonScaleLimit && v <= kwonScaleLimit) {
-			return fmt.Sprintf("a scale of sublayer %d (%s of layer %d) is %.3g, outside [-10, 10]", s, kindName(s), s/2, v)
-		}
-	}
-	return ""
 }

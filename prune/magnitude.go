@@ -47,7 +47,7 @@ func Magnitude(ctx context.Context, m *onnx.ModelProto, opts MagnitudeOptions) (
 	seqLen := opts.SeqLen
 	var stats data.Stats
 	if len(opts.Calibration) > 0 {
-		if err := CheckBatches(opts.Calibration, VocabRows(m, enc)); err != nil {
+		if err := CheckBatches(opts.Calibration, enc.VocabRows(m)); err != nil {
 			return nil, fmt.Errorf("calibration set: %w", err)
 		}
 		stats = data.ComputeStats(opts.Calibration)
@@ -117,7 +117,7 @@ func magnitudeScores(m *onnx.ModelProto, enc *graph.Encoder, cost Cost) ([][]flo
 		if lin == nil {
 			continue
 		}
-		w, err := linearWeight(m, lin)
+		w, err := lin.WeightInOut(m)
 		if err != nil {
 			return nil, fmt.Errorf("sublayer %d (%s of layer %d) output weight: %w", s, kindName(s), s/2, err)
 		}

@@ -71,9 +71,15 @@ func Dequantize(m *onnx.ModelProto) (*onnx.ModelProto, error) {
 			return nil, fmt.Errorf("dequantize: node %q (%s): %w", n.GetName(), n.GetOpType(), err)
 		}
 	}
-	ng := &onnx.GraphProto{Name: g.Name, DocString: g.DocString, SparseInitializer: g.SparseInitializer,
-		Initializer: append(append([]*onnx.TensorProto(nil), g.GetInitializer()...), d.inits...),
-		Input:       g.GetInput(), Output: g.GetOutput()}
+	nm := onnx.ShallowCopy(m)
+	// The value infos and quantization annotations describe the quantized tensors: they go, and
+	// so do the training infos, the graph's metadata and the fields unknown to the schema.
+	nm.TrainingInfo = nil
+	nm.ProtoReflect().SetUnknown(nil)
+	ng := nm.Graph
+	ng.ProtoReflect().SetUnknown(nil)
+	ng.Node, ng.ValueInfo, ng.QuantizationAnnotation, ng.MetadataProps = nil, nil, nil, nil
+	ng.Initializer = append(ng.Initializer, d.inits...)
 	for _, n := range g.GetNode() {
 		if r, ok := d.repl[n]; ok {
 			ng.Node = append(ng.Node, r...)
@@ -92,9 +98,6 @@ func Dequantize(m *onnx.ModelProto) (*onnx.ModelProto, error) {
 		}
 		ng.Node = append(ng.Node, n)
 	}
-	nm := &onnx.ModelProto{IrVersion: m.IrVersion, OpsetImport: m.OpsetImport, ProducerName: m.ProducerName,
-		ProducerVersion: m.ProducerVersion, Domain: m.Domain, ModelVersion: m.ModelVersion, DocString: m.DocString,
-		Graph: ng, MetadataProps: m.MetadataProps, Functions: m.Functions}
 	nm = graph.RemoveDeadNodes(nm)
 	for _, n := range nm.GetGraph().GetNode() {
 		if quantizedOps[n.GetOpType()] {

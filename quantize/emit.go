@@ -166,33 +166,13 @@ func (e *emitter) gather(gt *gatherTable) error {
 // finish assembles the quantized model: the plan's graph with the emitted nodes and the new
 // initializers, without what nobody reads any more (the float weights).
 func (e *emitter) finish(producer string) *onnx.ModelProto {
-	m := e.p.m
-	g := m.GetGraph()
-	ng := &onnx.GraphProto{
-		Node:                   e.nodes,
-		Name:                   g.Name,
-		Initializer:            append(append([]*onnx.TensorProto(nil), g.GetInitializer()...), e.inits...),
-		SparseInitializer:      g.SparseInitializer,
-		DocString:              g.DocString,
-		Input:                  append([]*onnx.ValueInfoProto(nil), g.GetInput()...),
-		Output:                 append([]*onnx.ValueInfoProto(nil), g.GetOutput()...),
-		ValueInfo:              append([]*onnx.ValueInfoProto(nil), g.GetValueInfo()...),
-		QuantizationAnnotation: g.QuantizationAnnotation,
-		MetadataProps:          g.MetadataProps,
-	}
-	nm := &onnx.ModelProto{
-		IrVersion:       m.IrVersion,
-		OpsetImport:     m.OpsetImport,
-		ProducerName:    m.ProducerName,
-		ProducerVersion: m.ProducerVersion,
-		Domain:          m.Domain,
-		ModelVersion:    m.ModelVersion,
-		DocString:       m.DocString,
-		Graph:           ng,
-		MetadataProps:   append(append([]*onnx.StringStringEntryProto(nil), m.GetMetadataProps()...), &onnx.StringStringEntryProto{Key: proto.String("kprune.quantize"), Value: proto.String(producer)}),
-		TrainingInfo:    m.TrainingInfo,
-		Functions:       m.Functions,
-	}
+	nm := onnx.ShallowCopy(e.p.m)
+	// Fields unknown to the schema may describe the float tensors: the quantized model drops them.
+	nm.ProtoReflect().SetUnknown(nil)
+	nm.Graph.ProtoReflect().SetUnknown(nil)
+	nm.Graph.Node = e.nodes
+	nm.Graph.Initializer = append(nm.Graph.Initializer, e.inits...)
+	nm.MetadataProps = append(nm.MetadataProps, &onnx.StringStringEntryProto{Key: proto.String("kprune.quantize"), Value: proto.String(producer)})
 	return graph.RemoveDeadNodes(nm)
 }
 

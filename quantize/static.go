@@ -110,9 +110,8 @@ func (p *plan) calibrate(ctx context.Context, calib []data.Batch, acts []string,
 	}
 	// One ReduceMin and one ReduceMax per tensor: the session returns two scalars per tensor
 	// instead of the activations themselves.
-	g := p.m.GetGraph()
-	ng := &onnx.GraphProto{Name: g.Name, Node: append([]*onnx.NodeProto(nil), g.GetNode()...), Initializer: g.GetInitializer(),
-		Input: g.GetInput(), Output: g.GetOutput(), ValueInfo: g.GetValueInfo()}
+	cm := onnx.ShallowCopy(p.m)
+	ng := cm.Graph
 	e := newEmitter(p, Options{})
 	outs := make([]string, 0, 2*len(acts))
 	for _, x := range acts {
@@ -122,7 +121,6 @@ func (p *plan) calibrate(ctx context.Context, calib []data.Batch, acts []string,
 			onnx.NewNode("ReduceMax", e.fresh(x+"_kprune_calib_ReduceMax"), []string{x}, []string{hi}, onnx.AttrInt("keepdims", 1)))
 		outs = append(outs, lo, hi)
 	}
-	cm := &onnx.ModelProto{IrVersion: p.m.IrVersion, OpsetImport: p.m.OpsetImport, Graph: ng, Functions: p.m.Functions}
 	sess, err := ort.NewSession(cm, ort.Options{IntraOpThreads: threads, Outputs: outs, SharedWeights: true})
 	if err != nil {
 		return nil, fmt.Errorf("calibration session: %w", err)

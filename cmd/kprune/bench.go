@@ -215,7 +215,7 @@ func describeForBench(path string, seq int) (*benchModel, error) {
 		} else {
 			bm.FLOPs, bm.Hidden, bm.HeadDim = cost.Encoder(enc), cost.Hidden, cost.HeadDim
 		}
-		bm.vocab = prune.VocabRows(m, enc)
+		bm.vocab = enc.VocabRows(m)
 	}
 	if bm.vocab == 0 {
 		bm.vocab = embeddingRows(m)

@@ -134,7 +134,7 @@ func measurePair(ctx context.Context, a, b *onnx.ModelProto, batch, seq, threads
 	vocab := 0
 	for _, m := range []*onnx.ModelProto{a, b} {
 		if enc, err := graph.Discover(m); err == nil {
-			if v := prune.VocabRows(m, enc); v > 0 && (vocab == 0 || v < vocab) {
+			if v := enc.VocabRows(m); v > 0 && (vocab == 0 || v < vocab) {
 				vocab = v
 			}
 		}

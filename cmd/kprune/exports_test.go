@@ -80,7 +80,7 @@ func TestExportsEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			dir := t.TempDir()
-			ids := idsFile(t, dir, prune.VocabRows(m, enc), 80)
+			ids := idsFile(t, dir, enc.VocabRows(m), 80)
 			var models [2][]byte
 			for i := range models {
 				o := filepath.Join(dir, fmt.Sprintf("p%d.onnx", i))

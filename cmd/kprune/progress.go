@@ -33,7 +33,7 @@ func (p *progressBar) update(pr prune.Progress) {
 		return
 	}
 	p.last = time.Now()
-	label := pr.Phase
+	label := string(pr.Phase)
 	if pr.Sublayer >= 0 {
 		kind := "MHA"
 		if pr.Sublayer%2 == 1 {

@@ -203,7 +203,7 @@ func optionUsageError(err error) error {
 
 // checkTokenizer verifies the tokenizer's vocabulary fits the model's embedding table.
 func checkTokenizer(tok *data.Tokenizer, m *onnx.ModelProto, enc *graph.Encoder) error {
-	rows := prune.VocabRows(m, enc)
+	rows := enc.VocabRows(m)
 	if rows == 0 || tok == nil {
 		return nil
 	}

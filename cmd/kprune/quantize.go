@@ -181,7 +181,7 @@ func measureLatency(ctx context.Context, models []sideModel, q *quantFlags, stde
 		bm := &benchModel{Path: sm.name, model: sm.m}
 		if std, enc, _, _, err := prune.Structure(sm.m); err == nil {
 			bm.std, bm.enc = std, enc
-			bm.vocab = prune.VocabRows(std, enc)
+			bm.vocab = enc.VocabRows(std)
 			if p := graph.MaxPositions(std, enc); p > 0 && seq > p {
 				seq = p
 			}

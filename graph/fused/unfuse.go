@@ -308,16 +308,8 @@ func (u *unfuser) build() *onnx.ModelProto {
 	for _, v := range src.GetInput() {
 		inputs[v.GetName()] = true
 	}
-	g := &onnx.GraphProto{
-		Node:                   u.out,
-		Name:                   src.Name,
-		SparseInitializer:      src.SparseInitializer,
-		DocString:              src.DocString,
-		Input:                  src.Input,
-		Output:                 src.Output,
-		QuantizationAnnotation: src.QuantizationAnnotation,
-		MetadataProps:          src.MetadataProps,
-	}
+	g := onnx.ShallowCopyGraph(src)
+	g.Node, g.Initializer, g.ValueInfo = u.out, nil, nil
 	for _, t := range append(append([]*onnx.TensorProto{}, src.GetInitializer()...), u.added...) {
 		// Initializers the original graph read elsewhere stay even if now unread (a later
 		// clean-up is not this package's business); those only fused nodes read go.
@@ -330,25 +322,9 @@ func (u *unfuser) build() *onnx.ModelProto {
 			g.ValueInfo = append(g.ValueInfo, v)
 		}
 	}
-	if unk := src.ProtoReflect().GetUnknown(); len(unk) > 0 {
-		g.ProtoReflect().SetUnknown(unk)
-	}
-	nm := &onnx.ModelProto{
-		IrVersion:       u.src.IrVersion,
-		OpsetImport:     u.opsets(),
-		ProducerName:    u.src.ProducerName,
-		ProducerVersion: u.src.ProducerVersion,
-		Domain:          u.src.Domain,
-		ModelVersion:    u.src.ModelVersion,
-		DocString:       u.src.DocString,
-		Graph:           g,
-		MetadataProps:   u.src.MetadataProps,
-		TrainingInfo:    u.src.TrainingInfo,
-		Functions:       u.src.Functions,
-	}
-	if unk := u.src.ProtoReflect().GetUnknown(); len(unk) > 0 {
-		nm.ProtoReflect().SetUnknown(unk)
-	}
+	nm := onnx.ShallowCopy(u.src)
+	nm.OpsetImport = u.opsets()
+	nm.Graph = g
 	return nm
 }
 
