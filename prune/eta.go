@@ -61,7 +61,7 @@ func (e *ETA) work(p Progress) (total, done float64) {
 		total += measure(s) + 2*e.sub[s]
 	}
 	switch {
-	case p.Phase == "teacher":
+	case p.Phase == PhaseTeacher:
 		return total, full * frac
 	case p.Sublayer < 0 || p.Sublayer >= len(e.sub):
 		return total, 0
@@ -71,9 +71,9 @@ func (e *ETA) work(p Progress) (total, done float64) {
 		done += measure(s) + 2*e.sub[s]
 	}
 	switch p.Phase {
-	case "measure":
+	case PhaseMeasure:
 		done += measure(p.Sublayer) * frac
-	case "advance":
+	case PhaseAdvance:
 		done += measure(p.Sublayer) + 2*e.sub[p.Sublayer]*frac
 	default: // between measurement and advance (search, tuning, rewrite)
 		done += measure(p.Sublayer)
@@ -84,7 +84,7 @@ func (e *ETA) work(p Progress) (total, done float64) {
 // Remaining returns the estimated time left after progress p, and false when too little work
 // is done to estimate (before the first batch). The estimate is rough early on and converges as
 // the run proceeds; a caller announcing a total up front should wait for the end of the
-// teacher pass (p.Phase "teacher" with Done == Total).
+// teacher pass (p.Phase PhaseTeacher with Done == Total).
 func (e *ETA) Remaining(p Progress) (time.Duration, bool) {
 	total, done := e.work(p)
 	if done <= 0 || total <= 0 {

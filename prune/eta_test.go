@@ -21,13 +21,13 @@ func TestETA(t *testing.T) {
 		p    Progress
 		done float64 // in units of f0
 	}{
-		{Progress{Phase: "teacher", Sublayer: -1, Done: 1, Total: 2}, 1.5},
-		{Progress{Phase: "teacher", Sublayer: -1, Done: 2, Total: 2}, 3},
-		{Progress{Phase: "measure", Sublayer: 0, Done: 1, Total: 3}, 6},
-		{Progress{Phase: "tune", Sublayer: 0}, 12},
-		{Progress{Phase: "advance", Sublayer: 0, Done: 2, Total: 2}, 14},
-		{Progress{Phase: "measure", Sublayer: 1, Done: 1, Total: 2}, 17},
-		{Progress{Phase: "advance", Sublayer: 1, Done: 2, Total: 2}, 24},
+		{Progress{Phase: PhaseTeacher, Sublayer: -1, Done: 1, Total: 2}, 1.5},
+		{Progress{Phase: PhaseTeacher, Sublayer: -1, Done: 2, Total: 2}, 3},
+		{Progress{Phase: PhaseMeasure, Sublayer: 0, Done: 1, Total: 3}, 6},
+		{Progress{Phase: PhaseTune, Sublayer: 0}, 12},
+		{Progress{Phase: PhaseAdvance, Sublayer: 0, Done: 2, Total: 2}, 14},
+		{Progress{Phase: PhaseMeasure, Sublayer: 1, Done: 1, Total: 2}, 17},
+		{Progress{Phase: PhaseAdvance, Sublayer: 1, Done: 2, Total: 2}, 24},
 	}
 	for _, tc := range tests {
 		total, done := e.work(tc.p)
@@ -37,11 +37,11 @@ func TestETA(t *testing.T) {
 	}
 	// 3 units in 30 s: 21 units left take 210 s.
 	clock = e.start.Add(30 * time.Second)
-	left, ok := e.Remaining(Progress{Phase: "teacher", Sublayer: -1, Done: 2, Total: 2})
+	left, ok := e.Remaining(Progress{Phase: PhaseTeacher, Sublayer: -1, Done: 2, Total: 2})
 	if !ok || left != 210*time.Second {
 		t.Fatalf("remaining %v %v, want 210s", left, ok)
 	}
-	if _, ok := e.Remaining(Progress{Phase: "teacher", Sublayer: -1, Done: 0, Total: 2}); ok {
+	if _, ok := e.Remaining(Progress{Phase: PhaseTeacher, Sublayer: -1, Done: 0, Total: 2}); ok {
 		t.Fatal("an estimate before any work is done")
 	}
 }
