@@ -282,7 +282,7 @@ func (d *disc) headCount(qOut int, qHead, all []*onnx.NodeProto) (int, int, erro
 		if heads == 0 {
 			heads, hd = h, w
 		} else if h != heads || w != hd {
-			return 0, 0, fmt.Errorf("Reshape node %q splits into %d heads of width %d, another path into %d of width %d", r.GetName(), h, w, heads, hd)
+			return 0, 0, fmt.Errorf("the Reshape node %q splits into %d heads of width %d, another path into %d of width %d", r.GetName(), h, w, heads, hd)
 		}
 	}
 	if heads == 0 {

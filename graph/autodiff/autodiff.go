@@ -73,7 +73,6 @@ type builder struct {
 	// from a graph input ("" when no input has it).
 	syms map[string]string
 	prod map[string]*onnx.NodeProto
-	n    int
 	err  error
 }
 
@@ -446,11 +445,6 @@ func (b *builder) constF(elem onnx.TensorProto_DataType, v float64) string {
 // constI returns a 1-D int64 constant.
 func (b *builder) constI(vals ...int64) string {
 	return b.constInt(false, vals)
-}
-
-// scalarI returns a 0-D int64 constant.
-func (b *builder) scalarI(v int64) string {
-	return b.constInt(true, []int64{v})
 }
 
 func (b *builder) constInt(scalar bool, vals []int64) string {
