@@ -113,7 +113,7 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 		return nil, nil, err
 	}
 	if len(d.lns) == 0 {
-		return nil, nil, errors.New("no LayerNorm found (neither a LayerNormalization node nor the ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add decomposition): this is not a post-LN BERT-family encoder")
+		return nil, nil, notEncoder("no LayerNorm found (neither a LayerNormalization node nor the ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add decomposition): this is not a post-LN BERT-family encoder")
 	}
 	// The residual input each LayerNorm closes, if any.
 	type res struct {
@@ -137,7 +137,7 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 		var r, y string
 		switch {
 		case d.by[a] != nil && d.by[b] != nil:
-			return nil, nil, fmt.Errorf("the input of LayerNorm %s is Add node %q of two LayerNorm outputs (%q and %q): expected Add(residual, sublayer output)", d.lnName(ln), n.GetName(), a, b)
+			return nil, nil, unsupported(n, "the input of LayerNorm %s is Add node %q of two LayerNorm outputs (%q and %q): expected Add(residual, sublayer output)", d.lnName(ln), n.GetName(), a, b)
 		case d.by[a] != nil:
 			r, y = a, n.GetInput()[1]
 		case d.by[b] != nil:
@@ -203,7 +203,7 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 	}
 	if x0 == "" {
 		ln := d.lns[0]
-		return nil, nil, fmt.Errorf("no encoder layer found: no LayerNorm output (e.g. %q of LayerNorm %s) feeds a residual Add closed by another LayerNorm; expected embeddings -> LayerNorm -> [attention, Add, LayerNorm, feed-forward, Add, LayerNorm] per layer", ln.Output, d.lnName(ln))
+		return nil, nil, notEncoder("no encoder layer found: no LayerNorm output (e.g. %q of LayerNorm %s) feeds a residual Add closed by another LayerNorm; expected embeddings -> LayerNorm -> [attention, Add, LayerNorm, feed-forward, Add, LayerNorm] per layer", ln.Output, d.lnName(ln))
 	}
 	chain := []*lnMatch{}
 	onChain := map[*lnMatch]bool{}
@@ -244,7 +244,7 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 		}
 	}
 	if len(chain) == 0 {
-		return nil, nil, fmt.Errorf("no encoder layer found after %q", x0)
+		return nil, nil, notEncoder("no encoder layer found after %q", x0)
 	}
 	if len(chain)%2 != 0 {
 		return nil, nil, fmt.Errorf("found %d residual sublayers after the embeddings: expected pairs of attention and feed-forward sublayers (the last LayerNorm is %s)", len(chain), d.lnName(chain[len(chain)-1]))

@@ -336,7 +336,7 @@ func Prune(m *onnx.ModelProto, enc *Encoder, plan Plan, opts PruneOptions) (_ *o
 				pos += t.Rank
 			}
 			if pos >= 0 && pos < t.Rank && t.Dims[pos] >= 0 && t.Dims[pos] != c.want {
-				return nil, nil, fmt.Errorf("prune: Reshape node %q produces %s after the rewrite, expected %d at axis %d; its target shape is computed in a way kprune cannot rewrite", c.r.GetName(), shapeString(t), c.want, pos)
+				return nil, nil, fmt.Errorf("prune: %w", unsupported(c.r, "Reshape node %q produces %s after the rewrite, expected %d at axis %d; its target shape is computed in a way kprune cannot rewrite", c.r.GetName(), shapeString(t), c.want, pos))
 			}
 		}
 	}
@@ -529,7 +529,7 @@ func (e *editor) rewriteShape(d *disc, t string, k, pos int, v int64, user *onnx
 	}
 	// Generic patch: Concat(Slice(t, 0, pos), [v], Slice(t, pos+1, k)).
 	if onnx.Opset(e.src) != 0 && onnx.Opset(e.src) < 10 {
-		return "", false, fmt.Errorf("reshape node %q: its target shape %q is computed at run time and opset %d has no Slice with inputs to patch it; export at opset 11 or newer", user.GetName(), t, onnx.Opset(e.src))
+		return "", false, unsupported(user, "reshape node %q: its target shape %q is computed at run time and opset %d has no Slice with inputs to patch it; export at opset 11 or newer", user.GetName(), t, onnx.Opset(e.src))
 	}
 	var nodes []*onnx.NodeProto
 	var parts []string
