@@ -314,7 +314,7 @@ func readDelimited(br *bufio.Reader, lim *lineLimitReader, ds *Dataset, opts Rea
 		next = func() ([]string, int, error) {
 			for {
 				s, err := br.ReadString('\n')
-				if ie, ok := asInputError(err); ok {
+				if ie, ok := asDataError(err); ok {
 					return nil, 0, ie
 				}
 				if s == "" && err != nil {
@@ -351,7 +351,7 @@ func readDelimited(br *bufio.Reader, lim *lineLimitReader, ds *Dataset, opts Rea
 	hasHeader := opts.Header == HeaderYes || (opts.Header == HeaderAuto && opts.Format == FormatTSV)
 	first, firstLine, err := next()
 	if errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: empty file", name)
+		return nil, badData(name, 0, "empty file")
 	}
 	if err != nil {
 		return nil, err
@@ -364,7 +364,7 @@ func readDelimited(br *bufio.Reader, lim *lineLimitReader, ds *Dataset, opts Rea
 		header, pending = first, nil
 		for i, h := range header {
 			if !isValidUTF8(h) {
-				return nil, fmt.Errorf("%s:%d: the header is not UTF-8 text (is this a %s file?)", name, firstLine, opts.Format)
+				return nil, badData(name, firstLine, "the header is not UTF-8 text (is this a %s file?)", opts.Format)
 			}
 			header[i] = strings.TrimSpace(h)
 		}
@@ -379,7 +379,7 @@ func readDelimited(br *bufio.Reader, lim *lineLimitReader, ds *Dataset, opts Rea
 		}
 		if i, err := strconv.Atoi(spec); err == nil {
 			if i < 0 || i >= nFields {
-				return 0, "", fmt.Errorf("%s: %s column %d out of range: the file has %d columns", name, role, i, nFields)
+				return 0, "", badData(name, 0, "%s column %d out of range: the file has %d columns", role, i, nFields)
 			}
 			if header != nil {
 				return i, header[i], nil
@@ -387,16 +387,16 @@ func readDelimited(br *bufio.Reader, lim *lineLimitReader, ds *Dataset, opts Rea
 			return i, "#" + spec, nil
 		}
 		if header == nil {
-			return 0, "", fmt.Errorf("%s: %s column %s: the file has no header, select columns by 0-based index", name, role, QuotePrefix(spec))
+			return 0, "", badData(name, 0, "%s column %s: the file has no header, select columns by 0-based index", role, QuotePrefix(spec))
 		}
-		return 0, "", fmt.Errorf("%s: %s column %s not in the header (%s)", name, role, QuotePrefix(spec), quoteList(header))
+		return 0, "", badData(name, 0, "%s column %s not in the header (%s)", role, QuotePrefix(spec), quoteList(header))
 	}
 	textSpecs := opts.TextColumns
 	if len(textSpecs) == 0 {
 		if header != nil {
 			textSpecs = defaultTextColumns(func(s string) bool { return slices.Contains(header, s) })
 			if textSpecs == nil {
-				return nil, fmt.Errorf("%s: no known text column in the header (%s); select the text columns", name, quoteList(header))
+				return nil, badData(name, 0, "no known text column in the header (%s); select the text columns", quoteList(header))
 			}
 		} else if nFields >= 3 {
 			textSpecs = []string{"0", "1"}
@@ -433,7 +433,7 @@ func readDelimited(br *bufio.Reader, lim *lineLimitReader, ds *Dataset, opts Rea
 			labelIdx, ds.LabelColumn = nFields-1, "#"+strconv.Itoa(nFields-1)
 		}
 		if labelIdx >= 0 && slices.Contains(textIdx, labelIdx) {
-			return nil, fmt.Errorf("%s: column %s is both a text and the label column", name, QuotePrefix(ds.LabelColumn))
+			return nil, badData(name, 0, "column %s is both a text and the label column", QuotePrefix(ds.LabelColumn))
 		}
 	}
 
@@ -456,12 +456,12 @@ func readDelimited(br *bufio.Reader, lim *lineLimitReader, ds *Dataset, opts Rea
 			if header == nil {
 				what = "the first row"
 			}
-			return nil, fmt.Errorf("%s:%d: row has %d fields, %s has %d", name, line, len(fields), what, nFields)
+			return nil, badData(name, line, "row has %d fields, %s has %d", len(fields), what, nFields)
 		}
 		rec := Record{Line: line, Label: -1, Score: math.NaN(), Text: make([]string, len(textIdx))}
 		for k, i := range textIdx {
 			if !isValidUTF8(fields[i]) {
-				return nil, fmt.Errorf("%s:%d: invalid UTF-8 in column %s (convert the file to UTF-8)", name, line, QuotePrefix(ds.TextColumns[k]))
+				return nil, badData(name, line, "invalid UTF-8 in column %s (convert the file to UTF-8)", QuotePrefix(ds.TextColumns[k]))
 			}
 			rec.Text[k] = fields[i]
 		}
@@ -471,7 +471,7 @@ func readDelimited(br *bufio.Reader, lim *lineLimitReader, ds *Dataset, opts Rea
 		}
 	}
 	if len(ds.Records) == 0 {
-		return nil, fmt.Errorf("%s: no records after the header", name)
+		return nil, badData(name, 0, "no records after the header")
 	}
 	return raws, nil
 }
@@ -482,19 +482,18 @@ func resolveLabels(ds *Dataset, raws []rawLabel, opts ReadOptions) error {
 		ds.Labels, ds.LabelColumn = LabelNone, ""
 		return nil
 	}
-	at := func(i int) string { return fmt.Sprintf("%s:%d", ds.Source, ds.Records[i].Line) }
 	for i, r := range raws {
 		if r.s == "" {
-			return fmt.Errorf("%s: empty label", at(i))
+			return badData(ds.Source, ds.Records[i].Line, "empty label")
 		}
 	}
 	parseNum := func(i int) (float64, error) {
 		if raws[i].quoted {
-			return 0, fmt.Errorf("%s: bad label %s: expected a number", at(i), QuotePrefix(raws[i].s))
+			return 0, badData(ds.Source, ds.Records[i].Line, "bad label %s: expected a number", QuotePrefix(raws[i].s))
 		}
 		v, err := strconv.ParseFloat(raws[i].s, 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-			return 0, fmt.Errorf("%s: bad label %s: expected a number", at(i), QuotePrefix(raws[i].s))
+			return 0, badData(ds.Source, ds.Records[i].Line, "bad label %s: expected a number", QuotePrefix(raws[i].s))
 		}
 		return v, nil
 	}
@@ -520,7 +519,7 @@ func resolveLabels(ds *Dataset, raws []rawLabel, opts ReadOptions) error {
 		for i, r := range raws {
 			id, ok := ids[r.s]
 			if !ok {
-				return fmt.Errorf("%s: bad label %s: not one of %s", at(i), QuotePrefix(r.s), quoteList(opts.LabelNames))
+				return badData(ds.Source, ds.Records[i].Line, "bad label %s: not one of %s", QuotePrefix(r.s), quoteList(opts.LabelNames))
 			}
 			ds.Records[i].Label = id
 		}
@@ -541,7 +540,7 @@ func resolveLabels(ds *Dataset, raws []rawLabel, opts ReadOptions) error {
 			if _, err := strconv.Atoi(raws[i].s); err != nil {
 				integral = false
 				if opts.Labels == LabelClass {
-					return fmt.Errorf("%s: bad label %s: class labels must be integers", at(i), QuotePrefix(raws[i].s))
+					return badData(ds.Source, ds.Records[i].Line, "bad label %s: class labels must be integers", QuotePrefix(raws[i].s))
 				}
 			}
 		}
@@ -554,7 +553,7 @@ func resolveLabels(ds *Dataset, raws []rawLabel, opts ReadOptions) error {
 		}
 		for i, v := range vals {
 			if v < 0 || v >= 1<<31 {
-				return fmt.Errorf("%s: bad label %s: class ids must be non-negative", at(i), QuotePrefix(raws[i].s))
+				return badData(ds.Source, ds.Records[i].Line, "bad label %s: class ids must be non-negative", QuotePrefix(raws[i].s))
 			}
 			ds.Records[i].Label = int(v)
 			ds.NumClasses = max(ds.NumClasses, int(v)+1)
