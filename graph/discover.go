@@ -54,10 +54,12 @@ func newDisc(m *onnx.ModelProto) (*disc, error) {
 // follows the last hidden state is the head (see HeadKind), pooled sentence embeddings included.
 //
 // A graph that is not such an encoder, or uses a pattern Discover does not understand, gives an
-// error naming the node or tensor and what was expected. Models kprune cannot prune are refused
-// first with ErrQuantized or ErrUnsupportedModel (quantized, float16, DeBERTa, ALBERT), and graphs
-// with onnxruntime's com.microsoft operators with ErrFused: turn them back into standard ONNX
-// with graph/fused.Unfuse (or prune.Standardize) first.
+// error naming the node or tensor and what was expected: one matching ErrNotEncoder when there is
+// no encoder chain at all, an *UnsupportedError for many nodes in a form Discover does not
+// handle. Models kprune cannot prune are refused first with ErrQuantized or ErrUnsupportedModel
+// (quantized, float16, DeBERTa, ALBERT), and graphs with onnxruntime's com.microsoft operators
+// with ErrFused: turn them back into standard ONNX with graph/fused.Unfuse (or
+// prune.Standardize) first.
 func Discover(m *onnx.ModelProto) (enc *Encoder, err error) {
 	defer recoverErr("discover", &err)
 	d, err := newDisc(m)
