@@ -10,9 +10,10 @@ export PATH := $(PATH):/usr/local/go/bin
 demo: ort build
 	./bin/kprune demo
 
-## test: run the whole test suite
+## test: run the whole test suite (after go vet and staticcheck, a tool dependency in go.mod)
 test: ort
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 	$(GO) test -count=1 -timeout 40m ./...
 
 ## ort: install the onnxruntime shared library into .ort/ (idempotent)

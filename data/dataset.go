@@ -308,135 +308,188 @@ func defaultTextColumns(has func(string) bool) []string {
 // under br, which bounds CSV records too.
 func readDelimited(br *bufio.Reader, lim *lineLimitReader, ds *Dataset, opts ReadOptions) ([]rawLabel, error) {
 	name := ds.Source
-	var next func() ([]string, int, error) // fields, line, error (io.EOF at end)
+	var next rowReader
 	if opts.Format == FormatTSV {
-		line := 0
-		next = func() ([]string, int, error) {
-			for {
-				s, err := br.ReadString('\n')
-				if ie, ok := asInputError(err); ok {
-					return nil, 0, ie
-				}
-				if s == "" && err != nil {
-					if errors.Is(err, io.EOF) {
-						return nil, 0, io.EOF
-					}
-					return nil, 0, fmt.Errorf("%s: %w", name, err)
-				}
-				line++
-				s = strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
-				if s == "" {
-					continue
-				}
-				return strings.Split(s, "\t"), line, nil
-			}
-		}
+		next = tsvRows(br, name)
 	} else {
-		cr := newCSVReader(br)
-		lim.recordMax = lim.max + recordSlack
-		next = func() ([]string, int, error) {
-			rec, err := cr.Read()
-			if err != nil {
-				if errors.Is(err, io.EOF) {
-					return nil, 0, io.EOF
-				}
-				return nil, 0, csvError(name, err)
-			}
-			line, _ := cr.FieldPos(0)
-			lim.record(line)
-			return rec, line, nil
-		}
+		next = csvRows(br, lim, name)
 	}
-
 	hasHeader := opts.Header == HeaderYes || (opts.Header == HeaderAuto && opts.Format == FormatTSV)
 	first, firstLine, err := next()
 	if errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: empty file", name)
+		return nil, badData(name, 0, "empty file")
 	}
 	if err != nil {
 		return nil, err
 	}
-	nFields := len(first)
-	var header []string
+	cols := &columns{file: name, nFields: len(first)}
 	pending := first // first data row, when there is no header
-	pendingLine := firstLine
 	if hasHeader {
-		header, pending = first, nil
-		for i, h := range header {
-			if !isValidUTF8(h) {
-				return nil, fmt.Errorf("%s:%d: the header is not UTF-8 text (is this a %s file?)", name, firstLine, opts.Format)
-			}
-			header[i] = strings.TrimSpace(h)
+		if err := cols.setHeader(first, firstLine, opts.Format); err != nil {
+			return nil, err
 		}
+		pending = nil
 	}
+	if err := cols.selectText(ds, opts); err != nil {
+		return nil, err
+	}
+	if err := cols.selectLabel(ds, opts); err != nil {
+		return nil, err
+	}
+	return cols.readRows(next, pending, firstLine, ds)
+}
 
-	// Resolve columns.
-	col := func(spec, role string) (int, string, error) {
-		if header != nil {
-			if i := slices.Index(header, spec); i >= 0 {
-				return i, spec, nil
+// rowReader returns the next row's fields and line, or io.EOF at the end.
+type rowReader func() ([]string, int, error)
+
+// tsvRows reads tab-separated rows from br, skipping blank lines.
+func tsvRows(br *bufio.Reader, name string) rowReader {
+	line := 0
+	return func() ([]string, int, error) {
+		for {
+			s, err := br.ReadString('\n')
+			if de, ok := asDataError(err); ok {
+				return nil, 0, de
 			}
-		}
-		if i, err := strconv.Atoi(spec); err == nil {
-			if i < 0 || i >= nFields {
-				return 0, "", fmt.Errorf("%s: %s column %d out of range: the file has %d columns", name, role, i, nFields)
+			if s == "" && err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil, 0, io.EOF
+				}
+				return nil, 0, fmt.Errorf("%s: %w", name, err)
 			}
-			if header != nil {
-				return i, header[i], nil
+			line++
+			s = strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
+			if s == "" {
+				continue
 			}
-			return i, "#" + spec, nil
+			return strings.Split(s, "\t"), line, nil
 		}
-		if header == nil {
-			return 0, "", fmt.Errorf("%s: %s column %s: the file has no header, select columns by 0-based index", name, role, QuotePrefix(spec))
-		}
-		return 0, "", fmt.Errorf("%s: %s column %s not in the header (%s)", name, role, QuotePrefix(spec), quoteList(header))
 	}
+}
+
+// csvRows reads RFC 4180 records from br; lim, the reader under br, bounds each record.
+func csvRows(br *bufio.Reader, lim *lineLimitReader, name string) rowReader {
+	cr := newCSVReader(br)
+	lim.recordMax = lim.max + recordSlack
+	return func() ([]string, int, error) {
+		rec, err := cr.Read()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, 0, io.EOF
+			}
+			return nil, 0, csvError(name, err)
+		}
+		line, _ := cr.FieldPos(0)
+		lim.record(line)
+		return rec, line, nil
+	}
+}
+
+// columns is the layout of a delimited file: its header (nil without) and field count, and the
+// columns selected as text and label.
+type columns struct {
+	file     string
+	header   []string
+	nFields  int
+	textIdx  []int
+	labelIdx int // -1: no label column
+}
+
+// setHeader takes row (read at line) as the header, its names trimmed.
+func (c *columns) setHeader(row []string, line int, format Format) error {
+	for i, h := range row {
+		if !isValidUTF8(h) {
+			return badData(c.file, line, "the header is not UTF-8 text (is this a %s file?)", format)
+		}
+		row[i] = strings.TrimSpace(h)
+	}
+	c.header = row
+	return nil
+}
+
+// col resolves a column given by header name or 0-based index (role names it in errors) to its
+// index and the name it goes by ("#i" without a header).
+func (c *columns) col(spec, role string) (int, string, error) {
+	if c.header != nil {
+		if i := slices.Index(c.header, spec); i >= 0 {
+			return i, spec, nil
+		}
+	}
+	if i, err := strconv.Atoi(spec); err == nil {
+		if i < 0 || i >= c.nFields {
+			return 0, "", badData(c.file, 0, "%s column %d out of range: the file has %d columns", role, i, c.nFields)
+		}
+		if c.header != nil {
+			return i, c.header[i], nil
+		}
+		return i, "#" + spec, nil
+	}
+	if c.header == nil {
+		return 0, "", badData(c.file, 0, "%s column %s: the file has no header, select columns by 0-based index", role, QuotePrefix(spec))
+	}
+	return 0, "", badData(c.file, 0, "%s column %s not in the header (%s)", role, QuotePrefix(spec), quoteList(c.header))
+}
+
+// selectText selects the text columns: opts.TextColumns, else the GLUE-convention names in the
+// header, else the first one (two with three columns or more) without a header.
+func (c *columns) selectText(ds *Dataset, opts ReadOptions) error {
 	textSpecs := opts.TextColumns
 	if len(textSpecs) == 0 {
-		if header != nil {
-			textSpecs = defaultTextColumns(func(s string) bool { return slices.Contains(header, s) })
+		if c.header != nil {
+			textSpecs = defaultTextColumns(func(s string) bool { return slices.Contains(c.header, s) })
 			if textSpecs == nil {
-				return nil, fmt.Errorf("%s: no known text column in the header (%s); select the text columns", name, quoteList(header))
+				return badData(c.file, 0, "no known text column in the header (%s); select the text columns", quoteList(c.header))
 			}
-		} else if nFields >= 3 {
+		} else if c.nFields >= 3 {
 			textSpecs = []string{"0", "1"}
 		} else {
 			textSpecs = []string{"0"}
 		}
 	}
-	var textIdx []int
 	for _, spec := range textSpecs {
-		i, n, err := col(spec, "text")
+		i, n, err := c.col(spec, "text")
 		if err != nil {
-			return nil, err
+			return err
 		}
-		textIdx = append(textIdx, i)
+		c.textIdx = append(c.textIdx, i)
 		ds.TextColumns = append(ds.TextColumns, n)
 	}
-	labelIdx := -1
-	if opts.Labels != LabelNone && opts.LabelColumn != NoColumn {
-		switch {
-		case opts.LabelColumn != "":
-			i, n, err := col(opts.LabelColumn, "label")
-			if err != nil {
-				return nil, err
-			}
-			labelIdx, ds.LabelColumn = i, n
-		case header != nil:
-			for _, l := range defaultLabelColumns {
-				if i := slices.Index(header, l); i >= 0 && !slices.Contains(textIdx, i) {
-					labelIdx, ds.LabelColumn = i, l
-					break
-				}
-			}
-		case nFields > len(textIdx) && !slices.Contains(textIdx, nFields-1):
-			labelIdx, ds.LabelColumn = nFields-1, "#"+strconv.Itoa(nFields-1)
-		}
-		if labelIdx >= 0 && slices.Contains(textIdx, labelIdx) {
-			return nil, fmt.Errorf("%s: column %s is both a text and the label column", name, QuotePrefix(ds.LabelColumn))
-		}
-	}
+	return nil
+}
 
+// selectLabel selects the label column, if any: opts.LabelColumn, else a conventional name in
+// the header, else the last column without a header when it is not a text column.
+func (c *columns) selectLabel(ds *Dataset, opts ReadOptions) error {
+	c.labelIdx = -1
+	if opts.Labels == LabelNone || opts.LabelColumn == NoColumn {
+		return nil
+	}
+	switch {
+	case opts.LabelColumn != "":
+		i, n, err := c.col(opts.LabelColumn, "label")
+		if err != nil {
+			return err
+		}
+		c.labelIdx, ds.LabelColumn = i, n
+	case c.header != nil:
+		for _, l := range defaultLabelColumns {
+			if i := slices.Index(c.header, l); i >= 0 && !slices.Contains(c.textIdx, i) {
+				c.labelIdx, ds.LabelColumn = i, l
+				break
+			}
+		}
+	case c.nFields > len(c.textIdx) && !slices.Contains(c.textIdx, c.nFields-1):
+		c.labelIdx, ds.LabelColumn = c.nFields-1, "#"+strconv.Itoa(c.nFields-1)
+	}
+	if c.labelIdx >= 0 && slices.Contains(c.textIdx, c.labelIdx) {
+		return badData(c.file, 0, "column %s is both a text and the label column", QuotePrefix(ds.LabelColumn))
+	}
+	return nil
+}
+
+// readRows reads the data rows into ds (pending, at pendingLine, first when it is not nil) and
+// returns their raw labels.
+func (c *columns) readRows(next rowReader, pending []string, pendingLine int, ds *Dataset) ([]rawLabel, error) {
 	var raws []rawLabel
 	for {
 		fields, line := pending, pendingLine
@@ -451,27 +504,27 @@ func readDelimited(br *bufio.Reader, lim *lineLimitReader, ds *Dataset, opts Rea
 			}
 		}
 		pending = nil
-		if len(fields) != nFields {
+		if len(fields) != c.nFields {
 			what := "the header"
-			if header == nil {
+			if c.header == nil {
 				what = "the first row"
 			}
-			return nil, fmt.Errorf("%s:%d: row has %d fields, %s has %d", name, line, len(fields), what, nFields)
+			return nil, badData(c.file, line, "row has %d fields, %s has %d", len(fields), what, c.nFields)
 		}
-		rec := Record{Line: line, Label: -1, Score: math.NaN(), Text: make([]string, len(textIdx))}
-		for k, i := range textIdx {
+		rec := Record{Line: line, Label: -1, Score: math.NaN(), Text: make([]string, len(c.textIdx))}
+		for k, i := range c.textIdx {
 			if !isValidUTF8(fields[i]) {
-				return nil, fmt.Errorf("%s:%d: invalid UTF-8 in column %s (convert the file to UTF-8)", name, line, QuotePrefix(ds.TextColumns[k]))
+				return nil, badData(c.file, line, "invalid UTF-8 in column %s (convert the file to UTF-8)", QuotePrefix(ds.TextColumns[k]))
 			}
 			rec.Text[k] = fields[i]
 		}
 		ds.Records = append(ds.Records, rec)
-		if labelIdx >= 0 {
-			raws = append(raws, rawLabel{s: strings.TrimSpace(fields[labelIdx])})
+		if c.labelIdx >= 0 {
+			raws = append(raws, rawLabel{s: strings.TrimSpace(fields[c.labelIdx])})
 		}
 	}
 	if len(ds.Records) == 0 {
-		return nil, fmt.Errorf("%s: no records after the header", name)
+		return nil, badData(c.file, 0, "no records after the header")
 	}
 	return raws, nil
 }
@@ -482,19 +535,18 @@ func resolveLabels(ds *Dataset, raws []rawLabel, opts ReadOptions) error {
 		ds.Labels, ds.LabelColumn = LabelNone, ""
 		return nil
 	}
-	at := func(i int) string { return fmt.Sprintf("%s:%d", ds.Source, ds.Records[i].Line) }
 	for i, r := range raws {
 		if r.s == "" {
-			return fmt.Errorf("%s: empty label", at(i))
+			return badData(ds.Source, ds.Records[i].Line, "empty label")
 		}
 	}
 	parseNum := func(i int) (float64, error) {
 		if raws[i].quoted {
-			return 0, fmt.Errorf("%s: bad label %s: expected a number", at(i), QuotePrefix(raws[i].s))
+			return 0, badData(ds.Source, ds.Records[i].Line, "bad label %s: expected a number", QuotePrefix(raws[i].s))
 		}
 		v, err := strconv.ParseFloat(raws[i].s, 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-			return 0, fmt.Errorf("%s: bad label %s: expected a number", at(i), QuotePrefix(raws[i].s))
+			return 0, badData(ds.Source, ds.Records[i].Line, "bad label %s: expected a number", QuotePrefix(raws[i].s))
 		}
 		return v, nil
 	}
@@ -520,7 +572,7 @@ func resolveLabels(ds *Dataset, raws []rawLabel, opts ReadOptions) error {
 		for i, r := range raws {
 			id, ok := ids[r.s]
 			if !ok {
-				return fmt.Errorf("%s: bad label %s: not one of %s", at(i), QuotePrefix(r.s), quoteList(opts.LabelNames))
+				return badData(ds.Source, ds.Records[i].Line, "bad label %s: not one of %s", QuotePrefix(r.s), quoteList(opts.LabelNames))
 			}
 			ds.Records[i].Label = id
 		}
@@ -541,7 +593,7 @@ func resolveLabels(ds *Dataset, raws []rawLabel, opts ReadOptions) error {
 			if _, err := strconv.Atoi(raws[i].s); err != nil {
 				integral = false
 				if opts.Labels == LabelClass {
-					return fmt.Errorf("%s: bad label %s: class labels must be integers", at(i), QuotePrefix(raws[i].s))
+					return badData(ds.Source, ds.Records[i].Line, "bad label %s: class labels must be integers", QuotePrefix(raws[i].s))
 				}
 			}
 		}
@@ -554,7 +606,7 @@ func resolveLabels(ds *Dataset, raws []rawLabel, opts ReadOptions) error {
 		}
 		for i, v := range vals {
 			if v < 0 || v >= 1<<31 {
-				return fmt.Errorf("%s: bad label %s: class ids must be non-negative", at(i), QuotePrefix(raws[i].s))
+				return badData(ds.Source, ds.Records[i].Line, "bad label %s: class ids must be non-negative", QuotePrefix(raws[i].s))
 			}
 			ds.Records[i].Label = int(v)
 			ds.NumClasses = max(ds.NumClasses, int(v)+1)

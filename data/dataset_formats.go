@@ -25,15 +25,15 @@ func newCSVReader(r io.Reader) *csv.Reader {
 
 // csvError turns an encoding/csv error into a "FILE:LINE: ..." error.
 func csvError(name string, err error) error {
-	if ie, ok := asInputError(err); ok {
+	if ie, ok := asDataError(err); ok {
 		return ie
 	}
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		if pe.Line != pe.StartLine {
-			return fmt.Errorf("%s:%d: malformed CSV record (error at line %d, column %d): %w", name, pe.StartLine, pe.Line, pe.Column, pe.Err)
+			return badData(name, pe.StartLine, "malformed CSV record (error at line %d, column %d): %w", pe.Line, pe.Column, pe.Err)
 		}
-		return fmt.Errorf("%s:%d: malformed CSV record (column %d): %w", name, pe.StartLine, pe.Column, pe.Err)
+		return badData(name, pe.StartLine, "malformed CSV record (column %d): %w", pe.Column, pe.Err)
 	}
 	return fmt.Errorf("%s: %w", name, err)
 }
@@ -54,7 +54,7 @@ func readJSONL(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, err
 	)
 	for {
 		s, err := br.ReadString('\n')
-		if ie, ok := asInputError(err); ok {
+		if ie, ok := asDataError(err); ok {
 			return nil, ie
 		}
 		if s == "" && err != nil {
@@ -70,10 +70,10 @@ func readJSONL(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, err
 		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(s), &obj); err != nil {
-			return nil, fmt.Errorf("%s:%d: invalid JSON line: %s", name, line, shortError(err))
+			return nil, badData(name, line, "invalid JSON line: %s", shortError(err))
 		}
 		if obj == nil {
-			return nil, fmt.Errorf("%s:%d: expected a JSON object, got null", name, line)
+			return nil, badData(name, line, "expected a JSON object, got null")
 		}
 		if !decided {
 			decided = true
@@ -82,7 +82,7 @@ func readJSONL(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, err
 			case len(opts.TextColumns) > 0:
 				for _, c := range opts.TextColumns {
 					if _, err := strconv.Atoi(c); err == nil && !has(c) {
-						return nil, fmt.Errorf("%s:%d: text column %s: select JSONL fields by name, not index", name, line, QuotePrefix(c))
+						return nil, badData(name, line, "text column %s: select JSONL fields by name, not index", QuotePrefix(c))
 					}
 				}
 				textFields = opts.TextColumns
@@ -96,7 +96,7 @@ func readJSONL(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, err
 						keys = append(keys, k)
 					}
 					sort.Strings(keys)
-					return nil, fmt.Errorf("%s:%d: no known text field (have %s); select the text fields", name, line, quoteList(keys))
+					return nil, badData(name, line, "no known text field (have %s); select the text fields", quoteList(keys))
 				}
 			}
 			if opts.Labels != LabelNone && opts.LabelColumn != NoColumn {
@@ -111,7 +111,7 @@ func readJSONL(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, err
 					}
 				}
 				if slices.Contains(textFields, labelField) {
-					return nil, fmt.Errorf("%s: field %s is both a text and the label field", name, QuotePrefix(labelField))
+					return nil, badData(name, 0, "field %s is both a text and the label field", QuotePrefix(labelField))
 				}
 			}
 			ds.TextColumns = slices.Clone(textFields)
@@ -121,43 +121,43 @@ func readJSONL(br *bufio.Reader, ds *Dataset, opts ReadOptions) ([]rawLabel, err
 		rec := Record{Line: line, Label: -1, Score: math.NaN()}
 		if pretok {
 			if err := parsePretokenized(obj, &rec); err != nil {
-				return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+				return nil, &DataError{File: name, Line: line, Err: err}
 			}
 		} else {
 			rec.Text = make([]string, len(textFields))
 			for k, f := range textFields {
 				raw, ok := obj[f]
 				if !ok {
-					return nil, fmt.Errorf("%s:%d: missing text field %s", name, line, QuotePrefix(f))
+					return nil, badData(name, line, "missing text field %s", QuotePrefix(f))
 				}
 				if err := json.Unmarshal(raw, &rec.Text[k]); err != nil || isNull(raw) {
-					return nil, fmt.Errorf("%s:%d: field %s is not a string", name, line, QuotePrefix(f))
+					return nil, badData(name, line, "field %s is not a string", QuotePrefix(f))
 				}
 			}
 		}
 		if labelField != "" {
 			raw, ok := obj[labelField]
 			if !ok || isNull(raw) {
-				return nil, fmt.Errorf("%s:%d: missing label field %s", name, line, QuotePrefix(labelField))
+				return nil, badData(name, line, "missing label field %s", QuotePrefix(labelField))
 			}
 			var rl rawLabel
 			switch raw[0] {
 			case '"':
 				if err := json.Unmarshal(raw, &rl.s); err != nil {
-					return nil, fmt.Errorf("%s:%d: label: %s", name, line, shortError(err))
+					return nil, badData(name, line, "label: %s", shortError(err))
 				}
 				rl.s, rl.quoted = strings.TrimSpace(rl.s), true
 			case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 				rl.s = string(raw)
 			default:
-				return nil, fmt.Errorf("%s:%d: label field %s must be a number or a string", name, line, QuotePrefix(labelField))
+				return nil, badData(name, line, "label field %s must be a number or a string", QuotePrefix(labelField))
 			}
 			raws = append(raws, rl)
 		}
 		ds.Records = append(ds.Records, rec)
 	}
 	if !decided {
-		return nil, fmt.Errorf("%s: empty file", name)
+		return nil, badData(name, 0, "empty file")
 	}
 	return raws, nil
 }

@@ -1,10 +1,12 @@
 package data
 
 import (
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -165,7 +167,12 @@ func TestReadDatasetErrors(t *testing.T) {
 		{"pretok bad ids", "p.jsonl", "{\"input_ids\":[1,2.5]}\n", ReadOptions{}, `:1: field "input_ids" must be an array of int32`},
 		{"pretok empty", "p.jsonl", "{\"input_ids\":[]}\n", ReadOptions{}, ":1: missing or empty input_ids"},
 		{"pretok negative", "p.jsonl", "{\"input_ids\":[101,-4,102]}\n", ReadOptions{}, `:1: field "input_ids" has negative value -4`},
+		{"binary data", "b.tsv", "sentence\tlabel\nx\x00y\t1\n", ReadOptions{}, ":2: binary data"},
+		{"huge line", "h.tsv", "sentence\tlabel\n" + strings.Repeat("x", 100) + "\t1\n", ReadOptions{MaxLineBytes: 64}, ":2: line longer than 64 bytes"},
 	}
+	// Every error about the file's content is a *DataError (errors.Is ErrBadData) whose line is
+	// the one in the message; a bad option is not.
+	notData := map[string]bool{"three text columns": true}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeTemp(t, tc.file, tc.body)
@@ -179,7 +186,33 @@ func TestReadDatasetErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not contain %q", err, tc.want)
 			}
+			checkDataError(t, err, p, tc.want, !notData[tc.name])
 		})
+	}
+}
+
+// checkDataError checks that err is (or is not, when bad is false) a *DataError naming file at
+// the line of want (":LINE: ..."; 0 when want has no line), matching ErrBadData.
+func checkDataError(t *testing.T, err error, file, want string, bad bool) {
+	t.Helper()
+	var de *DataError
+	if errors.As(err, &de) != bad || errors.Is(err, ErrBadData) != bad {
+		t.Fatalf("error %q: errors.As(*DataError) = %v, errors.Is(ErrBadData) = %v, want %v", err, de != nil, errors.Is(err, ErrBadData), bad)
+	}
+	if !bad {
+		return
+	}
+	line := 0
+	if rest, ok := strings.CutPrefix(want, ":"); ok {
+		if n, _, ok := strings.Cut(rest, ":"); ok {
+			line, _ = strconv.Atoi(n)
+		}
+	}
+	if de.File != file || de.Line != line || de.Err == nil {
+		t.Errorf("DataError{File: %q, Line: %d, Err: %v}, want file %q, line %d", de.File, de.Line, de.Err, file, line)
+	}
+	if err.Error() != de.Error() {
+		t.Errorf("the reader wrapped the DataError: %q", err)
 	}
 }
 

@@ -27,4 +27,11 @@
 //
 // Tokenizers are safe for concurrent use once loaded. Nothing in the package panics on
 // user input (files, options, model outputs).
+//
+// # Errors
+//
+// Errors a caller can test for with errors.Is and errors.As:
+//
+//   - ErrBadData: the content of a data file is unusable (empty, binary, malformed rows,
+//     missing columns, bad labels); such errors are a *DataError giving the File and Line.
 package data

@@ -1,7 +1,6 @@
 package data
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -69,20 +68,7 @@ func shortError(err error) string {
 	return msg
 }
 
-// inputError is an error about the bytes of a data file, already naming the file
-// and line; readers pass it on unwrapped.
-type inputError struct{ msg string }
-
-func (e *inputError) Error() string { return e.msg }
-
-// asInputError returns err as an *inputError when it is (or wraps) one.
-func asInputError(err error) (*inputError, bool) {
-	var ie *inputError
-	ok := errors.As(err, &ie)
-	return ie, ok
-}
-
-// lineLimitReader passes bytes through from r and fails, with an *inputError
+// lineLimitReader passes bytes through from r and fails, with a *DataError
 // naming the file and line, at the first NUL byte (binary data: no text file has
 // one) or when a line grows longer than max bytes. Readers above it therefore
 // never hold more than one line of max bytes (plus their buffers), whatever the
@@ -125,18 +111,18 @@ func (l *lineLimitReader) Read(p []byte) (int, error) {
 			l.line++
 			l.lineLen = 0
 		case b == 0:
-			l.err = &inputError{fmt.Sprintf("%s:%d: binary data (a NUL byte at byte %d of the line): not a text file (data files are UTF-8 .tsv, .csv or .jsonl)", l.name, l.line, l.lineLen+1)}
+			l.err = badData(l.name, l.line, "binary data (a NUL byte at byte %d of the line): not a text file (data files are UTF-8 .tsv, .csv or .jsonl)", l.lineLen+1)
 			return i, l.err
 		default:
 			l.lineLen++
 			if l.lineLen > l.max {
-				l.err = &inputError{fmt.Sprintf("%s:%d: line longer than %d bytes, the limit (is this a line-oriented text data file?)", l.name, l.line, l.max)}
+				l.err = badData(l.name, l.line, "line longer than %d bytes, the limit (is this a line-oriented text data file?)", l.max)
 				return i, l.err
 			}
 		}
 		if l.recordMax > 0 {
 			if l.recordLen++; l.recordLen > l.recordMax {
-				l.err = &inputError{fmt.Sprintf("%s: the CSV record after line %d is longer than %d bytes (an unclosed quote?)", l.name, l.recordLine, l.max)}
+				l.err = badData(l.name, 0, "the CSV record after line %d is longer than %d bytes (an unclosed quote?)", l.recordLine, l.max)
 				return i, l.err
 			}
 		}

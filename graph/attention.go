@@ -43,7 +43,7 @@ func (d *disc) walkHeadPath(t string, sub *sublayer) (linear, error) {
 				if lin, err := d.parseLinear(t); err == nil {
 					return lin, nil
 				}
-				return linear{}, fmt.Errorf("expected a scaling by a constant scalar at %s node %q", op, p.GetName())
+				return linear{}, unsupported(p, "expected a scaling by a constant scalar at %s node %q", op, p.GetName())
 			}
 		default:
 			return d.parseLinear(t)
@@ -282,11 +282,11 @@ func (d *disc) headCount(qOut int, qHead, all []*onnx.NodeProto) (int, int, erro
 		if heads == 0 {
 			heads, hd = h, w
 		} else if h != heads || w != hd {
-			return 0, 0, fmt.Errorf("Reshape node %q splits into %d heads of width %d, another path into %d of width %d", r.GetName(), h, w, heads, hd)
+			return 0, 0, unsupported(r, "the Reshape node %q splits into %d heads of width %d, another path into %d of width %d", r.GetName(), h, w, heads, hd)
 		}
 	}
 	if heads == 0 {
-		return 0, 0, fmt.Errorf("cannot determine the number of heads from Reshape node %q (shape %s): expected [batch, seq, heads, head_dim] with heads or head_dim constant", all[0].GetName(), partsString(d.si.Of(all[0].GetInput()[1])))
+		return 0, 0, unsupported(all[0], "cannot determine the number of heads from Reshape node %q (shape %s): expected [batch, seq, heads, head_dim] with heads or head_dim constant", all[0].GetName(), partsString(d.si.Of(all[0].GetInput()[1])))
 	}
 	return heads, hd, nil
 }

@@ -1,10 +1,6 @@
 package graph
 
-import (
-	"fmt"
-
-	"github.com/kprune/kprune/onnx"
-)
+import "github.com/kprune/kprune/onnx"
 
 // scoreTerm is a tensor with a head axis added to the attention scores, such as MPNet's or T5's
 // relative position bias [batch or 1, H, seq, seq], computed once and added in every layer.
@@ -47,7 +43,7 @@ func (d *disc) scoreTerms(sm, qk *onnx.NodeProto, heads int) ([]scoreTerm, error
 				case ti.Rank == 4 && ti.Dims[1] == int64(heads) && heads > 1:
 					terms = append(terms, scoreTerm{add: p, input: other})
 				case ti.Rank > 4:
-					return nil, fmt.Errorf("the attention scores of MatMul %q get %s added by %s node %q; expected a mask broadcast over heads ([batch, 1, *, seq]) or a per-head bias [*, %d, seq, seq]",
+					return nil, unsupported(p, "the attention scores of MatMul %q get %s added by %s node %q; expected a mask broadcast over heads ([batch, 1, *, seq]) or a per-head bias [*, %d, seq, seq]",
 						qk.GetName(), shapeString(ti), p.GetOpType(), p.GetName(), heads)
 				}
 				// Anything else broadcasts over heads (a mask) or has a shape inference could not

@@ -54,10 +54,12 @@ func newDisc(m *onnx.ModelProto) (*disc, error) {
 // follows the last hidden state is the head (see HeadKind), pooled sentence embeddings included.
 //
 // A graph that is not such an encoder, or uses a pattern Discover does not understand, gives an
-// error naming the node or tensor and what was expected. Models kprune cannot prune are refused
-// first with ErrQuantized or ErrUnsupportedModel (quantized, float16, DeBERTa, ALBERT), and graphs
-// with onnxruntime's com.microsoft operators with ErrFused: turn them back into standard ONNX
-// with graph/fused.Unfuse (or prune.Standardize) first.
+// error naming the node or tensor and what was expected: one matching ErrNotEncoder when there is
+// no encoder chain at all, an *UnsupportedError for many nodes in a form Discover does not
+// handle. Models kprune cannot prune are refused first with ErrQuantized or ErrUnsupportedModel
+// (quantized, float16, DeBERTa, ALBERT), and graphs with onnxruntime's com.microsoft operators
+// with ErrFused: turn them back into standard ONNX with graph/fused.Unfuse (or
+// prune.Standardize) first.
 func Discover(m *onnx.ModelProto) (enc *Encoder, err error) {
 	defer recoverErr("discover", &err)
 	d, err := newDisc(m)
@@ -113,20 +115,68 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 		return nil, nil, err
 	}
 	if len(d.lns) == 0 {
-		return nil, nil, errors.New("no LayerNorm found (neither a LayerNormalization node nor the ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add decomposition): this is not a post-LN BERT-family encoder")
+		return nil, nil, notEncoder("no LayerNorm found (neither a LayerNormalization node nor the ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add decomposition): this is not a post-LN BERT-family encoder")
 	}
-	// The residual input each LayerNorm closes, if any.
-	type res struct {
-		r    string // residual input (an LN output), "" if none
-		y    string // sublayer output or bias ("" when LN(x))
-		add  *onnx.NodeProto
-		bias bool
+	rs, err := d.residuals()
+	if err != nil {
+		return nil, nil, err
 	}
-	rs := map[*lnMatch]res{}
+	// The chain starts at the first LayerNorm (in graph order) that is not itself a residual step
+	// but whose output is the residual input of another: the embedding LayerNorm.
+	residualOf := map[string][]*lnMatch{}
+	for _, ln := range d.lns {
+		if r, ok := rs[ln]; ok {
+			residualOf[r.r] = append(residualOf[r.r], ln)
+		}
+	}
+	x0, embLN := d.chainStart(rs, residualOf)
+	if x0 == "" {
+		ln := d.lns[0]
+		return nil, nil, notEncoder("no encoder layer found: no LayerNorm output (e.g. %q of LayerNorm %s) feeds a residual Add closed by another LayerNorm; expected embeddings -> LayerNorm -> [attention, Add, LayerNorm, feed-forward, Add, LayerNorm] per layer", ln.Output, d.lnName(ln))
+	}
+	chain, err := d.residualChain(x0, embLN, residualOf)
+	if err != nil {
+		return nil, nil, err
+	}
+	hidden := d.lnWidth(chain[0])
+	if embLN != nil && d.lnWidth(embLN) != hidden {
+		return nil, nil, fmt.Errorf("the embedding LayerNorm %s has width %d but the first sublayer's LayerNorm %s has %d", d.lnName(embLN), d.lnWidth(embLN), d.lnName(chain[0]), hidden)
+	}
+	enc := &Encoder{Hidden: hidden}
+	subs, err := d.parseSublayers(enc, chain, rs, x0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkWidths(enc); err != nil {
+		return nil, nil, err
+	}
+	if err := refuseSharedLayers(enc); err != nil {
+		return nil, nil, err
+	}
+	d.findInputs(enc, x0)
+	if err := d.parseHead(enc, chain[len(chain)-1].Output); err != nil {
+		return nil, nil, err
+	}
+	return enc, subs, nil
+}
+
+// residual is what a LayerNorm on the encoder's chain closes: LN(r + y), with y the sublayer's
+// output, or a removed sublayer's LN(r) (y "") or LN(r + b) (bias).
+type residual struct {
+	r    string // residual input (an LN output), "" if none
+	y    string // sublayer output or bias ("" when LN(x))
+	add  *onnx.NodeProto
+	bias bool
+}
+
+// residuals finds, for every LayerNorm reading another LayerNorm's output directly or through
+// Add(residual, y), the residual it closes.
+func (d *disc) residuals() (map[*lnMatch]residual, error) {
+	rs := map[*lnMatch]residual{}
 	for _, ln := range d.lns {
 		p := d.skipIdentity(ln.Input)
 		if d.by[p] != nil {
-			rs[ln] = res{r: p}
+			rs[ln] = residual{r: p}
 			continue
 		}
 		n := d.ix.Producer(p)
@@ -137,7 +187,7 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 		var r, y string
 		switch {
 		case d.by[a] != nil && d.by[b] != nil:
-			return nil, nil, fmt.Errorf("the input of LayerNorm %s is Add node %q of two LayerNorm outputs (%q and %q): expected Add(residual, sublayer output)", d.lnName(ln), n.GetName(), a, b)
+			return nil, unsupported(n, "the input of LayerNorm %s is Add node %q of two LayerNorm outputs (%q and %q): expected Add(residual, sublayer output)", d.lnName(ln), n.GetName(), a, b)
 		case d.by[a] != nil:
 			r, y = a, n.GetInput()[1]
 		case d.by[b] != nil:
@@ -145,22 +195,18 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 		default:
 			continue
 		}
-		rs[ln] = res{r: r, y: y, add: n, bias: d.ix.IsConstant(y)}
+		rs[ln] = residual{r: r, y: y, add: n, bias: d.ix.IsConstant(y)}
 	}
-	// The chain starts at the first LayerNorm (in graph order) that is not itself a residual step
-	// but whose output is the residual input of another: the embedding LayerNorm.
-	residualOf := map[string][]*lnMatch{}
-	for _, ln := range d.lns {
-		if r, ok := rs[ln]; ok {
-			residualOf[r.r] = append(residualOf[r.r], ln)
-		}
-	}
-	// x0 is the first sublayer's residual input: normally the embedding LayerNorm's output. The
-	// first attention sublayer may read another tensor though: a projection of the embeddings
-	// (ELECTRA-small) or a graph input (a graph cut at an attention sublayer). Such a sublayer's
-	// LayerNorm closes no residual from a LayerNorm but reads Add(x0, Attention(x0)).
-	var x0 string
-	var embLN *lnMatch
+	return rs, nil
+}
+
+// chainStart finds x0, the first sublayer's residual input, and the embedding LayerNorm producing
+// it (nil when x0 is not a LayerNorm output); x0 is "" when there is no chain. x0 is normally the
+// embedding LayerNorm's output. The first attention sublayer may read another tensor though: a
+// projection of the embeddings (ELECTRA-small) or a graph input (a graph cut at an attention
+// sublayer). Such a sublayer's LayerNorm closes no residual from a LayerNorm but reads
+// Add(x0, Attention(x0)); chainStart then records that residual in rs and residualOf.
+func (d *disc) chainStart(rs map[*lnMatch]residual, residualOf map[string][]*lnMatch) (string, *lnMatch) {
 	for _, ln := range d.lns {
 		if _, ok := rs[ln]; ok {
 			continue
@@ -168,43 +214,48 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 		// The first attention sublayer was removed: LN(x0) (or LN(x0 + b)) with x0 the output of
 		// the embedding projection and the chain going on from this LayerNorm.
 		if x, y, add, ok := d.removedFirstSublayer(ln); ok && len(residualOf[ln.Output]) > 0 {
-			x0 = x
-			rs[ln] = res{r: x, y: y, add: add, bias: y != ""}
+			rs[ln] = residual{r: x, y: y, add: add, bias: y != ""}
 			residualOf[x] = []*lnMatch{ln}
-			break
+			return x, nil
 		}
-		n := d.ix.Producer(d.skipIdentity(ln.Input))
-		if n == nil || n.GetOpType() != "Add" || len(n.GetInput()) != 2 {
-			continue
-		}
-		for i := range 2 {
-			x, y := d.skipIdentity(n.GetInput()[i]), n.GetInput()[1-i]
-			if d.ix.IsConstant(x) || d.ix.IsConstant(y) || d.computedByOp(x, "Softmax") {
-				continue // an attention before x0 means x0 is inside the encoder
-			}
-			if _, err := d.parseMHA(x, y); err == nil {
-				x0 = x
-				rs[ln] = res{r: x, y: y, add: n}
-				residualOf[x] = []*lnMatch{ln}
-				break
-			}
-		}
-		if x0 != "" {
-			break
+		if x, y, add := d.projectedFirstSublayer(ln); x != "" {
+			rs[ln] = residual{r: x, y: y, add: add}
+			residualOf[x] = []*lnMatch{ln}
+			return x, nil
 		}
 	}
-	if x0 == "" {
-		for _, ln := range d.lns {
-			if _, ok := rs[ln]; !ok && len(residualOf[ln.Output]) > 0 {
-				embLN, x0 = ln, ln.Output
-				break
-			}
+	for _, ln := range d.lns {
+		if _, ok := rs[ln]; !ok && len(residualOf[ln.Output]) > 0 {
+			return ln.Output, ln
 		}
 	}
-	if x0 == "" {
-		ln := d.lns[0]
-		return nil, nil, fmt.Errorf("no encoder layer found: no LayerNorm output (e.g. %q of LayerNorm %s) feeds a residual Add closed by another LayerNorm; expected embeddings -> LayerNorm -> [attention, Add, LayerNorm, feed-forward, Add, LayerNorm] per layer", ln.Output, d.lnName(ln))
+	return "", nil
+}
+
+// projectedFirstSublayer recognises the LayerNorm of a first attention sublayer whose residual
+// input x is not a LayerNorm output: its input is Add(x, y) with y the attention over x. It
+// returns x, y and the Add (x "" when ln is not such a LayerNorm).
+func (d *disc) projectedFirstSublayer(ln *lnMatch) (x, y string, add *onnx.NodeProto) {
+	n := d.ix.Producer(d.skipIdentity(ln.Input))
+	if n == nil || n.GetOpType() != "Add" || len(n.GetInput()) != 2 {
+		return "", "", nil
 	}
+	for i := range 2 {
+		x, y := d.skipIdentity(n.GetInput()[i]), n.GetInput()[1-i]
+		if d.ix.IsConstant(x) || d.ix.IsConstant(y) || d.computedByOp(x, "Softmax") {
+			continue // an attention before x0 means x0 is inside the encoder
+		}
+		if _, err := d.parseMHA(x, y); err == nil {
+			return x, y, n
+		}
+	}
+	return "", "", nil
+}
+
+// residualChain follows the residual chain from x0 and returns its LayerNorms, one per sublayer.
+// Every LayerNorm of the graph must be on it or among the embeddings (before x0), and it must
+// pair attention and feed-forward sublayers.
+func (d *disc) residualChain(x0 string, embLN *lnMatch, residualOf map[string][]*lnMatch) ([]*lnMatch, error) {
 	chain := []*lnMatch{}
 	onChain := map[*lnMatch]bool{}
 	if embLN != nil {
@@ -223,7 +274,7 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 			break
 		}
 		if len(next) > 1 {
-			return nil, nil, fmt.Errorf("tensor %q is the residual input of two LayerNorms (%s and %s): expected one chain of sublayers", cur, d.lnName(next[0]), d.lnName(next[1]))
+			return nil, fmt.Errorf("tensor %q is the residual input of two LayerNorms (%s and %s): expected one chain of sublayers", cur, d.lnName(next[0]), d.lnName(next[1]))
 		}
 		chain = append(chain, next[0])
 		onChain[next[0]] = true
@@ -240,20 +291,22 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 			if p != nil {
 				found = fmt.Sprintf("%s node %q", p.GetOpType(), p.GetName())
 			}
-			return nil, nil, fmt.Errorf("LayerNorm %s (reading %q) is not on the encoder's residual chain, which ends after %d sublayers at %q: expected its input to be Add(previous LayerNorm output, sublayer output), found %s", d.lnName(ln), ln.Input, len(chain), end, found)
+			return nil, fmt.Errorf("LayerNorm %s (reading %q) is not on the encoder's residual chain, which ends after %d sublayers at %q: expected its input to be Add(previous LayerNorm output, sublayer output), found %s", d.lnName(ln), ln.Input, len(chain), end, found)
 		}
 	}
 	if len(chain) == 0 {
-		return nil, nil, fmt.Errorf("no encoder layer found after %q", x0)
+		return nil, notEncoder("no encoder layer found after %q", x0)
 	}
 	if len(chain)%2 != 0 {
-		return nil, nil, fmt.Errorf("found %d residual sublayers after the embeddings: expected pairs of attention and feed-forward sublayers (the last LayerNorm is %s)", len(chain), d.lnName(chain[len(chain)-1]))
+		return nil, fmt.Errorf("found %d residual sublayers after the embeddings: expected pairs of attention and feed-forward sublayers (the last LayerNorm is %s)", len(chain), d.lnName(chain[len(chain)-1]))
 	}
-	hidden := d.lnWidth(chain[0])
-	if embLN != nil && d.lnWidth(embLN) != hidden {
-		return nil, nil, fmt.Errorf("the embedding LayerNorm %s has width %d but the first sublayer's LayerNorm %s has %d", d.lnName(embLN), d.lnWidth(embLN), d.lnName(chain[0]), hidden)
-	}
-	enc := &Encoder{Hidden: hidden}
+	return chain, nil
+}
+
+// parseSublayers fills enc's layers from the chain of sublayer LayerNorms starting at x0: their
+// inputs and outputs, and the attention or feed-forward sublayer each present one holds. It
+// returns the details of each sublayer (nil for removed ones).
+func (d *disc) parseSublayers(enc *Encoder, chain []*lnMatch, rs map[*lnMatch]residual, x0 string) ([]*sublayer, error) {
 	subs := make([]*sublayer, len(chain))
 	prev := x0
 	for s, ln := range chain {
@@ -274,7 +327,7 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 		}
 		sub, err := d.parseSublayer(SublayerKind(s%2), r.r, r.y, r.add, ln)
 		if err != nil {
-			return nil, nil, fmt.Errorf("layer %d: %w", l, err)
+			return nil, fmt.Errorf("layer %d: %w", l, err)
 		}
 		subs[s] = sub
 		if sub.mha != nil {
@@ -283,12 +336,18 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 			L.FFN = sub.ffn
 		}
 	}
+	return subs, nil
+}
+
+// checkWidths sets enc.HeadDim and checks that every layer has heads of that width and
+// projections reading and writing the hidden size.
+func checkWidths(enc *Encoder) error {
 	for l := range enc.Layers {
 		if m := enc.Layers[l].MHA; m != nil {
 			if enc.HeadDim == 0 {
 				enc.HeadDim = m.HeadDim
 			} else if m.HeadDim != enc.HeadDim {
-				return nil, nil, fmt.Errorf("layer %d has attention heads of width %d but earlier layers have %d: expected one head width", l, m.HeadDim, enc.HeadDim)
+				return fmt.Errorf("layer %d has attention heads of width %d but earlier layers have %d: expected one head width", l, m.HeadDim, enc.HeadDim)
 			}
 		}
 	}
@@ -297,29 +356,22 @@ func (d *disc) discover() (*Encoder, []*sublayer, error) {
 		if L.MHA != nil {
 			in = append(in, L.MHA.Q, L.MHA.K, L.MHA.V)
 			if L.MHA.O.Out != enc.Hidden {
-				return nil, nil, fmt.Errorf("layer %d: output projection %q has %d outputs, expected the hidden size %d", l, L.MHA.O.Node, L.MHA.O.Out, enc.Hidden)
+				return fmt.Errorf("layer %d: output projection %q has %d outputs, expected the hidden size %d", l, L.MHA.O.Node, L.MHA.O.Out, enc.Hidden)
 			}
 		}
 		if L.FFN != nil {
 			in = append(in, L.FFN.W1)
 			if L.FFN.W2.Out != enc.Hidden {
-				return nil, nil, fmt.Errorf("layer %d: projection %q has %d outputs, expected the hidden size %d", l, L.FFN.W2.Node, L.FFN.W2.Out, enc.Hidden)
+				return fmt.Errorf("layer %d: projection %q has %d outputs, expected the hidden size %d", l, L.FFN.W2.Node, L.FFN.W2.Out, enc.Hidden)
 			}
 		}
 		for _, lin := range in {
 			if lin.In != enc.Hidden {
-				return nil, nil, fmt.Errorf("layer %d: projection %q reads width %d, expected the hidden size %d", l, lin.Node, lin.In, enc.Hidden)
+				return fmt.Errorf("layer %d: projection %q reads width %d, expected the hidden size %d", l, lin.Node, lin.In, enc.Hidden)
 			}
 		}
 	}
-	if err := refuseSharedLayers(enc); err != nil {
-		return nil, nil, err
-	}
-	d.findInputs(enc, x0)
-	if err := d.parseHead(enc, prev); err != nil {
-		return nil, nil, err
-	}
-	return enc, subs, nil
+	return nil
 }
 
 // removedFirstSublayer recognises the LayerNorm of a removed first attention sublayer whose

@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -119,25 +120,30 @@ func TestDiscoverRefusals(t *testing.T) {
 	// The FFN of layer 0 without its activation: W_2 reads W_1's output directly.
 	noAct = rewire(noAct, enc17.Layers[0].FFN.Act, enc17.Layers[0].FFN.W1.Output)
 	// Q reading another tensor than the residual input.
+	// is is the sentinel errors.Is must match (nil: none of them); op, when set, is the operator
+	// type of the node an *UnsupportedError names.
 	cases := []struct {
 		name string
 		m    *onnx.ModelProto
 		want []string
+		is   error
+		op   string
 	}{
-		{"fused onnxruntime graph", loadModel(t, tinyORT), []string{"com.microsoft", "FusedMatMul", "without --optimize"}},
-		{"QDQ weights", weightVia(t, m14, enc, "dequantize"), []string{"quantized", "DequantizeLinear", "prune the float model, then quantize"}},
-		{"MatMulInteger", weightVia(t, m14, enc, "matmulinteger"), []string{"quantized", "MatMulInteger"}},
-		{"int8 weights rescaled by Mul", weightVia(t, m14, enc, "int8mul"), []string{"quantized", "INT8", "weight-only"}},
-		{"float16 weights", weightVia(t, m14, enc, "float16"), []string{"FLOAT16", "float32"}},
-		{"ALBERT shared layers", sharedLayers(m14, enc), []string{"layers 0 and 1", "ALBERT"}},
-		{"attention LayerNorm removed (op14)", rewire(m14, enc.Layers[1].MHA.LN.Output, enc.Layers[1].MHA.PreLN), []string{"LayerNorm", "not on the encoder's residual chain"}},
-		{"FFN LayerNorm removed (op17)", rewire(m17, enc17.Layers[0].FFN.LN.Output, enc17.Layers[0].FFN.PreLN), []string{"LayerNorm", "residual"}},
-		{"not an encoder", mlp, []string{"no LayerNorm"}},
-		{"custom domain", custom, []string{"org.example"}},
-		{"no softmax", sigmoid, []string{"layer 0", "Softmax"}},
-		{"no activation", noAct, []string{"layer 0", "activation"}},
-		{"no graph", &onnx.ModelProto{}, []string{"no graph"}},
+		{"fused onnxruntime graph", loadModel(t, tinyORT), []string{"com.microsoft", "FusedMatMul", "without --optimize"}, graph.ErrFused, ""},
+		{"QDQ weights", weightVia(t, m14, enc, "dequantize"), []string{"quantized", "DequantizeLinear", "prune the float model, then quantize"}, graph.ErrQuantized, ""},
+		{"MatMulInteger", weightVia(t, m14, enc, "matmulinteger"), []string{"quantized", "MatMulInteger"}, graph.ErrQuantized, ""},
+		{"int8 weights rescaled by Mul", weightVia(t, m14, enc, "int8mul"), []string{"quantized", "INT8", "weight-only"}, graph.ErrQuantized, ""},
+		{"float16 weights", weightVia(t, m14, enc, "float16"), []string{"FLOAT16", "float32"}, graph.ErrUnsupportedModel, "MatMul"},
+		{"ALBERT shared layers", sharedLayers(m14, enc), []string{"layers 0 and 1", "ALBERT"}, graph.ErrUnsupportedModel, ""},
+		{"attention LayerNorm removed (op14)", rewire(m14, enc.Layers[1].MHA.LN.Output, enc.Layers[1].MHA.PreLN), []string{"LayerNorm", "not on the encoder's residual chain"}, nil, ""},
+		{"FFN LayerNorm removed (op17)", rewire(m17, enc17.Layers[0].FFN.LN.Output, enc17.Layers[0].FFN.PreLN), []string{"LayerNorm", "residual"}, nil, ""},
+		{"not an encoder", mlp, []string{"no LayerNorm"}, graph.ErrNotEncoder, ""},
+		{"custom domain", custom, []string{"org.example"}, graph.ErrUnsupportedModel, custom.Graph.Node[len(custom.Graph.Node)-3].GetOpType()},
+		{"no softmax", sigmoid, []string{"layer 0", "Softmax"}, nil, ""},
+		{"no activation", noAct, []string{"layer 0", "activation"}, nil, ""},
+		{"no graph", &onnx.ModelProto{}, []string{"no graph"}, nil, ""},
 	}
+	sentinels := []error{graph.ErrNotEncoder, graph.ErrQuantized, graph.ErrFused, graph.ErrUnsupportedModel}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := graph.Discover(c.m)
@@ -149,6 +155,18 @@ func TestDiscoverRefusals(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+			for _, s := range sentinels {
+				if got := errors.Is(err, s); got != (s == c.is) {
+					t.Errorf("errors.Is(err, %q) = %v, want %v", s, got, !got)
+				}
+			}
+			var ue *graph.UnsupportedError
+			if got := errors.As(err, &ue); got != (c.op != "") {
+				t.Fatalf("errors.As(err, *UnsupportedError) = %v, want %v", got, !got)
+			}
+			if ue != nil && (ue.Op != c.op || ue.Node == "" || !strings.Contains(err.Error(), ue.Node)) {
+				t.Errorf("UnsupportedError names node %q (%s), want a %s node named in the message", ue.Node, ue.Op, c.op)
 			}
 		})
 	}

@@ -15,6 +15,17 @@
 // change: rewriting one sublayer of a BERT-base model copies only that sublayer's sliced weights,
 // not the whole model. Never modify a model passed to or returned by this package in place; deep-copy
 // it with onnx.Clone first if you must.
+//
+// # Errors
+//
+// Errors name the node or tensor at fault and what was expected. Those a caller may want to act
+// on can be told apart with errors.Is and errors.As:
+//
+//   - ErrNotEncoder: Discover found no BERT-family encoder chain in the graph;
+//   - ErrQuantized: the model is quantized (Discover, CheckQuantized);
+//   - ErrFused: the graph holds onnxruntime contrib operators (unfuse it first);
+//   - ErrUnsupportedModel: an encoder family, precision or pattern kprune does not prune; when a
+//     node is to blame the error is an *UnsupportedError naming it (Node, Op).
 package graph
 
 // Orientation tells how a linear layer's weight initializer is laid out.

@@ -51,7 +51,7 @@ func (d *disc) parseFFN(x, y string) (*sublayer, error) {
 			}
 			if c := d.ix.Constant(in); c != nil {
 				if onnx.NumElements(c.GetDims()) != 1 {
-					return nil, fmt.Errorf("the activation's %s node %q uses the constant %q of shape %v; expected scalars only (a per-neuron constant cannot be pruned)", p.GetOpType(), p.GetName(), in, c.GetDims())
+					return nil, unsupported(p, "the activation's %s node %q uses the constant %q of shape %v; expected scalars only (a per-neuron constant cannot be pruned)", p.GetOpType(), p.GetName(), in, c.GetDims())
 				}
 				continue
 			}

@@ -33,9 +33,9 @@ func (d *disc) weightOf(t string, user *onnx.NodeProto) (name string, wUser *onn
 		}
 	}
 	if d.ix.IsConstant(t) {
-		return "", nil, false, fmt.Errorf("the weight of %s node %q is produced by %s; expected an initializer (re-export with constant folding and initializers)", user.GetOpType(), user.GetName(), d.describe(t))
+		return "", nil, false, unsupported(user, "the weight of %s node %q is produced by %s; expected an initializer (re-export with constant folding and initializers)", user.GetOpType(), user.GetName(), d.describe(t))
 	}
-	return "", nil, false, fmt.Errorf("the weight of %s node %q is %s, not a constant initializer", user.GetOpType(), user.GetName(), d.describe(t))
+	return "", nil, false, unsupported(user, "the weight of %s node %q is %s, not a constant initializer", user.GetOpType(), user.GetName(), d.describe(t))
 }
 
 // flatInput returns the 3-D tensor behind a 2-D linear input made by a Reshape or Flatten.
@@ -84,11 +84,11 @@ func (d *disc) parseLinear(t string) (linear, error) {
 		}
 		bn, bu := d.initOf(ins[bi], p)
 		if bn == "" {
-			return lin, fmt.Errorf("the bias of Add node %q is %s; expected an initializer", p.GetName(), d.describe(ins[bi]))
+			return lin, unsupported(p, "the bias of Add node %q is %s; expected an initializer", p.GetName(), d.describe(ins[bi]))
 		}
 		b := d.ix.Initializer(bn)
 		if !isVector(b.GetDims(), lin.Out) {
-			return lin, fmt.Errorf("the bias %q of Add node %q has shape %v; expected [%d] for MatMul node %q", ins[bi], p.GetName(), b.GetDims(), lin.Out, mm.GetName())
+			return lin, unsupported(p, "the bias %q of Add node %q has shape %v; expected [%d] for MatMul node %q", ins[bi], p.GetName(), b.GetDims(), lin.Out, mm.GetName())
 		}
 		lin.Bias, lin.bUser, lin.Output = bn, bu, t
 		return lin, nil
@@ -127,7 +127,7 @@ func (d *disc) parseMatMul(mm *onnx.NodeProto) (linear, error) {
 	}
 	dims := d.ix.Initializer(w).GetDims()
 	if len(dims) != 2 {
-		return lin, fmt.Errorf("the weight %q of MatMul node %q has shape %v; expected a matrix", w, mm.GetName(), dims)
+		return lin, unsupported(mm, "the weight %q of MatMul node %q has shape %v; expected a matrix", w, mm.GetName(), dims)
 	}
 	lin.Node, lin.Weight, lin.wUser, lin.node = mm.GetName(), w, wUser, mm
 	lin.Output = mm.GetOutput()[0]
@@ -147,10 +147,10 @@ func (d *disc) parseGemm(g *onnx.NodeProto) (linear, error) {
 		return lin, fmt.Errorf("gemm node %q has %d inputs", g.GetName(), len(ins))
 	}
 	if onnx.AttrIntOr(g, "transA", 0) != 0 {
-		return lin, fmt.Errorf("gemm node %q has transA=1; expected the activations as its first input untransposed", g.GetName())
+		return lin, unsupported(g, "gemm node %q has transA=1; expected the activations as its first input untransposed", g.GetName())
 	}
 	if onnx.AttrFloatOr(g, "alpha", 1) != 1 || (len(ins) > 2 && ins[2] != "" && onnx.AttrFloatOr(g, "beta", 1) != 1) {
-		return lin, fmt.Errorf("gemm node %q has alpha or beta different from 1; expected a plain linear layer", g.GetName())
+		return lin, unsupported(g, "gemm node %q has alpha or beta different from 1; expected a plain linear layer", g.GetName())
 	}
 	w, wUser, tr, err := d.weightOf(ins[1], g)
 	if err != nil {
@@ -158,7 +158,7 @@ func (d *disc) parseGemm(g *onnx.NodeProto) (linear, error) {
 	}
 	dims := d.ix.Initializer(w).GetDims()
 	if len(dims) != 2 {
-		return lin, fmt.Errorf("the weight %q of Gemm node %q has shape %v; expected a matrix", w, g.GetName(), dims)
+		return lin, unsupported(g, "the weight %q of Gemm node %q has shape %v; expected a matrix", w, g.GetName(), dims)
 	}
 	transB := onnx.AttrIntOr(g, "transB", 0) != 0
 	if transB != tr { // stored [out, in]
@@ -171,10 +171,10 @@ func (d *disc) parseGemm(g *onnx.NodeProto) (linear, error) {
 		bn, bu := d.initOf(ins[2], g)
 		b := d.ix.Initializer(bn)
 		if bn == "" {
-			return lin, fmt.Errorf("the bias of Gemm node %q is %s; expected an initializer", g.GetName(), d.describe(ins[2]))
+			return lin, unsupported(g, "the bias of Gemm node %q is %s; expected an initializer", g.GetName(), d.describe(ins[2]))
 		}
 		if !isVector(b.GetDims(), lin.Out) {
-			return lin, fmt.Errorf("the bias %q of Gemm node %q has shape %v; expected [%d]", ins[2], g.GetName(), b.GetDims(), lin.Out)
+			return lin, unsupported(g, "the bias %q of Gemm node %q has shape %v; expected [%d]", ins[2], g.GetName(), b.GetDims(), lin.Out)
 		}
 		lin.Bias, lin.bUser = bn, bu
 	}

@@ -1,23 +1,9 @@
 package graph
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/kprune/kprune/onnx"
-)
-
-// Errors for models kprune recognises but cannot prune; test for them with errors.Is.
-var (
-	// ErrQuantized: the model is quantized (integer or QDQ kernels, int8 weights). Prune the
-	// float model, then quantize the pruned one.
-	ErrQuantized = errors.New("quantized model")
-	// ErrFused: the graph holds onnxruntime contrib operators kprune cannot turn back into
-	// standard ONNX.
-	ErrFused = errors.New("onnxruntime-fused graph")
-	// ErrUnsupportedModel: an encoder family or precision kprune does not prune (DeBERTa's
-	// disentangled attention, ALBERT's shared layers, float16 weights).
-	ErrUnsupportedModel = errors.New("unsupported model")
 )
 
 // quantOps are the operators of quantized ONNX models: dynamic quantization, QOperator and QDQ
@@ -49,13 +35,13 @@ func (d *disc) refuse() error {
 			if n.GetDomain() == "com.microsoft" {
 				return fmt.Errorf("%w: node %q is the onnxruntime contrib operator com.microsoft.%s, which discovery reads only after it is turned back into standard ONNX (graph/fused.Unfuse or prune.Standardize; kprune's commands do it): unfuse first, or export a plain graph (torch.onnx.export, or optimum-cli export onnx without --optimize)", ErrFused, n.GetName(), op)
 			}
-			return fmt.Errorf("node %q uses operator %s from the custom domain %q, which kprune does not understand; export the model with standard ONNX operators only", n.GetName(), op, n.GetDomain())
+			return unsupported(n, "node %q uses operator %s from the custom domain %q, which kprune does not understand; export the model with standard ONNX operators only", n.GetName(), op, n.GetDomain())
 		}
 	}
 	for _, n := range d.ix.Topo() {
 		if n.GetOpType() == "Softmax" && isDefaultDomain(n) {
 			if k := d.scoreProducts(n); k > 1 {
-				return fmt.Errorf("%w: the attention Softmax %q sums %d products of projected tensors (content-to-content plus relative-position terms): this is disentangled attention (DeBERTa), which kprune does not prune", ErrUnsupportedModel, n.GetName(), k)
+				return unsupported(n, "%v: the attention Softmax %q sums %d products of projected tensors (content-to-content plus relative-position terms): this is disentangled attention (DeBERTa), which kprune does not prune", ErrUnsupportedModel, n.GetName(), k)
 			}
 		}
 	}
@@ -73,7 +59,7 @@ func (d *disc) refuseWeight(n *onnx.NodeProto) error {
 		if c := d.ix.Constant(w); c != nil {
 			switch onnx.TensorProto_DataType(c.GetDataType()) {
 			case onnx.TensorProto_FLOAT16, onnx.TensorProto_BFLOAT16:
-				return fmt.Errorf("%w: the weight %q of %s node %q is %s: kprune prunes float32 models; export in float32, prune, then convert the pruned model", ErrUnsupportedModel, w, n.GetOpType(), n.GetName(), onnx.TensorProto_DataType(c.GetDataType()))
+				return unsupported(n, "%v: the weight %q of %s node %q is %s: kprune prunes float32 models; export in float32, prune, then convert the pruned model", ErrUnsupportedModel, w, n.GetOpType(), n.GetName(), onnx.TensorProto_DataType(c.GetDataType()))
 			case onnx.TensorProto_INT8, onnx.TensorProto_UINT8:
 				return fmt.Errorf("%w: the weight of %s node %q is the %s initializer %q converted in the graph (weight-only quantization): prune the float model, then quantize the pruned one", ErrQuantized, n.GetOpType(), n.GetName(), onnx.TensorProto_DataType(c.GetDataType()), w)
 			}

@@ -234,113 +234,141 @@ func Prune(m *onnx.ModelProto, enc *Encoder, plan Plan, opts PruneOptions) (_ *o
 	}
 	e := newEditor(m, d.ix)
 	out := enc.clone()
-	type check struct {
-		r    *onnx.NodeProto
-		pos  int
-		want int64
-	}
-	var checks []check
+	var checks []reshapeCheck
 	for l := range nl {
 		for kind := range 2 {
-			var keep []int
-			if kind == 0 && len(plan.Heads) > 0 {
-				keep = plan.Heads[l]
-			} else if kind == 1 && len(plan.Neurons) > 0 {
-				keep = plan.Neurons[l]
-			}
+			keep := plan.kept(l, SublayerKind(kind))
 			if keep == nil {
 				continue
 			}
-			s := 2*l + kind
-			unitName := map[int]string{0: "head", 1: "neuron"}[kind]
-			removed := (kind == 0 && enc.Layers[l].MHA == nil) || (kind == 1 && enc.Layers[l].FFN == nil)
-			if removed {
-				if len(keep) > 0 {
-					return nil, nil, fmt.Errorf("prune: layer %d: the plan keeps %d %ss of a sublayer that was already removed", l, len(keep), unitName)
-				}
-				continue
-			}
-			sub, err := d.sublayerOf(enc, s)
+			c, err := e.pruneSublayer(d, enc, out, 2*l+kind, keep, opts)
 			if err != nil {
 				return nil, nil, fmt.Errorf("prune: %w", err)
 			}
-			units := sub.width / sub.unit
-			for i, k := range keep {
-				if k < 0 || k >= units {
-					return nil, nil, fmt.Errorf("prune: layer %d: kept %s index %d is out of range [0, %d)", l, unitName, k, units)
-				}
-				if i > 0 && k <= keep[i-1] {
-					return nil, nil, fmt.Errorf("prune: layer %d: kept %s indices must be strictly ascending, found %d after %d", l, unitName, k, keep[i-1])
-				}
-			}
-			if len(keep) == units {
-				continue
-			}
-			e.markStale(d, sub)
-			if len(keep) == 0 {
-				e.removeSublayer(sub, opts.KeepBias)
-				if kind == 0 {
-					out.Layers[l].MHA = nil
-				} else {
-					out.Layers[l].FFN = nil
-				}
-				continue
-			}
-			cols := unitColumns(keep, sub.unit)
-			names, err := e.sliceSublayer(d, sub, cols)
-			if err != nil {
-				return nil, nil, fmt.Errorf("prune: layer %d: %w", l, err)
-			}
-			for _, st := range sub.scoreTerms {
-				e.gatherHeads(st, keep)
-			}
-			for _, r := range sub.headReshapes {
-				if err := e.setShapeEntry(d, r, 2, int64(len(keep))); err != nil {
-					return nil, nil, fmt.Errorf("prune: layer %d: %w", l, err)
-				}
-				checks = append(checks, check{r, 2, int64(len(keep))})
-			}
-			for _, r := range sub.widthReshapes {
-				if err := e.setShapeEntry(d, r, -1, int64(len(cols))); err != nil {
-					return nil, nil, fmt.Errorf("prune: layer %d: %w", l, err)
-				}
-				checks = append(checks, check{r, -1, int64(len(cols))})
-			}
-			w := len(cols)
-			if kind == 0 {
-				h := out.Layers[l].MHA
-				h.Heads = len(keep)
-				for i, lin := range []*Linear{&h.Q, &h.K, &h.V} {
-					lin.Out, lin.Weight, lin.Bias = w, names[2*i], names[2*i+1]
-				}
-				h.O.In, h.O.Weight = w, names[6]
-			} else {
-				f := out.Layers[l].FFN
-				f.Width = w
-				f.W1.Out, f.W1.Weight, f.W1.Bias = w, names[0], names[1]
-				f.W2.In, f.W2.Weight = w, names[2]
-			}
+			checks = append(checks, c...)
 		}
 	}
 	nm := e.build(true)
-	if len(checks) > 0 {
-		// Verify that every rewritten Reshape now produces the new width.
-		si := infer.Partial(nm.GetGraph())
-		for _, c := range checks {
-			t := si.Of(c.r.GetOutput()[0])
-			if t.Rank < 1 {
-				continue
-			}
-			pos := c.pos
-			if pos < 0 {
-				pos += t.Rank
-			}
-			if pos >= 0 && pos < t.Rank && t.Dims[pos] >= 0 && t.Dims[pos] != c.want {
-				return nil, nil, fmt.Errorf("prune: Reshape node %q produces %s after the rewrite, expected %d at axis %d; its target shape is computed in a way kprune cannot rewrite", c.r.GetName(), shapeString(t), c.want, pos)
-			}
-		}
+	if err := checkReshapes(nm, checks); err != nil {
+		return nil, nil, fmt.Errorf("prune: %w", err)
 	}
 	return nm, out, nil
+}
+
+// kept returns the units the plan keeps in layer l's sublayer of the given kind (nil: all).
+func (p Plan) kept(l int, kind SublayerKind) []int {
+	if kind == KindMHA && len(p.Heads) > 0 {
+		return p.Heads[l]
+	} else if kind == KindFFN && len(p.Neurons) > 0 {
+		return p.Neurons[l]
+	}
+	return nil
+}
+
+// reshapeCheck is a rewritten Reshape that must produce want at axis pos (negative: from the end).
+type reshapeCheck struct {
+	r    *onnx.NodeProto
+	pos  int
+	want int64
+}
+
+// pruneSublayer edits sublayer s of enc to keep only the units keep (ascending indices), or
+// removes it when keep is empty, and updates its description in out. It returns the Reshapes
+// whose new target shapes checkReshapes must verify.
+func (e *editor) pruneSublayer(d *disc, enc, out *Encoder, s int, keep []int, opts PruneOptions) ([]reshapeCheck, error) {
+	l, kind := s/2, s%2
+	unitName := map[int]string{0: "head", 1: "neuron"}[kind]
+	removed := (kind == 0 && enc.Layers[l].MHA == nil) || (kind == 1 && enc.Layers[l].FFN == nil)
+	if removed {
+		if len(keep) > 0 {
+			return nil, fmt.Errorf("layer %d: the plan keeps %d %ss of a sublayer that was already removed", l, len(keep), unitName)
+		}
+		return nil, nil
+	}
+	sub, err := d.sublayerOf(enc, s)
+	if err != nil {
+		return nil, err
+	}
+	units := sub.width / sub.unit
+	for i, k := range keep {
+		if k < 0 || k >= units {
+			return nil, fmt.Errorf("layer %d: kept %s index %d is out of range [0, %d)", l, unitName, k, units)
+		}
+		if i > 0 && k <= keep[i-1] {
+			return nil, fmt.Errorf("layer %d: kept %s indices must be strictly ascending, found %d after %d", l, unitName, k, keep[i-1])
+		}
+	}
+	if len(keep) == units {
+		return nil, nil
+	}
+	e.markStale(d, sub)
+	if len(keep) == 0 {
+		e.removeSublayer(sub, opts.KeepBias)
+		if kind == 0 {
+			out.Layers[l].MHA = nil
+		} else {
+			out.Layers[l].FFN = nil
+		}
+		return nil, nil
+	}
+	cols := unitColumns(keep, sub.unit)
+	names, err := e.sliceSublayer(d, sub, cols)
+	if err != nil {
+		return nil, fmt.Errorf("layer %d: %w", l, err)
+	}
+	for _, st := range sub.scoreTerms {
+		e.gatherHeads(st, keep)
+	}
+	var checks []reshapeCheck
+	for _, r := range sub.headReshapes {
+		if err := e.setShapeEntry(d, r, 2, int64(len(keep))); err != nil {
+			return nil, fmt.Errorf("layer %d: %w", l, err)
+		}
+		checks = append(checks, reshapeCheck{r, 2, int64(len(keep))})
+	}
+	for _, r := range sub.widthReshapes {
+		if err := e.setShapeEntry(d, r, -1, int64(len(cols))); err != nil {
+			return nil, fmt.Errorf("layer %d: %w", l, err)
+		}
+		checks = append(checks, reshapeCheck{r, -1, int64(len(cols))})
+	}
+	w := len(cols)
+	if kind == 0 {
+		h := out.Layers[l].MHA
+		h.Heads = len(keep)
+		for i, lin := range []*Linear{&h.Q, &h.K, &h.V} {
+			lin.Out, lin.Weight, lin.Bias = w, names[2*i], names[2*i+1]
+		}
+		h.O.In, h.O.Weight = w, names[6]
+	} else {
+		f := out.Layers[l].FFN
+		f.Width = w
+		f.W1.Out, f.W1.Weight, f.W1.Bias = w, names[0], names[1]
+		f.W2.In, f.W2.Weight = w, names[2]
+	}
+	return checks, nil
+}
+
+// checkReshapes verifies that every rewritten Reshape of nm now produces the new width.
+func checkReshapes(nm *onnx.ModelProto, checks []reshapeCheck) error {
+	if len(checks) == 0 {
+		return nil
+	}
+	si := infer.Partial(nm.GetGraph())
+	for _, c := range checks {
+		t := si.Of(c.r.GetOutput()[0])
+		if t.Rank < 1 {
+			continue
+		}
+		pos := c.pos
+		if pos < 0 {
+			pos += t.Rank
+		}
+		if pos >= 0 && pos < t.Rank && t.Dims[pos] >= 0 && t.Dims[pos] != c.want {
+			return unsupported(c.r, "Reshape node %q produces %s after the rewrite, expected %d at axis %d; its target shape is computed in a way kprune cannot rewrite", c.r.GetName(), shapeString(t), c.want, pos)
+		}
+	}
+	return nil
 }
 
 // markStale records the tensors inside a sublayer (between its input and the output
@@ -529,7 +557,7 @@ func (e *editor) rewriteShape(d *disc, t string, k, pos int, v int64, user *onnx
 	}
 	// Generic patch: Concat(Slice(t, 0, pos), [v], Slice(t, pos+1, k)).
 	if onnx.Opset(e.src) != 0 && onnx.Opset(e.src) < 10 {
-		return "", false, fmt.Errorf("reshape node %q: its target shape %q is computed at run time and opset %d has no Slice with inputs to patch it; export at opset 11 or newer", user.GetName(), t, onnx.Opset(e.src))
+		return "", false, unsupported(user, "reshape node %q: its target shape %q is computed at run time and opset %d has no Slice with inputs to patch it; export at opset 11 or newer", user.GetName(), t, onnx.Opset(e.src))
 	}
 	var nodes []*onnx.NodeProto
 	var parts []string

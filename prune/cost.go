@@ -6,10 +6,18 @@
 // It does not parse protobuf or call onnxruntime directly: it asks package graph for encoder
 // descriptions and rewritten graphs, graph/autodiff for gradient graphs, and package runtime to
 // execute them. Small dense linear algebra (least-squares solves) uses gonum.
+//
+// # Errors
+//
+// Besides errors from the packages it calls (graph.ErrNotEncoder, graph.ErrQuantized,
+// graph.ErrFused, graph.ErrUnsupportedModel, data.ErrBadData, runtime.ErrNoLibrary, wrapped so
+// that errors.Is finds them), the package returns:
+//
+//   - ErrImpossibleBudget: the FLOPs reduction is out of range or cannot be met;
+//   - *OptionError: an option has an invalid value (Option names the field).
 package prune
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
@@ -86,13 +94,14 @@ func (c Cost) Encoder(enc *graph.Encoder) float64 {
 	return c.Config(h, n)
 }
 
-// CheckReduction validates a requested FLOPs-reduction fraction: it must be in [0, 1).
+// CheckReduction validates a requested FLOPs-reduction fraction: it must be in [0, 1). The error
+// matches ErrImpossibleBudget.
 func CheckReduction(r float64) error {
 	if math.IsNaN(r) || r < 0 || r >= 1 {
-		return fmt.Errorf("FLOPs reduction must be in [0, 1) (the fraction of encoder FLOPs to remove), got %v", r)
+		return impossibleBudget("FLOPs reduction must be in [0, 1) (the fraction of encoder FLOPs to remove), got %v", r)
 	}
 	return nil
 }
 
-// errNoUnits is returned when a model has nothing to prune.
-var errNoUnits = errors.New("the encoder has no heads or neurons left to prune")
+// errNoUnits is returned when a model has nothing to prune: no reduction can be met.
+var errNoUnits error = &budgetError{msg: "the encoder has no heads or neurons left to prune"}

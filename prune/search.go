@@ -1,7 +1,6 @@
 package prune
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -25,11 +24,11 @@ type Candidate struct {
 // reference would still prune the lowest-scoring unit. At any real reduction this never applies.
 //
 // A NaN or infinite score, a cost that is negative, NaN or infinite, or a NaN budget makes the
-// search meaningless: Threshold then returns an error naming the first such candidate. It always
-// terminates, in O(n log n).
+// search meaningless: Threshold then returns an error naming the first such candidate (a NaN
+// budget matches ErrImpossibleBudget). It always terminates, in O(n log n).
 func Threshold(cands []Candidate, budget float64) (float64, error) {
 	if math.IsNaN(budget) {
-		return 0, errors.New("threshold search: the FLOPs budget is NaN")
+		return 0, impossibleBudget("threshold search: the FLOPs budget is NaN")
 	}
 	for _, c := range cands {
 		if math.IsNaN(c.Score) || math.IsInf(c.Score, 0) {

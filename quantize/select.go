@@ -89,11 +89,33 @@ func prepare(m *onnx.ModelProto, opts Options, mode Mode) (*plan, error) {
 	if err := checkNotQuantized(m); err != nil {
 		return nil, err
 	}
-	if v := onnx.Opset(m); v < 11 {
-		return nil, fmt.Errorf("%w: its default-domain opset is %d; DynamicQuantizeLinear needs opset 11 or later: export the model again with opset >= 11", ErrUnsupported, v)
-	} else if mode == ModeStatic && opts.PerChannel && v < 13 {
-		return nil, fmt.Errorf("%w: per-channel QDQ needs DequantizeLinear's axis, from opset 13; the model has opset %d: export it again with opset >= 13, or quantize per tensor", ErrUnsupported, v)
+	if err := checkOpset(m, opts, mode); err != nil {
+		return nil, err
 	}
+	p, heads, err := newPlan(m, newReport(opts, mode))
+	if err != nil {
+		return nil, err
+	}
+	found, candidates := p.choose(opts, heads)
+	if err := p.checkChoice(opts, found, candidates); err != nil {
+		return nil, err
+	}
+	p.countFloatBytes()
+	return p, nil
+}
+
+// checkOpset refuses models whose default opset lacks the operators mode needs.
+func checkOpset(m *onnx.ModelProto, opts Options, mode Mode) error {
+	if v := onnx.Opset(m); v < 11 {
+		return fmt.Errorf("%w: its default-domain opset is %d; DynamicQuantizeLinear needs opset 11 or later: export the model again with opset >= 11", ErrUnsupported, v)
+	} else if mode == ModeStatic && opts.PerChannel && v < 13 {
+		return fmt.Errorf("%w: per-channel QDQ needs DequantizeLinear's axis, from opset 13; the model has opset %d: export it again with opset >= 13, or quantize per tensor", ErrUnsupported, v)
+	}
+	return nil
+}
+
+// newReport returns the report of a quantization with opts in mode, before any node is chosen.
+func newReport(opts Options, mode Mode) *Report {
 	rep := &Report{Mode: mode, PerChannel: opts.PerChannel, ReduceRange: opts.ReduceRange,
 		WeightType: "int8", WeightSymmetric: true, ActivationType: "uint8", KeptFloat: []Kept{}, Quantized: []QuantizedLinear{}}
 	qmin, qmax := int8Range(opts.ReduceRange)
@@ -103,16 +125,22 @@ func prepare(m *onnx.ModelProto, opts Options, mode Mode) (*plan, error) {
 	} else {
 		rep.Format = "QDQ: QuantizeLinear/DequantizeLinear on activations, int8 weights behind DequantizeLinear"
 	}
+	return rep
+}
+
+// newPlan unfuses m and indexes it, and returns the plan with the final projections of the
+// task head (none when the model is not an encoder discovery understands, or embeds).
+func newPlan(m *onnx.ModelProto, rep *Report) (*plan, map[*onnx.NodeProto]bool, error) {
 	sm, urep, err := fused.Unfuse(m)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
 	if len(urep.Unfused) > 0 {
 		rep.Unfused = urep.Unfused
 	}
 	p := &plan{m: sm, ix: graph.NewIndex(sm.GetGraph()), rep: rep}
 	if err := p.ix.TopoErr(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
 	heads := map[*onnx.NodeProto]bool{}
 	if enc, err := graph.Discover(sm); err != nil {
@@ -124,52 +152,37 @@ func prepare(m *onnx.ModelProto, opts Options, mode Mode) (*plan, error) {
 			heads = p.finalProjections(enc.Outputs)
 		}
 	}
+	return p, heads, nil
+}
+
+// keep records that node n stays in float, and why.
+func (p *plan) keep(n *onnx.NodeProto, reason string) {
+	p.rep.KeptFloat = append(p.rep.KeptFloat, Kept{Node: n.GetName(), Op: n.GetOpType(), Reason: reason})
+}
+
+// choose picks the MatMul and Gemm nodes with constant weights and (with opts.Embeddings) the
+// embedding Gathers to quantize, records the others in the report, and returns the nodes
+// opts.Exclude may name (true when excluded) and the number of projections with a weight.
+func (p *plan) choose(opts Options, heads map[*onnx.NodeProto]bool) (found map[string]bool, candidates int) {
 	excluded := map[string]bool{}
 	for _, n := range opts.Exclude {
 		excluded[n] = true
 	}
-	found := map[string]bool{}
-	candidates := 0
+	found = map[string]bool{}
 	weights := map[string]*linear{}
-	keep := func(n *onnx.NodeProto, reason string) {
-		rep.KeptFloat = append(rep.KeptFloat, Kept{Node: n.GetName(), Op: n.GetOpType(), Reason: reason})
-	}
 	for _, n := range p.ix.Topo() {
-		op := n.GetOpType()
 		if n.GetDomain() != "" && n.GetDomain() != "ai.onnx" {
 			continue
 		}
-		switch op {
+		switch n.GetOpType() {
 		case "MatMul", "Gemm":
 			if len(n.GetInput()) < 2 {
 				continue
 			}
 			found[n.GetName()] = excluded[n.GetName()]
-			w, reason := p.weight(n)
-			if w == nil {
-				if reason != "" {
-					candidates++
-					keep(n, reason)
-				}
-				continue
+			if p.chooseLinear(n, weights, excluded[n.GetName()], heads[n] && !opts.Head) {
+				candidates++
 			}
-			candidates++
-			switch {
-			case excluded[n.GetName()]:
-				keep(n, "excluded by the caller")
-				continue
-			case heads[n] && !opts.Head:
-				keep(n, "the head's final projection (kept in float unless asked)")
-				continue
-			}
-			if prev := weights[w.wName]; prev != nil && (prev.k != w.k || prev.n != w.n || !slices.Equal(prev.w, w.w)) {
-				// The same tensor name read two ways (a Gemm transposing a weight a MatMul also
-				// reads): give the second its own quantized tensors.
-				w.wName += "_" + sanitize(n.GetName())
-			}
-			weights[w.wName] = w
-			p.linears = append(p.linears, w)
-			rep.Quantized = append(rep.Quantized, QuantizedLinear{Node: n.GetName(), Op: op, Weight: w.wName, In: w.k, Out: w.n})
 		case "Gather":
 			t := p.embeddingTable(n)
 			if t == nil {
@@ -178,15 +191,51 @@ func prepare(m *onnx.ModelProto, opts Options, mode Mode) (*plan, error) {
 			found[n.GetName()] = excluded[n.GetName()]
 			switch {
 			case excluded[n.GetName()]:
-				keep(n, "excluded by the caller")
+				p.keep(n, "excluded by the caller")
 			case !opts.Embeddings:
-				keep(n, "embedding table (kept in float unless asked)")
+				p.keep(n, "embedding table (kept in float unless asked)")
 			default:
 				p.gathers = append(p.gathers, &gatherTable{node: n, table: n.GetInput()[0], t: t})
-				rep.Embeddings = append(rep.Embeddings, n.GetInput()[0])
+				p.rep.Embeddings = append(p.rep.Embeddings, n.GetInput()[0])
 			}
 		}
 	}
+	return found, candidates
+}
+
+// chooseLinear quantizes the MatMul or Gemm node n unless it has no usable constant weight, is
+// excluded, or is a head projection kept in float (keepHead). weights holds the linears chosen
+// so far by weight name. It reports whether n is a projection with a constant weight.
+func (p *plan) chooseLinear(n *onnx.NodeProto, weights map[string]*linear, excluded, keepHead bool) bool {
+	w, reason := p.weight(n)
+	if w == nil {
+		if reason != "" {
+			p.keep(n, reason)
+		}
+		return reason != ""
+	}
+	switch {
+	case excluded:
+		p.keep(n, "excluded by the caller")
+		return true
+	case keepHead:
+		p.keep(n, "the head's final projection (kept in float unless asked)")
+		return true
+	}
+	if prev := weights[w.wName]; prev != nil && (prev.k != w.k || prev.n != w.n || !slices.Equal(prev.w, w.w)) {
+		// The same tensor name read two ways (a Gemm transposing a weight a MatMul also
+		// reads): give the second its own quantized tensors.
+		w.wName += "_" + sanitize(n.GetName())
+	}
+	weights[w.wName] = w
+	p.linears = append(p.linears, w)
+	p.rep.Quantized = append(p.rep.Quantized, QuantizedLinear{Node: n.GetName(), Op: n.GetOpType(), Weight: w.wName, In: w.k, Out: w.n})
+	return true
+}
+
+// checkChoice refuses excluded names that are no candidate node, and a choice with no projection
+// to quantize (saying why each stays float).
+func (p *plan) checkChoice(opts Options, found map[string]bool, candidates int) error {
 	var unknown []string
 	for _, e := range opts.Exclude {
 		if _, ok := found[e]; !ok {
@@ -195,36 +244,39 @@ func prepare(m *onnx.ModelProto, opts Options, mode Mode) (*plan, error) {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return nil, fmt.Errorf("quantize: excluded node(s) %s are not MatMul, Gemm or embedding Gather nodes of the model", strings.Join(unknown, ", "))
+		return fmt.Errorf("quantize: excluded node(s) %s are not MatMul, Gemm or embedding Gather nodes of the model", strings.Join(unknown, ", "))
 	}
-	if len(p.linears) == 0 {
-		switch {
-		case candidates == 0:
-			return nil, fmt.Errorf("%w: the model has no MatMul or Gemm with a constant weight", ErrNoMatMul)
-		default:
-			reasons := []string{}
-			for _, k := range rep.KeptFloat {
-				if k.Op != "Gather" {
-					reasons = append(reasons, fmt.Sprintf("%s %q: %s", k.Op, k.Node, k.Reason))
-				}
-			}
-			return nil, fmt.Errorf("%w: every MatMul or Gemm with a constant weight stays float (%s)", ErrNoMatMul, strings.Join(reasons, "; "))
+	if len(p.linears) > 0 {
+		return nil
+	}
+	if candidates == 0 {
+		return fmt.Errorf("%w: the model has no MatMul or Gemm with a constant weight", ErrNoMatMul)
+	}
+	reasons := []string{}
+	for _, k := range p.rep.KeptFloat {
+		if k.Op != "Gather" {
+			reasons = append(reasons, fmt.Sprintf("%s %q: %s", k.Op, k.Node, k.Reason))
 		}
 	}
+	return fmt.Errorf("%w: every MatMul or Gemm with a constant weight stays float (%s)", ErrNoMatMul, strings.Join(reasons, "; "))
+}
+
+// countFloatBytes records the float size of the weights and tables to quantize, each counted
+// once however many nodes read it.
+func (p *plan) countFloatBytes() {
 	counted := map[string]bool{}
 	for _, l := range p.linears {
 		if !counted[l.wName] {
 			counted[l.wName] = true
-			rep.FloatWeightBytes += int64(4 * len(l.w))
+			p.rep.FloatWeightBytes += int64(4 * len(l.w))
 		}
 	}
 	for _, g := range p.gathers {
 		if !counted["\x00table:"+g.table] {
 			counted["\x00table:"+g.table] = true
-			rep.FloatWeightBytes += 4 * onnx.NumElements(g.t.GetDims())
+			p.rep.FloatWeightBytes += 4 * onnx.NumElements(g.t.GetDims())
 		}
 	}
-	return p, nil
 }
 
 // weight returns the MatMul or Gemm node n as a linear to quantize, or nil and why not ("" when

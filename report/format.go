@@ -89,10 +89,3 @@ func (e *errWriter) print(s ...string) {
 		_, e.err = io.WriteString(e.w, x)
 	}
 }
-
-func (e *errWriter) printf(format string, a ...any) {
-	if e.err != nil {
-		return
-	}
-	_, e.err = fmt.Fprintf(e.w, format, a...)
-}

@@ -152,38 +152,74 @@ func plotSVG(ew *errWriter, p Plot, standalone bool) error {
 	if err != nil {
 		return err
 	}
-	width, height := float64(p.Width), float64(p.Height)
+	f := newFrame(p, xlo, xhi, ylo, yhi)
+	ns := ""
+	if standalone {
+		ns = ` xmlns="http://www.w3.org/2000/svg"`
+	}
+	w, h := coord(f.width), coord(f.height)
+	ew.print(`<svg`, ns, ` class="plot" width="`, w, `" height="`, h, `" viewBox="0 0 `, w, ` `, h,
+		`" role="img" font-family="sans-serif" font-size="12">`, "\n")
+	title := p.Title
+	if title == "" {
+		title = f.ylabel + " vs " + f.xlabel
+	}
+	ew.print(`<title>`, esc(title), `</title>`, "\n")
+	ew.print(`<rect x="0" y="0" width="`, w, `" height="`, h, `" fill="#ffffff"/>`, "\n")
+	if p.Title != "" {
+		ew.print(`<text x="`, coord(f.width/2), `" y="22" text-anchor="middle" font-size="14" font-weight="bold">`, esc(p.Title), `</text>`, "\n")
+	}
+	f.drawAxes(ew)
+	f.drawData(ew, p)
+	f.drawLegend(ew, len(p.Series))
+	ew.print("</svg>\n")
+	return nil
+}
+
+// frame is the layout of a plot: the SVG size, the plotting area (left, top, pw x ph), the axes
+// and their labels, and the legend entries (the series, then the reference line).
+type frame struct {
+	width, height     float64
+	left, top, pw, ph float64
+	xa, ya            axis
+	xlabel, ylabel    string
+	legend            []string
+}
+
+// newFrame lays out p, whose points span [xlo, xhi] x [ylo, yhi].
+func newFrame(p Plot, xlo, xhi, ylo, yhi float64) frame {
+	f := frame{width: float64(p.Width), height: float64(p.Height), xlabel: p.XLabel, ylabel: p.YLabel}
 	if p.Width == 0 {
-		width = 640
+		f.width = 640
 	}
 	if p.Height == 0 {
-		height = 400
+		f.height = 400
 	}
-	xlabel, ylabel := p.XLabel, p.YLabel
-	if xlabel == "" {
-		xlabel = "FLOPs reduction (%)"
+	if f.xlabel == "" {
+		f.xlabel = "FLOPs reduction (%)"
 	}
-	if ylabel == "" {
-		ylabel = "metric"
+	if f.ylabel == "" {
+		f.ylabel = "metric"
 	}
 	// Legend entries decide the right margin.
-	legend := make([]string, 0, len(p.Series)+1)
+	f.legend = make([]string, 0, len(p.Series)+1)
 	for _, s := range p.Series {
-		legend = append(legend, s.Name)
+		f.legend = append(f.legend, s.Name)
 	}
 	if p.Reference != nil {
-		legend = append(legend, p.Reference.Label)
+		f.legend = append(f.legend, p.Reference.Label)
 	}
 	longest := 0
-	for _, l := range legend {
+	for _, l := range f.legend {
 		longest = max(longest, len([]rune(l)))
 	}
-	left, top, bottom := 64.0, 24.0, 52.0
+	bottom := 52.0
+	f.left, f.top = 64.0, 24.0
 	if p.Title != "" {
-		top = 40
+		f.top = 40
 	}
-	right := math.Min(24+30+7*float64(longest), width/3)
-	pw, ph := width-left-right, height-top-bottom
+	right := math.Min(24+30+7*float64(longest), f.width/3)
+	f.pw, f.ph = f.width-f.left-right, f.height-f.top-bottom
 	// X is a reduction fraction: a single reduction (or several equal ones) gets a range of
 	// +-0.05 around it, kept within [0, 1], rather than a sliver around one point.
 	if xhi-xlo < 1e-9 {
@@ -196,59 +232,55 @@ func plotSVG(ew *errWriter, p Plot, standalone bool) error {
 			xlo, xhi = 0.9, 1
 		}
 	}
-	xa, ya := newAxis(xlo, xhi), newAxis(ylo, yhi)
-	px := func(x float64) float64 { return left + (x-xa.lo)/(xa.hi-xa.lo)*pw }
-	py := func(y float64) float64 { return top + ph - (y-ya.lo)/(ya.hi-ya.lo)*ph }
+	f.xa, f.ya = newAxis(xlo, xhi), newAxis(ylo, yhi)
+	return f
+}
 
-	ns := ""
-	if standalone {
-		ns = ` xmlns="http://www.w3.org/2000/svg"`
-	}
-	w, h := coord(width), coord(height)
-	ew.print(`<svg`, ns, ` class="plot" width="`, w, `" height="`, h, `" viewBox="0 0 `, w, ` `, h,
-		`" role="img" font-family="sans-serif" font-size="12">`, "\n")
-	title := p.Title
-	if title == "" {
-		title = ylabel + " vs " + xlabel
-	}
-	ew.print(`<title>`, esc(title), `</title>`, "\n")
-	ew.print(`<rect x="0" y="0" width="`, w, `" height="`, h, `" fill="#ffffff"/>`, "\n")
-	if p.Title != "" {
-		ew.print(`<text x="`, coord(width/2), `" y="22" text-anchor="middle" font-size="14" font-weight="bold">`, esc(p.Title), `</text>`, "\n")
-	}
-	// Grid and ticks.
+// px is the SVG x coordinate of x.
+func (f *frame) px(x float64) float64 { return f.left + (x-f.xa.lo)/(f.xa.hi-f.xa.lo)*f.pw }
+
+// py is the SVG y coordinate of y.
+func (f *frame) py(y float64) float64 { return f.top + f.ph - (y-f.ya.lo)/(f.ya.hi-f.ya.lo)*f.ph }
+
+// drawAxes draws the grid, the axes with their ticks and tick labels, and the axis labels.
+func (f *frame) drawAxes(ew *errWriter) {
+	left, top, pw, ph := f.left, f.top, f.pw, f.ph
 	ew.print(`<g class="grid" stroke="#e0e0e0" stroke-width="1">`, "\n")
-	for _, t := range xa.ticks {
-		ew.print(`<line x1="`, coord(px(t)), `" y1="`, coord(top), `" x2="`, coord(px(t)), `" y2="`, coord(top+ph), `"/>`, "\n")
+	for _, t := range f.xa.ticks {
+		ew.print(`<line x1="`, coord(f.px(t)), `" y1="`, coord(top), `" x2="`, coord(f.px(t)), `" y2="`, coord(top+ph), `"/>`, "\n")
 	}
-	for _, t := range ya.ticks {
-		ew.print(`<line x1="`, coord(left), `" y1="`, coord(py(t)), `" x2="`, coord(left+pw), `" y2="`, coord(py(t)), `"/>`, "\n")
+	for _, t := range f.ya.ticks {
+		ew.print(`<line x1="`, coord(left), `" y1="`, coord(f.py(t)), `" x2="`, coord(left+pw), `" y2="`, coord(f.py(t)), `"/>`, "\n")
 	}
 	ew.print("</g>\n")
 	ew.print(`<g class="axes" stroke="#333333" stroke-width="1">`, "\n")
 	ew.print(`<line x1="`, coord(left), `" y1="`, coord(top+ph), `" x2="`, coord(left+pw), `" y2="`, coord(top+ph), `"/>`, "\n")
 	ew.print(`<line x1="`, coord(left), `" y1="`, coord(top), `" x2="`, coord(left), `" y2="`, coord(top+ph), `"/>`, "\n")
-	for _, t := range xa.ticks {
-		ew.print(`<line x1="`, coord(px(t)), `" y1="`, coord(top+ph), `" x2="`, coord(px(t)), `" y2="`, coord(top+ph+5), `"/>`, "\n")
+	for _, t := range f.xa.ticks {
+		ew.print(`<line x1="`, coord(f.px(t)), `" y1="`, coord(top+ph), `" x2="`, coord(f.px(t)), `" y2="`, coord(top+ph+5), `"/>`, "\n")
 	}
-	for _, t := range ya.ticks {
-		ew.print(`<line x1="`, coord(left-5), `" y1="`, coord(py(t)), `" x2="`, coord(left), `" y2="`, coord(py(t)), `"/>`, "\n")
+	for _, t := range f.ya.ticks {
+		ew.print(`<line x1="`, coord(left-5), `" y1="`, coord(f.py(t)), `" x2="`, coord(left), `" y2="`, coord(f.py(t)), `"/>`, "\n")
 	}
 	ew.print("</g>\n")
 	ew.print(`<g class="tick-labels" fill="#333333">`, "\n")
-	for _, t := range xa.ticks {
-		ew.print(`<text x="`, coord(px(t)), `" y="`, coord(top+ph+18), `" text-anchor="middle">`, xa.label(t, 100), `</text>`, "\n")
+	for _, t := range f.xa.ticks {
+		ew.print(`<text x="`, coord(f.px(t)), `" y="`, coord(top+ph+18), `" text-anchor="middle">`, f.xa.label(t, 100), `</text>`, "\n")
 	}
-	for _, t := range ya.ticks {
-		ew.print(`<text x="`, coord(left-8), `" y="`, coord(py(t)+4), `" text-anchor="end">`, ya.label(t, 1), `</text>`, "\n")
+	for _, t := range f.ya.ticks {
+		ew.print(`<text x="`, coord(left-8), `" y="`, coord(f.py(t)+4), `" text-anchor="end">`, f.ya.label(t, 1), `</text>`, "\n")
 	}
 	ew.print("</g>\n")
-	ew.print(`<text class="x-label" x="`, coord(left+pw/2), `" y="`, coord(height-12), `" text-anchor="middle">`, esc(xlabel), `</text>`, "\n")
-	ew.print(`<text class="y-label" x="16" y="`, coord(top+ph/2), `" text-anchor="middle" transform="rotate(-90 16 `, coord(top+ph/2), `)">`, esc(ylabel), `</text>`, "\n")
+	ew.print(`<text class="x-label" x="`, coord(left+pw/2), `" y="`, coord(f.height-12), `" text-anchor="middle">`, esc(f.xlabel), `</text>`, "\n")
+	ew.print(`<text class="y-label" x="16" y="`, coord(top+ph/2), `" text-anchor="middle" transform="rotate(-90 16 `, coord(top+ph/2), `)">`, esc(f.ylabel), `</text>`, "\n")
+}
 
+// drawData draws p's reference line and series (lines through the points sorted by x, and a dot
+// with a tooltip per point).
+func (f *frame) drawData(ew *errWriter, p Plot) {
 	if r := p.Reference; r != nil {
-		y := coord(py(r.Y))
-		ew.print(`<line class="reference" x1="`, coord(left), `" y1="`, y, `" x2="`, coord(left+pw), `" y2="`, y,
+		y := coord(f.py(r.Y))
+		ew.print(`<line class="reference" x1="`, coord(f.left), `" y1="`, y, `" x2="`, coord(f.left+f.pw), `" y2="`, y,
 			`" stroke="#555555" stroke-width="1.5" stroke-dasharray="6 4"><title>`, esc(r.Label), ` `, num(r.Y), `</title></line>`, "\n")
 	}
 	for i, s := range p.Series {
@@ -260,22 +292,26 @@ func plotSVG(ew *errWriter, p Plot, standalone bool) error {
 			if k > 0 {
 				b.WriteByte(' ')
 			}
-			b.WriteString(coord(px(pt.X)) + "," + coord(py(pt.Y)))
+			b.WriteString(coord(f.px(pt.X)) + "," + coord(f.py(pt.Y)))
 		}
 		ew.print(`<g class="series" fill="`, color, `" stroke="`, color, `">`, "\n")
 		ew.print(`<polyline points="`, b.String(), `" fill="none" stroke-width="2"/>`, "\n")
 		for _, pt := range pts {
-			ew.print(`<circle cx="`, coord(px(pt.X)), `" cy="`, coord(py(pt.Y)), `" r="3"><title>`, esc(s.Name), `: `,
-				xa.label(pt.X, 100), `%, `, num(pt.Y), `</title></circle>`, "\n")
+			ew.print(`<circle cx="`, coord(f.px(pt.X)), `" cy="`, coord(f.py(pt.Y)), `" r="3"><title>`, esc(s.Name), `: `,
+				f.xa.label(pt.X, 100), `%, `, num(pt.Y), `</title></circle>`, "\n")
 		}
 		ew.print("</g>\n")
 	}
-	// Legend.
-	lx := left + pw + 16
+}
+
+// drawLegend draws the legend right of the plotting area: a colour swatch for each of the
+// nSeries series, then a dashed line for the reference.
+func (f *frame) drawLegend(ew *errWriter, nSeries int) {
+	lx := f.left + f.pw + 16
 	ew.print(`<g class="legend" font-size="12">`, "\n")
-	for i, l := range legend {
-		y := top + 8 + float64(i)*18
-		if i < len(p.Series) {
+	for i, l := range f.legend {
+		y := f.top + 8 + float64(i)*18
+		if i < nSeries {
 			color := palette[i%len(palette)]
 			ew.print(`<rect x="`, coord(lx), `" y="`, coord(y-5), `" width="20" height="3" fill="`, color, `"/>`, "\n")
 		} else {
@@ -283,6 +319,5 @@ func plotSVG(ew *errWriter, p Plot, standalone bool) error {
 		}
 		ew.print(`<text x="`, coord(lx+26), `" y="`, coord(y), `">`, esc(l), `</text>`, "\n")
 	}
-	ew.print("</g>\n</svg>\n")
-	return nil
+	ew.print("</g>\n")
 }

@@ -4,6 +4,13 @@
 //
 // It knows nothing about encoders or pruning. Importers usually alias it (e.g. `ort`) to avoid
 // confusion with the standard library's runtime package.
+//
+// # Errors
+//
+// Errors a caller can test for with errors.Is:
+//
+//   - ErrNoLibrary: the onnxruntime shared library cannot be found or loaded (LibraryPath, Init,
+//     and everything that needs the runtime).
 package runtime
 
 import (
@@ -25,6 +32,18 @@ const EnvLibrary = "KPRUNE_ORT_LIB"
 // ORTVersion is the onnxruntime release that kprune's set-up script installs and is tested with.
 const ORTVersion = "1.30.0"
 
+// ErrNoLibrary classifies the errors of LibraryPath and Init when the onnxruntime shared library
+// cannot be found or loaded; their messages say where kprune looked and how to install it. Test
+// for it with errors.Is.
+var ErrNoLibrary = errors.New("onnxruntime shared library not found")
+
+// libraryError is an error about the library with its own message (and cause, if any) that
+// errors.Is also matches to ErrNoLibrary.
+type libraryError struct{ err error }
+
+func (e *libraryError) Error() string   { return e.err.Error() }
+func (e *libraryError) Unwrap() []error { return []error{e.err, ErrNoLibrary} }
+
 var (
 	initOnce sync.Once
 	initErr  error
@@ -44,11 +63,12 @@ func libraryNames() []string {
 
 // LibraryPath finds the onnxruntime shared library: the KPRUNE_ORT_LIB environment variable,
 // then a `.ort` folder in the working directory or any parent of it, then next to the
-// executable (or in ../.ort from it), then the system library folders. The error says how to install it.
+// executable (or in ../.ort from it), then the system library folders. The error, which matches
+// ErrNoLibrary, says how to install it.
 func LibraryPath() (string, error) {
 	if p := os.Getenv(EnvLibrary); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("onnxruntime library from $%s: %w", EnvLibrary, err)
+			return "", &libraryError{fmt.Errorf("onnxruntime library from $%s: %w", EnvLibrary, err)}
 		}
 		return p, nil
 	}
@@ -77,7 +97,7 @@ func LibraryPath() (string, error) {
 			}
 		}
 	}
-	return "", errors.New("onnxruntime shared library not found: run `make ort` (or scripts/get-onnxruntime.sh) in the kprune repository to install it into .ort/, or set " + EnvLibrary + " to the path of libonnxruntime (version " + ORTVersion + " or newer)")
+	return "", fmt.Errorf("%w: run `make ort` (or scripts/get-onnxruntime.sh) in the kprune repository to install it into .ort/, or set "+EnvLibrary+" to the path of libonnxruntime (version "+ORTVersion+" or newer)", ErrNoLibrary)
 }
 
 // EnvDisableTelemetry is the environment variable that stops onnxruntime builds carrying a
@@ -90,7 +110,8 @@ const EnvDisableTelemetry = "ORT_DISABLE_TELEMETRY"
 // Init locates the onnxruntime library and initialises its environment with telemetry off
 // (see EnvDisableTelemetry) and logging at the fatal level only (errors reach callers as Go
 // errors; onnxruntime never writes its own lines to stderr). It is safe to call many times from many goroutines; only the first
-// call does the work, and later calls return its result.
+// call does the work, and later calls return its result. When the library cannot be found or
+// loaded the error matches ErrNoLibrary.
 func Init() error {
 	initOnce.Do(func() {
 		p, err := LibraryPath()
@@ -108,7 +129,7 @@ func Init() error {
 		// Fatal only: onnxruntime's own logger writes (coloured) lines to stderr whatever it is,
 		// and every error it would log also comes back to us as a status that callers report.
 		if err := ort.InitializeEnvironment(ort.WithLogLevelFatal()); err != nil {
-			initErr = fmt.Errorf("initialising onnxruntime from %s: %w", p, err)
+			initErr = &libraryError{fmt.Errorf("initialising onnxruntime from %s: %w", p, err)}
 			return
 		}
 		if err := ort.DisableTelemetry(); err != nil {

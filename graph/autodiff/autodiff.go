@@ -11,6 +11,7 @@ package autodiff
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -73,7 +74,6 @@ type builder struct {
 	// from a graph input ("" when no input has it).
 	syms map[string]string
 	prod map[string]*onnx.NodeProto
-	n    int
 	err  error
 }
 
@@ -210,6 +210,40 @@ func dimsOf(d []int64) []onnx.Dim {
 
 // gradients emits the backward pass and returns, for each wrt, the tensor holding its gradient.
 func (b *builder) gradients(loss string, wrt []string) ([]string, error) {
+	wrtSet, err := b.checkTargets(loss, wrt)
+	if err != nil {
+		return nil, err
+	}
+	order, err := infer.TopoSort(b.g)
+	if err != nil {
+		return nil, err
+	}
+	active := b.activeTensors(order, wrtSet)
+	path, needed := backwardPath(order, active, loss)
+	// contrib holds, per tensor, the gradient contributions of its consumers.
+	contrib := map[string][]string{}
+	if active[loss] {
+		contrib[loss] = []string{b.ones(loss)}
+	}
+	for _, n := range path {
+		if err := b.backpropNode(n, contrib, active, needed); err != nil {
+			return nil, err
+		}
+	}
+	res := make([]string, len(wrt))
+	for i, w := range wrt {
+		if c := contrib[w]; len(c) > 0 {
+			res[i] = b.sum(w, c)
+		} else {
+			res[i] = b.zerosLike(w)
+		}
+	}
+	return res, b.err
+}
+
+// checkTargets checks that loss and the wrt tensors are floating-point tensors of the graph and
+// returns the set of wrt tensors.
+func (b *builder) checkTargets(loss string, wrt []string) (map[string]bool, error) {
 	li, ok := b.info[loss]
 	if !ok {
 		return nil, fmt.Errorf("loss tensor %q is not in the graph", loss)
@@ -228,24 +262,18 @@ func (b *builder) gradients(loss string, wrt []string) ([]string, error) {
 		}
 		wrtSet[w] = true
 	}
-	order, err := infer.TopoSort(b.g)
-	if err != nil {
-		return nil, err
-	}
-	// Forward: tensors that depend on a wrt tensor through floating-point values.
+	return wrtSet, nil
+}
+
+// activeTensors returns the tensors that depend on a wrt tensor through floating-point values
+// (the forward sweep over the nodes in topological order).
+func (b *builder) activeTensors(order []*onnx.NodeProto, wrtSet map[string]bool) map[string]bool {
 	active := map[string]bool{}
 	for w := range wrtSet {
 		active[w] = true
 	}
 	for _, n := range order {
-		any := false
-		for _, in := range n.GetInput() {
-			if active[in] {
-				any = true
-				break
-			}
-		}
-		if !any {
+		if !slices.ContainsFunc(n.GetInput(), func(in string) bool { return active[in] }) {
 			continue
 		}
 		for _, o := range n.GetOutput() {
@@ -254,19 +282,17 @@ func (b *builder) gradients(loss string, wrt []string) ([]string, error) {
 			}
 		}
 	}
-	// Backward: nodes with an active input whose outputs reach the loss.
+	return active
+}
+
+// backwardPath returns the nodes with an active input whose outputs reach the loss, in reverse
+// topological order, and the tensors whose gradient the loss needs.
+func backwardPath(order []*onnx.NodeProto, active map[string]bool, loss string) ([]*onnx.NodeProto, map[string]bool) {
 	needed := map[string]bool{loss: active[loss]}
 	var path []*onnx.NodeProto
 	for i := len(order) - 1; i >= 0; i-- {
 		n := order[i]
-		reach := false
-		for _, o := range n.GetOutput() {
-			if needed[o] {
-				reach = true
-				break
-			}
-		}
-		if !reach {
+		if !slices.ContainsFunc(n.GetOutput(), func(o string) bool { return needed[o] }) {
 			continue
 		}
 		hasActive := false
@@ -280,66 +306,57 @@ func (b *builder) gradients(loss string, wrt []string) ([]string, error) {
 			path = append(path, n)
 		}
 	}
-	// path is in reverse topological order.
-	contrib := map[string][]string{}
-	if active[loss] {
-		contrib[loss] = []string{b.ones(loss)}
+	return path, needed
+}
+
+// backpropNode emits the gradient rule of node n: from the summed contributions to its outputs'
+// gradients it adds contributions to the gradients of its needed inputs.
+func (b *builder) backpropNode(n *onnx.NodeProto, contrib map[string][]string, active, needed map[string]bool) error {
+	r, ok := lookupRule(n)
+	if !ok {
+		return fmt.Errorf("node %q: no gradient rule for operator %s%s (it lies between the differentiated tensors and the loss)", n.GetName(), domainPrefix(n), n.GetOpType())
 	}
-	for _, n := range path {
-		r, ok := lookupRule(n)
-		if !ok {
-			return nil, fmt.Errorf("node %q: no gradient rule for operator %s%s (it lies between the differentiated tensors and the loss)", n.GetName(), domainPrefix(n), n.GetOpType())
-		}
-		gy := make([]string, len(n.GetOutput()))
-		anyGrad := false
-		for k, o := range n.GetOutput() {
-			if o == "" {
-				continue
-			}
-			gy[k] = b.sum(o, contrib[o])
-			if gy[k] != "" {
-				anyGrad = true
-			}
-		}
-		if !anyGrad {
+	gy := make([]string, len(n.GetOutput()))
+	anyGrad := false
+	for k, o := range n.GetOutput() {
+		if o == "" {
 			continue
 		}
-		need := make([]bool, len(n.GetInput()))
-		for k, in := range n.GetInput() {
-			if !active[in] || !needed[in] {
-				continue
-			}
-			if !r.differentiable(n, k) {
-				return nil, fmt.Errorf("node %q (%s): input %d (%q) depends on the differentiated tensors, but the %s gradient rule does not propagate through that input", n.GetName(), n.GetOpType(), k, in, n.GetOpType())
-			}
-			need[k] = true
-		}
-		gx, err := r.grad(b, n, gy, need)
-		if err == nil && b.err != nil {
-			err = b.err
-		}
-		if err != nil {
-			return nil, fmt.Errorf("node %q (%s): %w", n.GetName(), n.GetOpType(), err)
-		}
-		for k, in := range n.GetInput() {
-			if !need[k] || k >= len(gx) || gx[k] == "" {
-				continue
-			}
-			if _, ok := b.info[gx[k]]; !ok || b.info[gx[k]].Rank < 0 {
-				b.info[gx[k]] = b.info[in]
-			}
-			contrib[in] = append(contrib[in], gx[k])
+		gy[k] = b.sum(o, contrib[o])
+		if gy[k] != "" {
+			anyGrad = true
 		}
 	}
-	res := make([]string, len(wrt))
-	for i, w := range wrt {
-		if c := contrib[w]; len(c) > 0 {
-			res[i] = b.sum(w, c)
-		} else {
-			res[i] = b.zerosLike(w)
-		}
+	if !anyGrad {
+		return nil
 	}
-	return res, b.err
+	need := make([]bool, len(n.GetInput()))
+	for k, in := range n.GetInput() {
+		if !active[in] || !needed[in] {
+			continue
+		}
+		if !r.differentiable(n, k) {
+			return fmt.Errorf("node %q (%s): input %d (%q) depends on the differentiated tensors, but the %s gradient rule does not propagate through that input", n.GetName(), n.GetOpType(), k, in, n.GetOpType())
+		}
+		need[k] = true
+	}
+	gx, err := r.grad(b, n, gy, need)
+	if err == nil && b.err != nil {
+		err = b.err
+	}
+	if err != nil {
+		return fmt.Errorf("node %q (%s): %w", n.GetName(), n.GetOpType(), err)
+	}
+	for k, in := range n.GetInput() {
+		if !need[k] || k >= len(gx) || gx[k] == "" {
+			continue
+		}
+		if _, ok := b.info[gx[k]]; !ok || b.info[gx[k]].Rank < 0 {
+			b.info[gx[k]] = b.info[in]
+		}
+		contrib[in] = append(contrib[in], gx[k])
+	}
+	return nil
 }
 
 func domainPrefix(n *onnx.NodeProto) string {
@@ -446,11 +463,6 @@ func (b *builder) constF(elem onnx.TensorProto_DataType, v float64) string {
 // constI returns a 1-D int64 constant.
 func (b *builder) constI(vals ...int64) string {
 	return b.constInt(false, vals)
-}
-
-// scalarI returns a 0-D int64 constant.
-func (b *builder) scalarI(v int64) string {
-	return b.constInt(true, []int64{v})
 }
 
 func (b *builder) constInt(scalar bool, vals []int64) string {

@@ -134,119 +134,14 @@ func AddLoss(m *onnx.ModelProto, enc *graph.Encoder, opts LossOptions) (*onnx.Mo
 			return nil, Loss{}, fmt.Errorf("add loss: head output %q is not in the graph", o)
 		}
 	}
-	need := func(k int) error {
-		if len(enc.Outputs) < k {
-			return fmt.Errorf("add loss: a %s head needs %d outputs, the encoder names %d", enc.Head, k, len(enc.Outputs))
-		}
-		return nil
+	loss, targets, err := b.headLoss(enc, T, opts.Pooling)
+	if err != nil {
+		return nil, Loss{}, fmt.Errorf("add loss: %w", err)
 	}
-	var loss string
+	l.Targets = targets
 	switch enc.Head {
-	case graph.HeadClassification:
-		if err := need(1); err != nil {
-			return nil, Loss{}, err
-		}
-		z := enc.Outputs[0]
-		if r := b.info[z].Rank; r != 2 {
-			return nil, Loss{}, fmt.Errorf("add loss: classification logits %q have rank %d, want 2 ([batch, labels])", z, r)
-		}
-		p := b.target(TargetProbs, z)
-		kl := b.klRows(z, p, T, "")
-		loss = b.mul(b.reduceMean(kl, []int{0}, true), b.constF(b.elemOf(z), T*T))
-		l.Targets = []string{p}
-	case graph.HeadSpan:
-		if err := need(2); err != nil {
-			return nil, Loss{}, err
-		}
-		var kls []string
-		for k, name := range []string{TargetStartProbs, TargetEndProbs} {
-			z := enc.Outputs[k]
-			if r := b.info[z].Rank; r != 2 {
-				return nil, Loss{}, fmt.Errorf("add loss: span logits %q have rank %d, want 2 ([batch, seq])", z, r)
-			}
-			p := b.target(name, z)
-			l.Targets = append(l.Targets, p)
-			kls = append(kls, b.klRows(z, p, T, enc.AttentionMask))
-		}
-		sum := b.add(kls[0], kls[1])
-		loss = b.mul(b.reduceMean(sum, []int{0}, true), b.constF(b.elemOf(enc.Outputs[0]), T*T/2))
-	case graph.HeadToken:
-		if err := need(1); err != nil {
-			return nil, Loss{}, err
-		}
-		z := enc.Outputs[0]
-		if r := b.info[z].Rank; r != 3 {
-			return nil, Loss{}, fmt.Errorf("add loss: token logits %q have rank %d, want 3 ([batch, seq, labels])", z, r)
-		}
-		elem := b.elemOf(z)
-		p := b.target(TargetTokenProbs, z)
-		kl := b.klRows(z, p, T, "") // [batch, seq]
-		var num, den string
-		if enc.AttentionMask != "" {
-			mk := b.op("Cast", []string{enc.AttentionMask}, onnx.AttrInt("to", int64(elem)))
-			num = b.reduceSum(b.mul(kl, mk), []int{0, 1}, false)
-			den = b.op("Max", []string{b.reduceSum(mk, []int{0, 1}, false), b.constF(elem, 1)})
-			loss = b.mul(b.div(num, den), b.constF(elem, T*T))
-		} else {
-			loss = b.mul(b.reduceMean(kl, []int{0, 1}, false), b.constF(elem, T*T))
-		}
-		l.Targets = []string{p}
-	case graph.HeadRegression:
-		if err := need(1); err != nil {
-			return nil, Loss{}, err
-		}
-		z := enc.Outputs[0]
-		zi := b.info[z]
-		if zi.Rank < 1 {
-			return nil, Loss{}, fmt.Errorf("add loss: regression output %q has unknown rank or is a scalar", z)
-		}
-		t := b.target(TargetValues, z)
-		d := b.sub(z, t)
-		axes := make([]int, zi.Rank)
-		for k := range axes {
-			axes[k] = k
-		}
-		loss = b.reduceMean(b.mul(d, d), axes, false)
-		l.Temperature = 1
-		l.Targets = []string{t}
-	case graph.HeadNone:
-		if err := need(1); err != nil {
-			return nil, Loss{}, err
-		}
-		h := enc.Outputs[0]
-		hi := b.info[h]
-		if hi.Rank != 3 {
-			return nil, Loss{}, fmt.Errorf("add loss: last hidden state %q has rank %d, want 3 ([batch, seq, hidden])", h, hi.Rank)
-		}
-		if err := CheckPooling(opts.Pooling); err != nil {
-			return nil, Loss{}, fmt.Errorf("add loss: %w", err)
-		}
-		pooled := b.meanPool(h, enc.AttentionMask)
-		if opts.Pooling == PoolCLS {
-			// Slice the first token ([batch, 1, D]) and drop the axis.
-			first := b.op("Slice", []string{h, b.constI(0), b.constI(1), b.constI(1)})
-			pooled = b.reduceMean(first, []int{1}, false)
-		}
-		t := b.targetShaped(TargetEmbedding, h, []int{0, 2})
-		d := b.sub(pooled, t)
-		loss = b.reduceMean(b.reduceSum(b.mul(d, d), []int{1}, false), []int{0}, true)
-		l.Temperature = 1
-		l.Targets = []string{t}
-	case graph.HeadEmbedding:
-		if err := need(1); err != nil {
-			return nil, Loss{}, err
-		}
-		e := enc.Outputs[0]
-		if r := b.info[e].Rank; r != 2 {
-			return nil, Loss{}, fmt.Errorf("add loss: sentence embedding %q has rank %d, want 2 ([batch, hidden])", e, r)
-		}
-		t := b.target(TargetEmbedding, e)
-		d := b.sub(e, t)
-		loss = b.reduceMean(b.reduceSum(b.mul(d, d), []int{1}, false), []int{0}, true)
-		l.Temperature = 1
-		l.Targets = []string{t}
-	default:
-		return nil, Loss{}, fmt.Errorf("add loss: unknown head kind %q", enc.Head)
+	case graph.HeadRegression, graph.HeadNone, graph.HeadEmbedding:
+		l.Temperature = 1 // squared errors, no temperature
 	}
 	// Give the loss the shape [1] whatever the reductions left.
 	name := b.unique(LossName)
@@ -258,6 +153,129 @@ func AddLoss(m *onnx.ModelProto, enc *graph.Encoder, opts LossOptions) (*onnx.Mo
 		return nil, Loss{}, fmt.Errorf("add loss: %w", err)
 	}
 	return out, l, nil
+}
+
+// headLoss emits the loss of enc's head kind at temperature T (pooling: see LossOptions) and
+// returns it with the target inputs it reads.
+func (b *builder) headLoss(enc *graph.Encoder, T float64, pooling string) (string, []string, error) {
+	k := 1
+	if enc.Head == graph.HeadSpan {
+		k = 2
+	}
+	switch enc.Head {
+	case graph.HeadClassification, graph.HeadSpan, graph.HeadToken, graph.HeadRegression, graph.HeadNone, graph.HeadEmbedding:
+		if len(enc.Outputs) < k {
+			return "", nil, fmt.Errorf("a %s head needs %d outputs, the encoder names %d", enc.Head, k, len(enc.Outputs))
+		}
+	}
+	switch enc.Head {
+	case graph.HeadClassification:
+		return b.classificationLoss(enc.Outputs[0], T)
+	case graph.HeadSpan:
+		return b.spanLoss(enc.Outputs[0], enc.Outputs[1], enc.AttentionMask, T)
+	case graph.HeadToken:
+		return b.tokenLoss(enc.Outputs[0], enc.AttentionMask, T)
+	case graph.HeadRegression:
+		return b.regressionLoss(enc.Outputs[0])
+	case graph.HeadNone:
+		return b.hiddenStateLoss(enc.Outputs[0], enc.AttentionMask, pooling)
+	case graph.HeadEmbedding:
+		return b.embeddingLoss(enc.Outputs[0])
+	}
+	return "", nil, fmt.Errorf("unknown head kind %q", enc.Head)
+}
+
+// classificationLoss is T² times the batch mean of KL(p || softmax(z/T)) for logits z [batch,
+// labels] and teacher probabilities p.
+func (b *builder) classificationLoss(z string, T float64) (string, []string, error) {
+	if r := b.info[z].Rank; r != 2 {
+		return "", nil, fmt.Errorf("classification logits %q have rank %d, want 2 ([batch, labels])", z, r)
+	}
+	p := b.target(TargetProbs, z)
+	kl := b.klRows(z, p, T, "")
+	return b.mul(b.reduceMean(kl, []int{0}, true), b.constF(b.elemOf(z), T*T)), []string{p}, nil
+}
+
+// spanLoss is T²/2 times the batch mean of the start and end logits' KLs over the (unmasked)
+// sequence positions.
+func (b *builder) spanLoss(start, end, mask string, T float64) (string, []string, error) {
+	var kls, targets []string
+	for k, name := range []string{TargetStartProbs, TargetEndProbs} {
+		z := []string{start, end}[k]
+		if r := b.info[z].Rank; r != 2 {
+			return "", nil, fmt.Errorf("span logits %q have rank %d, want 2 ([batch, seq])", z, r)
+		}
+		p := b.target(name, z)
+		targets = append(targets, p)
+		kls = append(kls, b.klRows(z, p, T, mask))
+	}
+	sum := b.add(kls[0], kls[1])
+	return b.mul(b.reduceMean(sum, []int{0}, true), b.constF(b.elemOf(start), T*T/2)), targets, nil
+}
+
+// tokenLoss is T² times the mean per-token KL over the non-padding tokens (all tokens without
+// an attention mask).
+func (b *builder) tokenLoss(z, mask string, T float64) (string, []string, error) {
+	if r := b.info[z].Rank; r != 3 {
+		return "", nil, fmt.Errorf("token logits %q have rank %d, want 3 ([batch, seq, labels])", z, r)
+	}
+	elem := b.elemOf(z)
+	p := b.target(TargetTokenProbs, z)
+	kl := b.klRows(z, p, T, "") // [batch, seq]
+	if mask == "" {
+		return b.mul(b.reduceMean(kl, []int{0, 1}, false), b.constF(elem, T*T)), []string{p}, nil
+	}
+	mk := b.op("Cast", []string{mask}, onnx.AttrInt("to", int64(elem)))
+	num := b.reduceSum(b.mul(kl, mk), []int{0, 1}, false)
+	den := b.op("Max", []string{b.reduceSum(mk, []int{0, 1}, false), b.constF(elem, 1)})
+	return b.mul(b.div(num, den), b.constF(elem, T*T)), []string{p}, nil
+}
+
+// regressionLoss is the mean squared error of output z against the teacher's values.
+func (b *builder) regressionLoss(z string) (string, []string, error) {
+	zi := b.info[z]
+	if zi.Rank < 1 {
+		return "", nil, fmt.Errorf("regression output %q has unknown rank or is a scalar", z)
+	}
+	t := b.target(TargetValues, z)
+	d := b.sub(z, t)
+	axes := make([]int, zi.Rank)
+	for k := range axes {
+		axes[k] = k
+	}
+	return b.reduceMean(b.mul(d, d), axes, false), []string{t}, nil
+}
+
+// hiddenStateLoss is the batch mean of the squared distance between the embedding pooled from
+// the last hidden state h (mean over the non-padding tokens, or the first token) and the
+// teacher's.
+func (b *builder) hiddenStateLoss(h, mask, pooling string) (string, []string, error) {
+	if r := b.info[h].Rank; r != 3 {
+		return "", nil, fmt.Errorf("last hidden state %q has rank %d, want 3 ([batch, seq, hidden])", h, r)
+	}
+	if err := CheckPooling(pooling); err != nil {
+		return "", nil, err
+	}
+	pooled := b.meanPool(h, mask)
+	if pooling == PoolCLS {
+		// Slice the first token ([batch, 1, D]) and drop the axis.
+		first := b.op("Slice", []string{h, b.constI(0), b.constI(1), b.constI(1)})
+		pooled = b.reduceMean(first, []int{1}, false)
+	}
+	t := b.targetShaped(TargetEmbedding, h, []int{0, 2})
+	d := b.sub(pooled, t)
+	return b.reduceMean(b.reduceSum(b.mul(d, d), []int{1}, false), []int{0}, true), []string{t}, nil
+}
+
+// embeddingLoss is the batch mean of the squared distance between the sentence embedding e
+// [batch, hidden] and the teacher's.
+func (b *builder) embeddingLoss(e string) (string, []string, error) {
+	if r := b.info[e].Rank; r != 2 {
+		return "", nil, fmt.Errorf("sentence embedding %q has rank %d, want 2 ([batch, hidden])", e, r)
+	}
+	t := b.target(TargetEmbedding, e)
+	d := b.sub(e, t)
+	return b.reduceMean(b.reduceSum(b.mul(d, d), []int{1}, false), []int{0}, true), []string{t}, nil
 }
 
 // target declares a graph input named name (made unique) shaped like tensor like.

@@ -291,7 +291,7 @@ func gradReciprocal(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]
 func gradIdentity(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
 	if n.GetOpType() == "Dropout" && len(n.GetInput()) >= 3 && in(n, 2) != "" {
 		if v := b.info[in(n, 2)].Value; len(v) != 1 || v[0] != 0 {
-			return nil, fmt.Errorf("Dropout in training mode (or with a run-time training_mode) is not supported")
+			return nil, fmt.Errorf("training-mode Dropout (or Dropout with a run-time training_mode) is not supported")
 		}
 	}
 	if gy[0] == "" {
@@ -583,7 +583,7 @@ func (b *builder) concatDims(parts []string) string {
 func gradGemm(b *builder, n *onnx.NodeProto, gy []string, need []bool) ([]string, error) {
 	a, w := in(n, 0), in(n, 1)
 	if b.info[a].Rank != 2 || b.info[w].Rank != 2 {
-		return nil, fmt.Errorf("Gemm operands must be 2-D with known rank")
+		return nil, fmt.Errorf("the Gemm operands must be 2-D with known rank")
 	}
 	alpha := float64(onnx.AttrFloatOr(n, "alpha", 1))
 	beta := float64(onnx.AttrFloatOr(n, "beta", 1))

@@ -2,6 +2,7 @@ package autodiff
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,7 +55,23 @@ func unary(op string, elem onnx.TensorProto_DataType, opset int64, pos bool, att
 
 func TestRuleGradients(t *testing.T) {
 	x234 := tin{name: "x", decl: dims(2, 3, 4), shape: sh(2, 3, 4), wrt: true}
-	cases := []gcase{
+	cases := slices.Concat(unaryRuleCases(x234), binaryRuleCases(x234), reductionRuleCases(x234), matmulRuleCases(), shapeRuleCases(x234))
+	for _, c := range cases {
+		name := c.name
+		if len(c.nodes) == 1 && c.name == c.nodes[0].GetOpType() {
+			name = fmt.Sprintf("%s %v", c.name, c.elem)
+			for _, a := range c.nodes[0].GetAttribute() {
+				name += fmt.Sprintf(" %s=%v%s", a.GetName(), a.GetI(), a.GetS())
+			}
+		}
+		t.Run(name, c.check)
+	}
+}
+
+// unaryRuleCases are the pointwise operators (Clip, Max and Min included) and the
+// softmaxes.
+func unaryRuleCases(x234 tin) []gcase {
+	return []gcase{
 		unary("Sqrt", f64, 17, true),
 		unary("Tanh", f64, 17, false),
 		unary("Relu", f64, 17, false),
@@ -62,14 +79,6 @@ func TestRuleGradients(t *testing.T) {
 			nodes: []*onnx.NodeProto{nd("Clip", []string{"x", "lo", "hi"}, "y")}, out: "y", outShape: sh(2, 3, 4)},
 		{name: "clip min only", elem: f64, opset: 17, inputs: []tin{x234}, inits: []*onnx.TensorProto{fconst(f64, "lo", nil, 0.1)},
 			nodes: []*onnx.NodeProto{nd("Clip", []string{"x", "lo"}, "y")}, out: "y", outShape: sh(2, 3, 4)},
-		{name: "reducel2 keepdims", elem: f64, opset: 17, inputs: []tin{x234},
-			nodes: []*onnx.NodeProto{nd("ReduceL2", []string{"x"}, "y", onnx.AttrInts("axes", -1))}, out: "y", outShape: sh(2, 3, 1)},
-		{name: "reducel2 no keepdims opset 18", elem: f64, opset: 18, inputs: []tin{x234}, inits: []*onnx.TensorProto{i64("ax", 1)},
-			nodes: []*onnx.NodeProto{nd("ReduceL2", []string{"x", "ax"}, "y", onnx.AttrInt("keepdims", 0))}, out: "y", outShape: sh(2, 4)},
-		{name: "reducemax keepdims (max pooling)", elem: f64, opset: 17, inputs: []tin{x234},
-			nodes: []*onnx.NodeProto{nd("ReduceMax", []string{"x"}, "y", onnx.AttrInts("axes", 1))}, out: "y", outShape: sh(2, 1, 4)},
-		{name: "reducemin no keepdims opset 18", elem: f64, opset: 18, inputs: []tin{x234}, inits: []*onnx.TensorProto{i64("ax", -1)},
-			nodes: []*onnx.NodeProto{nd("ReduceMin", []string{"x", "ax"}, "y", onnx.AttrInt("keepdims", 0))}, out: "y", outShape: sh(2, 3)},
 		{name: "max broadcast", elem: f64, opset: 17,
 			inputs: []tin{x234, {name: "m", decl: dims(4), shape: sh(4), wrt: true}},
 			nodes:  []*onnx.NodeProto{nd("Max", []string{"x", "m"}, "y")}, out: "y", outShape: sh(2, 3, 4)},
@@ -98,6 +107,12 @@ func TestRuleGradients(t *testing.T) {
 			nodes: []*onnx.NodeProto{nd("Softmax", []string{"x"}, "y", onnx.AttrInt("axis", 1))}, out: "y", outShape: sh(2, 3, 4)},
 		{name: "logsoftmax opset 11 default axis", elem: f64, opset: 11, inputs: []tin{x234},
 			nodes: []*onnx.NodeProto{nd("LogSoftmax", []string{"x"}, "y")}, out: "y", outShape: sh(2, 3, 4)},
+	}
+}
+
+// binaryRuleCases are the broadcasting arithmetic operators, Where and Cast.
+func binaryRuleCases(x234 tin) []gcase {
+	return []gcase{
 		{name: "add broadcast", elem: f64, opset: 17,
 			inputs: []tin{x234, {name: "b", decl: dims(3, 1), shape: sh(3, 1), wrt: true}},
 			nodes:  []*onnx.NodeProto{nd("Add", []string{"x", "b"}, "y")}, out: "y", outShape: sh(2, 3, 4)},
@@ -134,6 +149,27 @@ func TestRuleGradients(t *testing.T) {
 		{name: "pow tensor exponent", elem: f64, opset: 17,
 			inputs: []tin{{name: "x", decl: dims(2, 3, 4), shape: sh(2, 3, 4), wrt: true, pos: true}, {name: "e", decl: dims(4), shape: sh(4)}},
 			nodes:  []*onnx.NodeProto{nd("Pow", []string{"x", "e"}, "y")}, out: "y", outShape: sh(2, 3, 4)},
+		{name: "where constant condition", elem: f64, opset: 17,
+			inputs: []tin{x234, {name: "o", decl: dims(4), shape: sh(4), wrt: true}},
+			inits:  []*onnx.TensorProto{{Name: strp("c"), Dims: []int64{3, 1}, DataType: i32p(int32(onnx.TensorProto_BOOL)), Int32Data: []int32{1, 0, 1}}},
+			nodes:  []*onnx.NodeProto{nd("Where", []string{"c", "x", "o"}, "y")}, out: "y", outShape: sh(2, 3, 4)},
+		{name: "cast float to double and back", elem: f32, opset: 17, inputs: []tin{{name: "x", decl: dims(2, 3, 4), shape: sh(2, 3, 4), wrt: true}},
+			nodes: []*onnx.NodeProto{nd("Cast", []string{"x"}, "xd", onnx.AttrInt("to", int64(f64))), nd("Mul", []string{"xd", "xd"}, "sq"),
+				nd("Cast", []string{"sq"}, "y", onnx.AttrInt("to", int64(f32)))}, out: "y", outShape: sh(2, 3, 4)},
+	}
+}
+
+// reductionRuleCases are the reductions and LayerNormalization.
+func reductionRuleCases(x234 tin) []gcase {
+	return []gcase{
+		{name: "reducel2 keepdims", elem: f64, opset: 17, inputs: []tin{x234},
+			nodes: []*onnx.NodeProto{nd("ReduceL2", []string{"x"}, "y", onnx.AttrInts("axes", -1))}, out: "y", outShape: sh(2, 3, 1)},
+		{name: "reducel2 no keepdims opset 18", elem: f64, opset: 18, inputs: []tin{x234}, inits: []*onnx.TensorProto{i64("ax", 1)},
+			nodes: []*onnx.NodeProto{nd("ReduceL2", []string{"x", "ax"}, "y", onnx.AttrInt("keepdims", 0))}, out: "y", outShape: sh(2, 4)},
+		{name: "reducemax keepdims (max pooling)", elem: f64, opset: 17, inputs: []tin{x234},
+			nodes: []*onnx.NodeProto{nd("ReduceMax", []string{"x"}, "y", onnx.AttrInts("axes", 1))}, out: "y", outShape: sh(2, 1, 4)},
+		{name: "reducemin no keepdims opset 18", elem: f64, opset: 18, inputs: []tin{x234}, inits: []*onnx.TensorProto{i64("ax", -1)},
+			nodes: []*onnx.NodeProto{nd("ReduceMin", []string{"x", "ax"}, "y", onnx.AttrInt("keepdims", 0))}, out: "y", outShape: sh(2, 3)},
 		{name: "reducemean keepdims opset 17", elem: f64, opset: 17, inputs: []tin{x234},
 			nodes: []*onnx.NodeProto{nd("ReduceMean", []string{"x"}, "y", onnx.AttrInts("axes", -1))}, out: "y", outShape: sh(2, 3, 1)},
 		{name: "reducemean no keepdims opset 18", elem: f64, opset: 18, inputs: []tin{x234}, inits: []*onnx.TensorProto{i64("ax", 0, 2)},
@@ -151,6 +187,12 @@ func TestRuleGradients(t *testing.T) {
 		{name: "layernormalization axis 1 no bias", elem: f64, opset: 17,
 			inputs: []tin{x234, {name: "g", decl: dims(3, 4), shape: sh(3, 4), wrt: true}},
 			nodes:  []*onnx.NodeProto{nd("LayerNormalization", []string{"x", "g"}, "y", onnx.AttrInt("axis", 1))}, out: "y", outShape: sh(2, 3, 4)},
+	}
+}
+
+// matmulRuleCases are the matrix products, an attention block among them.
+func matmulRuleCases() []gcase {
+	return []gcase{
 		{name: "matmul batched", elem: f64, opset: 17,
 			inputs: []tin{{name: "a", decl: dims(2, 3, 4, 5), shape: sh(2, 3, 4, 5), wrt: true}, {name: "w", decl: dims(2, 3, 5, 2), shape: sh(2, 3, 5, 2), wrt: true}},
 			nodes:  []*onnx.NodeProto{nd("MatMul", []string{"a", "w"}, "y")}, out: "y", outShape: sh(2, 3, 4, 2)},
@@ -163,6 +205,19 @@ func TestRuleGradients(t *testing.T) {
 		{name: "matmul 2-D by 3-D", elem: f64, opset: 17,
 			inputs: []tin{{name: "a", decl: dims(4, 5), shape: sh(4, 5), wrt: true}, {name: "w", decl: dims(3, 5, 2), shape: sh(3, 5, 2), wrt: true}},
 			nodes:  []*onnx.NodeProto{nd("MatMul", []string{"a", "w"}, "y")}, out: "y", outShape: sh(3, 4, 2)},
+		{name: "float32 softmax attention block", elem: f32, opset: 14,
+			inputs: []tin{{name: "q", decl: dims("b", 2, "s", 3), shape: sh(2, 2, 4, 3), wrt: true}, {name: "k", decl: dims("b", 2, "s", 3), shape: sh(2, 2, 4, 3), wrt: true},
+				{name: "v", decl: dims("b", 2, "s", 3), shape: sh(2, 2, 4, 3), wrt: true}, {name: "mask", decl: dims("b", 1, 1, "s"), shape: sh(2, 1, 1, 4)}},
+			nodes: []*onnx.NodeProto{nd("Transpose", []string{"k"}, "kt", onnx.AttrInts("perm", 0, 1, 3, 2)), nd("MatMul", []string{"q", "kt"}, "sc"),
+				nd("Add", []string{"sc", "mask"}, "scm"), nd("Softmax", []string{"scm"}, "p", onnx.AttrInt("axis", -1)), nd("MatMul", []string{"p", "v"}, "y")},
+			out: "y", outShape: sh(2, 2, 4, 3)},
+	}
+}
+
+// shapeRuleCases are the operators that move values: reshapes, transposes, slices, gathers,
+// concatenations, splits and expansions.
+func shapeRuleCases(x234 tin) []gcase {
+	return []gcase{
 		{name: "reshape transpose squeeze unsqueeze flatten", elem: f64, opset: 13, inputs: []tin{x234},
 			inits: []*onnx.TensorProto{i64("s1", 2, 3, 2, 2), i64("u", 0), i64("q", 0)},
 			nodes: []*onnx.NodeProto{nd("Reshape", []string{"x", "s1"}, "r1"), nd("Transpose", []string{"r1"}, "t1", onnx.AttrInts("perm", 2, 0, 3, 1)),
@@ -212,32 +267,9 @@ func TestRuleGradients(t *testing.T) {
 			nodes: []*onnx.NodeProto{ndN("Split", []string{"x"}, []string{"s0", "s1"}, onnx.AttrInt("axis", 2)),
 				nd("Mul", []string{"s0", "s1"}, "y")},
 			out: "y", outShape: sh(2, 3, 2)},
-		{name: "where constant condition", elem: f64, opset: 17,
-			inputs: []tin{x234, {name: "o", decl: dims(4), shape: sh(4), wrt: true}},
-			inits:  []*onnx.TensorProto{{Name: strp("c"), Dims: []int64{3, 1}, DataType: i32p(int32(onnx.TensorProto_BOOL)), Int32Data: []int32{1, 0, 1}}},
-			nodes:  []*onnx.NodeProto{nd("Where", []string{"c", "x", "o"}, "y")}, out: "y", outShape: sh(2, 3, 4)},
-		{name: "cast float to double and back", elem: f32, opset: 17, inputs: []tin{{name: "x", decl: dims(2, 3, 4), shape: sh(2, 3, 4), wrt: true}},
-			nodes: []*onnx.NodeProto{nd("Cast", []string{"x"}, "xd", onnx.AttrInt("to", int64(f64))), nd("Mul", []string{"xd", "xd"}, "sq"),
-				nd("Cast", []string{"sq"}, "y", onnx.AttrInt("to", int64(f32)))}, out: "y", outShape: sh(2, 3, 4)},
 		{name: "expand", elem: f64, opset: 17,
 			inputs: []tin{{name: "x", decl: dims(3, 1), shape: sh(3, 1), wrt: true}}, inits: []*onnx.TensorProto{i64("es", 2, 3, 4)},
 			nodes: []*onnx.NodeProto{nd("Expand", []string{"x", "es"}, "y")}, out: "y", outShape: sh(2, 3, 4)},
-		{name: "float32 softmax attention block", elem: f32, opset: 14,
-			inputs: []tin{{name: "q", decl: dims("b", 2, "s", 3), shape: sh(2, 2, 4, 3), wrt: true}, {name: "k", decl: dims("b", 2, "s", 3), shape: sh(2, 2, 4, 3), wrt: true},
-				{name: "v", decl: dims("b", 2, "s", 3), shape: sh(2, 2, 4, 3), wrt: true}, {name: "mask", decl: dims("b", 1, 1, "s"), shape: sh(2, 1, 1, 4)}},
-			nodes: []*onnx.NodeProto{nd("Transpose", []string{"k"}, "kt", onnx.AttrInts("perm", 0, 1, 3, 2)), nd("MatMul", []string{"q", "kt"}, "sc"),
-				nd("Add", []string{"sc", "mask"}, "scm"), nd("Softmax", []string{"scm"}, "p", onnx.AttrInt("axis", -1)), nd("MatMul", []string{"p", "v"}, "y")},
-			out: "y", outShape: sh(2, 2, 4, 3)},
-	}
-	for _, c := range cases {
-		name := c.name
-		if len(c.nodes) == 1 && c.name == c.nodes[0].GetOpType() {
-			name = fmt.Sprintf("%s %v", c.name, c.elem)
-			for _, a := range c.nodes[0].GetAttribute() {
-				name += fmt.Sprintf(" %s=%v%s", a.GetName(), a.GetI(), a.GetS())
-			}
-		}
-		t.Run(name, c.check)
 	}
 }
 

@@ -112,27 +112,7 @@ func BuildScoring(m *onnx.ModelProto, enc *graph.Encoder, s int, opts ScoringOpt
 			sc.Sublayers = append(sc.Sublayers, t)
 		}
 	}
-	cut, err := graph.Cut(m, enc, s)
-	if err != nil {
-		return nil, fmt.Errorf("build scoring: %w", err)
-	}
-	cut = shallowClone(cut)
-	if err := redeclareInputs(cut, m); err != nil {
-		return nil, fmt.Errorf("build scoring: %w", err)
-	}
-	masked, err := graph.InsertMasks(cut, enc, sc.Sublayers, graph.MaskOptions{PerExample: opts.PerExample})
-	if err != nil {
-		return nil, fmt.Errorf("build scoring: %w", err)
-	}
-	lm, loss, err := AddLoss(masked, enc, LossOptions{Temperature: opts.Temperature, Pooling: opts.Pooling})
-	if err != nil {
-		return nil, fmt.Errorf("build scoring: %w", err)
-	}
-	var masks []string
-	for _, t := range sc.Sublayers {
-		masks = append(masks, graph.MaskName(t))
-	}
-	gm, gnames, err := Gradients(lm, loss.Name, masks)
+	gm, grads, loss, err := maskGradients(m, enc, sc.Sublayers, opts)
 	if err != nil {
 		return nil, fmt.Errorf("build scoring: %w", err)
 	}
@@ -147,70 +127,130 @@ func BuildScoring(m *onnx.ModelProto, enc *graph.Encoder, s int, opts ScoringOpt
 	if !ok || hi.Rank != 3 {
 		return nil, fmt.Errorf("build scoring: hidden state %q should be a [batch, seq, D] input of the cut graph", sc.Hidden)
 	}
-	elem := hi.Elem
-	// The 0/1 token mask [batch, seq, 1] (nil without an attention mask).
-	var tok string
-	if enc.AttentionMask != "" {
-		if _, ok := b.info[enc.AttentionMask]; !ok {
-			in := infer.FromDims(onnx.TensorProto_INT64, hi.DimList()[:2])
-			b.g.Input = append(b.g.Input, valueInfo(enc.AttentionMask, in))
-			b.info[enc.AttentionMask] = in
-			b.used[enc.AttentionMask] = true
-		}
-		sc.AttentionMask = enc.AttentionMask
-		tok = b.unsqueeze(b.op("Cast", []string{enc.AttentionMask}, onnx.AttrInt("to", int64(elem))), []int{2})
-	}
-	for i, t := range sc.Sublayers {
-		sc.Masks[t] = masks[i]
-		a := sublayerInner(enc, t)
-		ai := b.info[a]
-		if ai.Rank != 3 && ai.Rank != 2 {
-			return nil, fmt.Errorf("build scoring: sublayer %d: projection input %q has rank %d, want 3 ([batch, seq, W]) or 2 ([batch*seq, W])", t, a, ai.Rank)
-		}
-		w := ai.Dim(-1)
-		if !w.Known {
-			return nil, fmt.Errorf("build scoring: sublayer %d: the width of projection input %q is not static", t, a)
-		}
-		sc.Widths[t] = int(w.V)
-		am := a
-		if tok != "" {
-			tm := tok
-			if ai.Rank == 2 {
-				tm = b.op("Reshape", []string{tok, b.constI(-1, 1)})
-			}
-			am = b.mul(a, tm)
-		}
-		axes := []int{0, 1}
-		if ai.Rank == 2 {
-			axes = []int{0}
-		}
-		sq := b.reduceSum(b.mul(am, am), axes, false)
-		sc.SqSums[t] = b.rename(sq, SqSumName(t), infer.FromDims(elem, []infer.SymInt{w}))
-		sc.Grads[t] = b.rename(gnames[masks[i]], GradName(t), b.info[masks[i]])
-		if t == s && opts.Gram {
-			tp := b.unique(TeacherPreLNName)
-			b.g.Input = append(b.g.Input, valueInfo(tp, hi))
-			b.info[tp] = hi
-			sc.TeacherPreLN = tp
-			r := b.sub(tp, sc.Hidden)
-			if bias := sublayerOutBias(enc, t); bias != "" {
-				r = b.sub(r, bias)
-			}
-			if tok != "" {
-				r = b.mul(r, tok)
-			}
-			a2 := b.op("Reshape", []string{am, b.constI(-1, w.V)})
-			r2 := b.op("Reshape", []string{r, b.constI(-1, int64(enc.Hidden))})
-			aa := b.gemm2(a2, a2, true, false, 1)
-			ar := b.gemm2(a2, r2, true, false, 1)
-			sc.GramAA = b.rename(aa, GramAAName, infer.FromDims(elem, []infer.SymInt{w, w}))
-			sc.GramAR = b.rename(ar, GramARName, infer.FromDims(elem, []infer.SymInt{w, {Known: true, V: int64(enc.Hidden)}}))
+	tok := b.tokenMask(sc, enc, hi)
+	for _, t := range sc.Sublayers {
+		sc.Masks[t] = graph.MaskName(t)
+		if err := b.sublayerOutputs(sc, enc, t, grads[sc.Masks[t]], tok, hi, opts.Gram && t == s); err != nil {
+			return nil, fmt.Errorf("build scoring: %w", err)
 		}
 	}
 	if err := b.finish(); err != nil {
 		return nil, fmt.Errorf("build scoring: %w", err)
 	}
-	// Outputs in a fixed order.
+	sc.setOutputs(gm, b, opts.Gram)
+	sc.Model = gm
+	return sc, nil
+}
+
+// maskGradients builds the gradient graph of the scoring: m cut at the first of the sublayers,
+// masks inserted in each of them, the distillation loss added, and the loss's gradients with
+// respect to the masks (by mask name) as outputs.
+func maskGradients(m *onnx.ModelProto, enc *graph.Encoder, sublayers []int, opts ScoringOptions) (*onnx.ModelProto, map[string]string, Loss, error) {
+	cut, err := graph.Cut(m, enc, sublayers[0])
+	if err != nil {
+		return nil, nil, Loss{}, err
+	}
+	cut = shallowClone(cut)
+	if err := redeclareInputs(cut, m); err != nil {
+		return nil, nil, Loss{}, err
+	}
+	masked, err := graph.InsertMasks(cut, enc, sublayers, graph.MaskOptions{PerExample: opts.PerExample})
+	if err != nil {
+		return nil, nil, Loss{}, err
+	}
+	lm, loss, err := AddLoss(masked, enc, LossOptions{Temperature: opts.Temperature, Pooling: opts.Pooling})
+	if err != nil {
+		return nil, nil, Loss{}, err
+	}
+	var masks []string
+	for _, t := range sublayers {
+		masks = append(masks, graph.MaskName(t))
+	}
+	gm, grads, err := Gradients(lm, loss.Name, masks)
+	if err != nil {
+		return nil, nil, Loss{}, err
+	}
+	return gm, grads, loss, nil
+}
+
+// tokenMask returns the 0/1 token mask [batch, seq, 1] of the hidden state's element type
+// ("" without an attention mask), declaring the attention mask as an input of the cut graph
+// when it is not one already.
+func (b *builder) tokenMask(sc *Scoring, enc *graph.Encoder, hi infer.Info) string {
+	if enc.AttentionMask == "" {
+		return ""
+	}
+	if _, ok := b.info[enc.AttentionMask]; !ok {
+		in := infer.FromDims(onnx.TensorProto_INT64, hi.DimList()[:2])
+		b.g.Input = append(b.g.Input, valueInfo(enc.AttentionMask, in))
+		b.info[enc.AttentionMask] = in
+		b.used[enc.AttentionMask] = true
+	}
+	sc.AttentionMask = enc.AttentionMask
+	return b.unsqueeze(b.op("Cast", []string{enc.AttentionMask}, onnx.AttrInt("to", int64(hi.Elem))), []int{2})
+}
+
+// sublayerOutputs adds the outputs of masked sublayer t: the mask's gradient (grad), the sums
+// of squares of the projection input's (non-padding) activations and, with gram, the Gram
+// matrices of sublayer s.
+func (b *builder) sublayerOutputs(sc *Scoring, enc *graph.Encoder, t int, grad, tok string, hi infer.Info, gram bool) error {
+	a := sublayerInner(enc, t)
+	ai := b.info[a]
+	if ai.Rank != 3 && ai.Rank != 2 {
+		return fmt.Errorf("sublayer %d: projection input %q has rank %d, want 3 ([batch, seq, W]) or 2 ([batch*seq, W])", t, a, ai.Rank)
+	}
+	w := ai.Dim(-1)
+	if !w.Known {
+		return fmt.Errorf("sublayer %d: the width of projection input %q is not static", t, a)
+	}
+	sc.Widths[t] = int(w.V)
+	am := a
+	if tok != "" {
+		tm := tok
+		if ai.Rank == 2 {
+			tm = b.op("Reshape", []string{tok, b.constI(-1, 1)})
+		}
+		am = b.mul(a, tm)
+	}
+	axes := []int{0, 1}
+	if ai.Rank == 2 {
+		axes = []int{0}
+	}
+	sq := b.reduceSum(b.mul(am, am), axes, false)
+	sc.SqSums[t] = b.rename(sq, SqSumName(t), infer.FromDims(hi.Elem, []infer.SymInt{w}))
+	sc.Grads[t] = b.rename(grad, GradName(t), b.info[sc.Masks[t]])
+	if gram {
+		b.gramOutputs(sc, enc, am, tok, hi, w)
+	}
+	return nil
+}
+
+// gramOutputs adds the teacher pre-LN input of sublayer sc.Sublayer and the Gram matrices
+// A^T A and A^T R of its masked projection input am [.., W] and the residual R the sublayer must
+// reproduce (teacher pre-LN minus hidden state and output bias).
+func (b *builder) gramOutputs(sc *Scoring, enc *graph.Encoder, am, tok string, hi infer.Info, w infer.SymInt) {
+	tp := b.unique(TeacherPreLNName)
+	b.g.Input = append(b.g.Input, valueInfo(tp, hi))
+	b.info[tp] = hi
+	sc.TeacherPreLN = tp
+	r := b.sub(tp, sc.Hidden)
+	if bias := sublayerOutBias(enc, sc.Sublayer); bias != "" {
+		r = b.sub(r, bias)
+	}
+	if tok != "" {
+		r = b.mul(r, tok)
+	}
+	a2 := b.op("Reshape", []string{am, b.constI(-1, w.V)})
+	r2 := b.op("Reshape", []string{r, b.constI(-1, int64(enc.Hidden))})
+	aa := b.gemm2(a2, a2, true, false, 1)
+	ar := b.gemm2(a2, r2, true, false, 1)
+	sc.GramAA = b.rename(aa, GramAAName, infer.FromDims(hi.Elem, []infer.SymInt{w, w}))
+	sc.GramAR = b.rename(ar, GramARName, infer.FromDims(hi.Elem, []infer.SymInt{w, {Known: true, V: int64(enc.Hidden)}}))
+}
+
+// setOutputs sets the outputs of gm in a fixed order (loss, gradients, sums of squares, Gram
+// matrices with gram, head outputs) and records them and gm's inputs in sc.
+func (sc *Scoring) setOutputs(gm *onnx.ModelProto, b *builder, gram bool) {
 	sc.Outputs = append(sc.Outputs, sc.Loss)
 	for _, t := range sc.Sublayers {
 		sc.Outputs = append(sc.Outputs, sc.Grads[t])
@@ -218,7 +258,7 @@ func BuildScoring(m *onnx.ModelProto, enc *graph.Encoder, s int, opts ScoringOpt
 	for _, t := range sc.Sublayers {
 		sc.Outputs = append(sc.Outputs, sc.SqSums[t])
 	}
-	if opts.Gram {
+	if gram {
 		sc.Outputs = append(sc.Outputs, sc.GramAA, sc.GramAR)
 	}
 	sc.Outputs = append(sc.Outputs, sc.HeadOutputs...)
@@ -238,8 +278,6 @@ func BuildScoring(m *onnx.ModelProto, enc *graph.Encoder, s int, opts ScoringOpt
 	for _, v := range gm.GetGraph().GetInput() {
 		sc.Inputs = append(sc.Inputs, v.GetName())
 	}
-	sc.Model = gm
-	return sc, nil
 }
 
 // rename gives tensor t the output name (made unique) through an Identity and records its info.

@@ -104,11 +104,6 @@ func (b *builder) info(t string) (infer.Info, bool) { return b.u.info(t) }
 // fresh returns a new unique name derived from the fused node's name and part.
 func (b *builder) fresh(part string) string { return b.u.fresh(b.prefix + "/" + part) }
 
-// emit appends a default-domain node computing outputs from inputs.
-func (b *builder) emit(op, part string, inputs, outputs []string, attrs ...*onnx.AttributeProto) {
-	b.nodes = append(b.nodes, onnx.NewNode(op, b.fresh(part), inputs, outputs, attrs...))
-}
-
 // op emits a node with one new output tensor and returns that tensor's name.
 func (b *builder) op(op, part string, inputs []string, attrs ...*onnx.AttributeProto) string {
 	return b.opTo(op, part, "", inputs, attrs...)

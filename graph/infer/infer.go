@@ -374,8 +374,7 @@ func TopoSort(g *onnx.GraphProto) ([]*onnx.NodeProto, error) {
 	}
 	state := make([]uint8, len(nodes)) // 0 new, 1 visiting, 2 done
 	order := make([]*onnx.NodeProto, 0, len(nodes))
-	var visit func(i int) error
-	visit = func(root int) error {
+	visit := func(root int) error {
 		type frame struct{ i, next int }
 		stack := []frame{{root, 0}}
 		state[root] = 1

@@ -249,14 +249,14 @@ func sign(x int64) int64 {
 
 func (st *state) gather(n *onnx.NodeProto, ins []Info) ([]Info, error) {
 	if len(ins) < 2 {
-		return nil, fmt.Errorf("Gather needs 2 inputs, has %d", len(ins))
+		return nil, fmt.Errorf("needs 2 inputs, has %d", len(ins))
 	}
 	x, idx := ins[0], ins[1]
 	if x.Rank < 0 || idx.Rank < 0 {
 		return []Info{Unknown(x.Elem)}, nil
 	}
 	if x.Rank == 0 {
-		return nil, fmt.Errorf("Gather on a scalar")
+		return nil, fmt.Errorf("gathering from a scalar")
 	}
 	axis, err := normAxis(onnx.AttrIntOr(n, "axis", 0), x.Rank)
 	if err != nil {
@@ -305,7 +305,7 @@ func (st *state) gather(n *onnx.NodeProto, ins []Info) ([]Info, error) {
 
 func (st *state) concat(n *onnx.NodeProto, ins []Info) ([]Info, error) {
 	if len(ins) == 0 {
-		return nil, fmt.Errorf("Concat without inputs")
+		return nil, fmt.Errorf("no inputs to concatenate")
 	}
 	rank := -1
 	for _, in := range ins {
@@ -386,7 +386,7 @@ func (st *state) reshape(n *onnx.NodeProto, ins []Info) ([]Info, error) {
 			target = append(target, SymInt{Known: true, V: v})
 		}
 	} else {
-		return nil, fmt.Errorf("Reshape without a shape")
+		return nil, fmt.Errorf("no shape input")
 	}
 	allowZero := onnx.AttrIntOr(n, "allowzero", 0) != 0
 	out := make([]SymInt, len(target))

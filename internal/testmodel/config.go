@@ -28,6 +28,7 @@ package testmodel
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/onnx"
@@ -217,8 +218,19 @@ func (cfg Config) Normalize() (Config, error) {
 	c := cfg
 	c.HeadsPerLayer = append([]int(nil), cfg.HeadsPerLayer...)
 	c.FFNPerLayer = append([]int(nil), cfg.FFNPerLayer...)
+	for _, step := range []func() error{c.normalizeSizes, c.normalizeLayers, c.normalizeInputs, c.normalizeHead, c.normalizeStyle, c.normalizeSpellings} {
+		if err := step(); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// normalizeSizes checks the layer count and sizes (none negative) and applies the defaults of
+// Layers and HeadDim.
+func (c *Config) normalizeSizes() error {
 	if c.Layers < 0 {
-		return c, fmt.Errorf("testmodel: Layers is %d, want >= 1", c.Layers)
+		return fmt.Errorf("testmodel: Layers is %d, want >= 1", c.Layers)
 	}
 	if c.Layers == 0 {
 		c.Layers = DefaultLayers
@@ -226,69 +238,71 @@ func (cfg Config) Normalize() (Config, error) {
 	names := []string{"Hidden", "Heads", "HeadDim", "FFN", "Vocab", "MaxPos", "TypeVocab", "Opset", "NumLabels", "EmbedSize"}
 	for i, v := range []int{c.Hidden, c.Heads, c.HeadDim, c.FFN, c.Vocab, c.MaxPos, c.TypeVocab, c.Opset, c.NumLabels, c.EmbedSize} {
 		if v < 0 {
-			return c, fmt.Errorf("testmodel: %s is %d, want >= 0 (0 selects the default)", names[i], v)
+			return fmt.Errorf("testmodel: %s is %d, want >= 0 (0 selects the default)", names[i], v)
 		}
 	}
 	if c.HeadDim == 0 {
 		c.HeadDim = DefaultHeadDim
 	}
+	return nil
+}
+
+// normalizeLayers fills in the per-layer head counts and FFN widths (from Heads and FFN, whose
+// defaults are the per-layer maxima when those are given) and the Hidden default.
+func (c *Config) normalizeLayers() error {
 	if len(c.HeadsPerLayer) > 0 && len(c.HeadsPerLayer) != c.Layers {
-		return c, fmt.Errorf("testmodel: HeadsPerLayer has %d entries, want one per layer (Layers=%d)", len(c.HeadsPerLayer), c.Layers)
+		return fmt.Errorf("testmodel: HeadsPerLayer has %d entries, want one per layer (Layers=%d)", len(c.HeadsPerLayer), c.Layers)
 	}
 	if len(c.FFNPerLayer) > 0 && len(c.FFNPerLayer) != c.Layers {
-		return c, fmt.Errorf("testmodel: FFNPerLayer has %d entries, want one per layer (Layers=%d)", len(c.FFNPerLayer), c.Layers)
+		return fmt.Errorf("testmodel: FFNPerLayer has %d entries, want one per layer (Layers=%d)", len(c.FFNPerLayer), c.Layers)
 	}
-	if c.Heads == 0 {
-		c.Heads = DefaultHeads
-		if len(c.HeadsPerLayer) > 0 {
-			c.Heads = 0
-			for _, h := range c.HeadsPerLayer {
-				c.Heads = max(c.Heads, h)
-			}
-		}
-	}
-	if c.FFN == 0 {
-		c.FFN = DefaultFFN
-		if len(c.FFNPerLayer) > 0 {
-			c.FFN = 0
-			for _, f := range c.FFNPerLayer {
-				c.FFN = max(c.FFN, f)
-			}
-		}
-	}
+	c.Heads = perLayerDefault(c.Heads, DefaultHeads, c.HeadsPerLayer)
+	c.FFN = perLayerDefault(c.FFN, DefaultFFN, c.FFNPerLayer)
 	if len(c.HeadsPerLayer) == 0 {
-		c.HeadsPerLayer = make([]int, c.Layers)
-		for i := range c.HeadsPerLayer {
-			c.HeadsPerLayer[i] = c.Heads
-		}
+		c.HeadsPerLayer = slices.Repeat([]int{c.Heads}, c.Layers)
 	}
 	if len(c.FFNPerLayer) == 0 {
-		c.FFNPerLayer = make([]int, c.Layers)
-		for i := range c.FFNPerLayer {
-			c.FFNPerLayer[i] = c.FFN
-		}
+		c.FFNPerLayer = slices.Repeat([]int{c.FFN}, c.Layers)
 	}
 	for i, h := range c.HeadsPerLayer {
 		if h < 0 {
-			return c, fmt.Errorf("testmodel: HeadsPerLayer[%d] is %d, want >= 0 (0 removes the attention sublayer)", i, h)
+			return fmt.Errorf("testmodel: HeadsPerLayer[%d] is %d, want >= 0 (0 removes the attention sublayer)", i, h)
 		}
 	}
 	for i, f := range c.FFNPerLayer {
 		if f < 0 {
-			return c, fmt.Errorf("testmodel: FFNPerLayer[%d] is %d, want >= 0 (0 removes the FFN sublayer)", i, f)
+			return fmt.Errorf("testmodel: FFNPerLayer[%d] is %d, want >= 0 (0 removes the FFN sublayer)", i, f)
 		}
 	}
 	if c.Hidden == 0 {
 		c.Hidden = c.Heads * c.HeadDim
 		if c.Hidden == 0 {
-			return c, errors.New("testmodel: Hidden is 0 and cannot default to Heads*HeadDim because every layer has 0 heads; set Hidden")
+			return errors.New("testmodel: Hidden is 0 and cannot default to Heads*HeadDim because every layer has 0 heads; set Hidden")
 		}
 	}
+	return nil
+}
+
+// perLayerDefault returns v, or when it is 0 the largest of perLayer and 0 (def when perLayer is
+// empty).
+func perLayerDefault(v, def int, perLayer []int) int {
+	if v != 0 {
+		return v
+	}
+	if len(perLayer) == 0 {
+		return def
+	}
+	return max(0, slices.Max(perLayer))
+}
+
+// normalizeInputs applies the defaults of the vocabularies, MaxPos, Opset and DType, and checks
+// them.
+func (c *Config) normalizeInputs() error {
 	if c.Vocab == 0 {
 		c.Vocab = DefaultVocab
 	}
 	if c.Vocab < 2 {
-		return c, fmt.Errorf("testmodel: Vocab is %d, want >= 2 (id 0 is padding)", c.Vocab)
+		return fmt.Errorf("testmodel: Vocab is %d, want >= 2 (id 0 is padding)", c.Vocab)
 	}
 	if c.MaxPos == 0 {
 		c.MaxPos = DefaultMaxPos
@@ -300,15 +314,20 @@ func (cfg Config) Normalize() (Config, error) {
 		c.Opset = DefaultOpset
 	}
 	if c.Opset < 13 || c.Opset > 21 {
-		return c, fmt.Errorf("testmodel: Opset is %d, want 13 to 21", c.Opset)
+		return fmt.Errorf("testmodel: Opset is %d, want 13 to 21", c.Opset)
 	}
 	switch c.DType {
 	case onnx.TensorProto_UNDEFINED:
 		c.DType = onnx.TensorProto_FLOAT
 	case onnx.TensorProto_FLOAT, onnx.TensorProto_DOUBLE:
 	default:
-		return c, fmt.Errorf("testmodel: DType is %v, want FLOAT or DOUBLE", c.DType)
+		return fmt.Errorf("testmodel: DType is %v, want FLOAT or DOUBLE", c.DType)
 	}
+	return nil
+}
+
+// normalizeHead applies the Head default (classification) and checks NumLabels against it.
+func (c *Config) normalizeHead() error {
 	if c.Head == "" {
 		c.Head = graph.HeadClassification
 	}
@@ -318,7 +337,7 @@ func (cfg Config) Normalize() (Config, error) {
 			c.NumLabels = 2
 		}
 		if c.NumLabels < 2 {
-			return c, fmt.Errorf("testmodel: NumLabels is %d for a classification head, want >= 2", c.NumLabels)
+			return fmt.Errorf("testmodel: NumLabels is %d for a classification head, want >= 2", c.NumLabels)
 		}
 	case graph.HeadToken:
 		if c.NumLabels == 0 {
@@ -326,26 +345,32 @@ func (cfg Config) Normalize() (Config, error) {
 		}
 	case graph.HeadRegression:
 		if c.NumLabels > 1 {
-			return c, fmt.Errorf("testmodel: NumLabels is %d for a regression head, want 0 or 1", c.NumLabels)
+			return fmt.Errorf("testmodel: NumLabels is %d for a regression head, want 0 or 1", c.NumLabels)
 		}
 		c.NumLabels = 1
 	case graph.HeadSpan, graph.HeadNone:
 		if c.NumLabels != 0 {
-			return c, fmt.Errorf("testmodel: NumLabels is %d for a %s head, want 0", c.NumLabels, c.Head)
+			return fmt.Errorf("testmodel: NumLabels is %d for a %s head, want 0", c.NumLabels, c.Head)
 		}
 	default:
-		return c, fmt.Errorf("testmodel: unknown Head %q, want classification, regression, span, token or none", c.Head)
+		return fmt.Errorf("testmodel: unknown Head %q, want classification, regression, span, token or none", c.Head)
 	}
+	return nil
+}
+
+// normalizeStyle applies the defaults of the Reshape style and the Activation and checks them
+// against the opset and DType.
+func (c *Config) normalizeStyle() error {
 	switch c.Reshape {
 	case "":
 		c.Reshape = ReshapeConst
 	case ReshapeConst, ReshapeConcat, ReshapeMinus1:
 	case ReshapeShapeSlice:
 		if c.Opset < 15 {
-			return c, fmt.Errorf("testmodel: Reshape style %q needs Opset >= 15 (Shape start and end), have %d", c.Reshape, c.Opset)
+			return fmt.Errorf("testmodel: Reshape style %q needs Opset >= 15 (Shape start and end), have %d", c.Reshape, c.Opset)
 		}
 	default:
-		return c, fmt.Errorf("testmodel: unknown Reshape style %q, want %q, %q, %q or %q", c.Reshape, ReshapeConst, ReshapeConcat, ReshapeMinus1, ReshapeShapeSlice)
+		return fmt.Errorf("testmodel: unknown Reshape style %q, want %q, %q, %q or %q", c.Reshape, ReshapeConst, ReshapeConcat, ReshapeMinus1, ReshapeShapeSlice)
 	}
 	switch c.Activation {
 	case "":
@@ -355,14 +380,11 @@ func (cfg Config) Normalize() (Config, error) {
 		}
 	case ActGeluErf:
 		if c.DType == onnx.TensorProto_DOUBLE {
-			return c, errors.New("testmodel: Activation gelu_erf is not available with DType DOUBLE (onnxruntime has no double Erf kernel); use gelu_tanh or relu")
+			return errors.New("testmodel: Activation gelu_erf is not available with DType DOUBLE (onnxruntime has no double Erf kernel); use gelu_tanh or relu")
 		}
 	case ActGeluTanh, ActRelu:
 	default:
-		return c, fmt.Errorf("testmodel: unknown Activation %q, want %q, %q or %q", c.Activation, ActGeluErf, ActGeluTanh, ActRelu)
+		return fmt.Errorf("testmodel: unknown Activation %q, want %q, %q or %q", c.Activation, ActGeluErf, ActGeluTanh, ActRelu)
 	}
-	if err := c.normalizeSpellings(); err != nil {
-		return c, err
-	}
-	return c, nil
+	return nil
 }
