@@ -13,6 +13,7 @@ import (
 func TestErrImpossibleBudget(t *testing.T) {
 	_, nanBudget := Threshold([]Candidate{{Score: 1, Cost: 1}}, math.NaN())
 	_, nanScore := Threshold([]Candidate{{Score: math.NaN(), Cost: 1}}, 1)
+	badOption := Options{Reduction: 1.5, Mu: DefaultMu, Lambda: DefaultLambda, Temperature: DefaultTemperature}
 	cases := []struct {
 		name string
 		err  error
@@ -23,6 +24,7 @@ func TestErrImpossibleBudget(t *testing.T) {
 		{"negative reduction", CheckReduction(-0.5), true, "got -0.5"},
 		{"NaN reduction", CheckReduction(math.NaN()), true, "got NaN"},
 		{"wrapped", fmt.Errorf("kprune: %w", CheckReduction(2)), true, "kprune: FLOPs reduction"},
+		{"Options.Validate", badOption.Validate(), true, "Reduction 1.5: must be in [0, 1)"},
 		{"NaN budget", nanBudget, true, "threshold search: the FLOPs budget is NaN"},
 		{"nothing to prune", fmt.Errorf("setup: %w", errNoUnits), true, "no heads or neurons left to prune"},
 		{"NaN score is not a budget error", nanScore, false, "scores must be finite"},

@@ -29,7 +29,14 @@ type OptionError struct {
 	Value  any
 	// Reason says what the value must be, e.g. "must be a finite number >= 0".
 	Reason string
+	// Err is the underlying error, if any (an out-of-range Reduction wraps
+	// [ErrImpossibleBudget]); nil otherwise.
+	Err error
 }
+
+// Unwrap returns the underlying error, so that errors.Is(err, ErrImpossibleBudget) holds for an
+// out-of-range Reduction.
+func (e *OptionError) Unwrap() error { return e.Err }
 
 // Error returns "OPTION VALUE: REASON".
 func (e *OptionError) Error() string {
@@ -58,7 +65,7 @@ func notNegative(name string, v int) error {
 
 func checkReductionOption(r float64) error {
 	if err := CheckReduction(r); err != nil {
-		return &OptionError{Option: "Reduction", Value: r, Reason: "must be in [0, 1) (the fraction of encoder FLOPs to remove)"}
+		return &OptionError{Option: "Reduction", Value: r, Reason: "must be in [0, 1) (the fraction of encoder FLOPs to remove)", Err: err}
 	}
 	return nil
 }
