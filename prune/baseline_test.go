@@ -84,7 +84,7 @@ func TestBaselinesOnDemo(t *testing.T) {
 		run    func() (*prune.Result, error)
 	}{
 		{"kwon", func() (*prune.Result, error) {
-			return prune.Kwon(context.Background(), m, calib, labels, prune.KwonOptions{Reduction: r, Threads: 2, Info: &info}, nil)
+			return prune.Kwon(context.Background(), m, calib, labels, prune.KwonOptions{Reduction: r, Runtime: prune.Runtime{Threads: 2}, Info: &info}, nil)
 		}},
 		{"magnitude", func() (*prune.Result, error) {
 			return prune.Magnitude(context.Background(), m, prune.MagnitudeOptions{Reduction: r, Calibration: calib})
@@ -199,7 +199,7 @@ func TestKwonZeroReduction(t *testing.T) {
 	calib, calibLabels := demoSet(t, demo.CalibTSV, 160)
 	labels := labelsPerBatch(t, calibLabels, calib)
 	var info prune.KwonInfo
-	res, err := prune.Kwon(context.Background(), m, calib, labels, prune.KwonOptions{Threads: 2, Info: &info}, nil)
+	res, err := prune.Kwon(context.Background(), m, calib, labels, prune.KwonOptions{Runtime: prune.Runtime{Threads: 2}, Info: &info}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func TestZeroReductionKeepsTheModel(t *testing.T) {
 	m := demoModel(t)
 	calib, _ := demoSet(t, demo.CalibTSV, 512)
 	dev, labels := demoSet(t, demo.DevTSV, 0)
-	res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0, Threads: 2}), nil)
+	res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0, Runtime: prune.Runtime{Threads: 2}}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestReductionsMeetTheBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range []float64{0.4, 0.6, 0.8} {
-		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: r, Threads: 2}), nil)
+		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: r, Runtime: prune.Runtime{Threads: 2}}), nil)
 		if err != nil {
 			t.Fatalf("reduction %v: %v", r, err)
 		}
@@ -180,7 +180,7 @@ func TestDeterministic(t *testing.T) {
 	calib, _ := demoSet(t, demo.CalibTSV, 256)
 	var out [2][]byte
 	for k := range out {
-		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.5, Threads: 2}), nil)
+		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.5, Runtime: prune.Runtime{Threads: 2}}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,7 +242,7 @@ func TestPerExampleMatchesBatchOfOne(t *testing.T) {
 	var layers [2][]prune.LayerUnits
 	var pred [2]float64
 	for k, per := range []bool{false, true} {
-		res, err := prune.KPrune(context.Background(), m, single, withDefaults(prune.Options{Reduction: 0.5, PerExample: per, AutoLambda: true, Threads: 2}), nil)
+		res, err := prune.KPrune(context.Background(), m, single, withDefaults(prune.Options{Reduction: 0.5, PerExample: per, AutoLambda: true, Runtime: prune.Runtime{Threads: 2}}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +269,7 @@ func TestMicroBatchesWithinTolerance(t *testing.T) {
 	var reps [2]prune.Report
 	var models [2]*onnx.ModelProto
 	for k, mb := range []int{0, 5} {
-		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.6, MicroBatch: mb, Threads: 2}), nil)
+		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.6, Runtime: prune.Runtime{MicroBatch: mb, Threads: 2}}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,7 +329,7 @@ func TestFisherSeesTheFirstSublayer(t *testing.T) {
 	calib, _ := demoSet(t, demo.CalibTSV, 64)
 	var pred [2]float64
 	for k, fisher := range []bool{false, true} {
-		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.5, Fisher: fisher, Threads: 2}), nil)
+		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.5, Fisher: fisher, Runtime: prune.Runtime{Threads: 2}}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,7 +346,7 @@ func TestFisherSeesTheFirstSublayer(t *testing.T) {
 func TestAutoLambdaIgnoresNoise(t *testing.T) {
 	m := demoModel(t)
 	calib, _ := demoSet(t, demo.CalibTSV, 64)
-	res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.5, AutoLambda: true, Threads: 2}), nil)
+	res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.5, AutoLambda: true, Runtime: prune.Runtime{Threads: 2}}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package prune_test
+package eval_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/kprune/kprune/internal/demo"
-	"github.com/kprune/kprune/prune"
+	"github.com/kprune/kprune/eval"
 )
 
 // TestPredictWithLowMemory checks that the low-memory prediction path (no onnxruntime arena)
@@ -14,11 +14,11 @@ import (
 func TestPredictWithLowMemory(t *testing.T) {
 	m := demoModel(t)
 	dev, _ := demoSet(t, demo.DevTSV, 96)
-	a, err := prune.Predict(context.Background(), m, dev, 2)
+	a, err := eval.Predict(context.Background(), m, dev, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := prune.PredictWith(context.Background(), m, dev, prune.PredictOptions{Threads: 1, LowMemory: true})
+	b, err := eval.PredictWith(context.Background(), m, dev, eval.PredictOptions{Threads: 1, LowMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}
