@@ -29,11 +29,11 @@ func ModelPath(dir, method string, r float64) string {
 	return filepath.Join(dir, fmt.Sprintf("%s-%02.0f.onnx", method, 100*r))
 }
 
-// header is the column list of compare.csv.
-var header = []string{"method", "requested_reduction", "achieved_flops_reduction", "achieved_mac_reduction", "costing_seq_len",
+// CSVHeader is the column list of compare.csv.
+var CSVHeader = []string{"method", "requested_reduction", "achieved_flops_reduction", "achieved_mac_reduction", "costing_seq_len",
 	"metric", "value", "agreement", "mean_kl", "params", "layers", "latency_ms", "original_latency_ms", "speedup", "prune_seconds", "error"}
 
-// csv returns the row's cells in header order.
+// csv returns the row's cells in CSVHeader order.
 func (r *Row) csv() []string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 	var layers []string
@@ -48,7 +48,7 @@ func (r *Row) csv() []string {
 func Write(ctx context.Context, files Files, res *Result) error {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
-	w.Write(header)
+	w.Write(CSVHeader)
 	w.Write(res.Unpruned.csv())
 	for i := range res.Rows {
 		w.Write(res.Rows[i].csv())

@@ -297,3 +297,28 @@ func HeldOut(tok *data.Tokenizer, encs []data.Encoding, used []int, n int) ([]da
 	}
 	return data.MakeBatches(encs, order, 64, prune.Padding(tok))
 }
+
+// Targets reads the labels (or scores) of rows order of a data file, without tokenizing it; nil
+// when the file has none, does not have rows rows, or cannot be read (a metric is then left out).
+func Targets(path string, read data.ReadOptions, rows int, order []int) ([]int, []float64) {
+	ds, err := data.ReadDataset(path, read)
+	if err != nil || ds.Len() != rows {
+		return nil, nil
+	}
+	labels, scores := targets(ds)
+	switch {
+	case labels != nil:
+		out := make([]int, len(order))
+		for i, r := range order {
+			out[i] = labels[r]
+		}
+		return out, nil
+	case scores != nil:
+		out := make([]float64, len(order))
+		for i, r := range order {
+			out[i] = scores[r]
+		}
+		return nil, out
+	}
+	return nil, nil
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/prune"
 )
 
 // inspectIO is one model input or output in inspect's report.
@@ -69,7 +70,7 @@ type inspectEncoder struct {
 
 // describeEncoder discovers the encoder and costs it for sequences of length seq.
 func describeEncoder(m *onnx.ModelProto, seq int) (*inspectEncoder, error) {
-	m, enc, unfused, err := discover(m)
+	m, enc, unfused, _, err := prune.Structure(m)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/kprune/kprune/bench"
 	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/prune"
 	"github.com/kprune/kprune/report"
@@ -58,7 +59,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	if *benchPath != "" {
-		var b benchResult
+		var b bench.Result
 		if err := readJSONFile(*benchPath, &b, true); err != nil {
 			return err
 		}
@@ -83,8 +84,8 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // benchLatency turns a bench result into latency rows: the baseline first, then the model with
 // its speed-up.
-func benchLatency(b *benchResult) []report.Latency {
-	row := func(bm *benchModel) report.Latency {
+func benchLatency(b *bench.Result) []report.Latency {
+	row := func(bm *bench.Model) report.Latency {
 		return report.Latency{Model: filepath.Base(bm.Path), Batch: b.Batch, Seq: b.Seq, Threads: b.Threads, Runs: bm.Latency.Runs,
 			Mean: bm.Latency.Mean, P50: bm.Latency.P50, P90: bm.Latency.P90, Throughput: bm.Throughput}
 	}
