@@ -119,17 +119,35 @@ func InOrder(tok *data.Tokenizer, encs []data.Encoding, batch int) ([]data.Batch
 	return data.MakeBatches(encs, order, batch, Padding(tok))
 }
 
-// BuildCalibration samples and batches the calibration set from encs: samples sequences (or
-// tokens real tokens), or when both are 0 the reference's default, data.DefaultCalibSamples.
-// source names the data in errors.
-func BuildCalibration(tok *data.Tokenizer, encs []data.Encoding, source string, samples, tokens int, replace, bucket bool, batch int, seed uint64) (*data.CalibSet, error) {
-	so := data.SampleOptions{N: samples, TokenBudget: tokens, Replacement: replace, Seed: seed}
-	if samples == 0 && tokens == 0 {
+// CalibOptions configure BuildCalibration. The zero value samples as K-prune's reference does:
+// data.DefaultCalibSamples sequences, with replacement, in batches of 32, in draw order.
+type CalibOptions struct {
+	// Samples is the number of sequences to draw, or Tokens the number of real tokens; when both
+	// are 0, data.DefaultCalibSamples.
+	Samples, Tokens int
+	// NoReplacement draws without replacement; Bucket batches sequences of similar length
+	// together (less padding); Batch is the batch size (0: 32); Seed fixes the draw.
+	NoReplacement, Bucket bool
+	Batch                 int
+	Seed                  uint64
+	// Source names the data in errors.
+	Source string
+}
+
+// BuildCalibration samples and batches the calibration set from encs (see CalibOptions),
+// padded as tok pads.
+func BuildCalibration(tok *data.Tokenizer, encs []data.Encoding, o CalibOptions) (*data.CalibSet, error) {
+	so := data.SampleOptions{N: o.Samples, TokenBudget: o.Tokens, Replacement: !o.NoReplacement, Seed: o.Seed}
+	if o.Samples == 0 && o.Tokens == 0 {
 		so.N = data.DefaultCalibSamples(encs)
 	}
-	cs, err := data.BuildCalibration(encs, data.CalibOptions{SampleOptions: so, BatchSize: batch, Padding: Padding(tok), Bucket: bucket})
+	batch := o.Batch
+	if batch == 0 {
+		batch = 32
+	}
+	cs, err := data.BuildCalibration(encs, data.CalibOptions{SampleOptions: so, BatchSize: batch, Padding: Padding(tok), Bucket: o.Bucket})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", source, err)
+		return nil, fmt.Errorf("%s: %w", o.Source, err)
 	}
 	return cs, nil
 }

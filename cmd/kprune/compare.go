@@ -192,7 +192,7 @@ func (cf *compareFlags) sweep(ctx context.Context) (*compare.Sweep, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, err := prune.BuildCalibration(tok, cencs, cf.calibPath, cf.samples, 0, true, cf.bucket, df.batch, cf.seed)
+	cs, err := prune.BuildCalibration(tok, cencs, prune.CalibOptions{Samples: cf.samples, Bucket: cf.bucket, Batch: df.batch, Seed: cf.seed, Source: cf.calibPath})
 	if err != nil {
 		return nil, err
 	}

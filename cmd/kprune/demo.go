@@ -97,7 +97,7 @@ func runDemo(ctx context.Context, opts prune.Options, samples int, stderr io.Wri
 	if err != nil {
 		return nil, err
 	}
-	cs, err := prune.BuildCalibration(tok, encs, "built-in SST-2 train sample", samples, 0, true, true, 32, 0)
+	cs, err := prune.BuildCalibration(tok, encs, prune.CalibOptions{Samples: samples, Bucket: true, Source: "built-in SST-2 train sample"})
 	if err != nil {
 		return nil, err
 	}

@@ -159,7 +159,7 @@ func (j *pruneJob) load(pf *pruneFlags, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if j.calib, err = prune.BuildCalibration(tok, encs, pf.calibPath, pf.samples, pf.tokens, !pf.noReplace, pf.bucket, df.batch, j.seed); err != nil {
+	if j.calib, err = prune.BuildCalibration(tok, encs, prune.CalibOptions{Samples: pf.samples, Tokens: pf.tokens, NoReplacement: pf.noReplace, Bucket: pf.bucket, Batch: df.batch, Seed: j.seed, Source: pf.calibPath}); err != nil {
 		return err
 	}
 	if j.method == "kwon" {
