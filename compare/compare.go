@@ -2,7 +2,8 @@
 // calibration set and measures every pruned model the same way: FLOPs and MAC reductions, the
 // task metric on an evaluation set (accuracy, Spearman, or the agreement with the unpruned model
 // when the data has no labels), parameters and the latency speed-up; and writes the sweep as
-// compare.csv, compare.json and compare.svg.
+// compare.csv, compare.json and compare.svg. SideBySide puts a few given models (original float,
+// pruned float, int8) side by side on held-out examples in the same way.
 //
 // It is not for one pruning run (package prune) nor for reading flags (cmd/kprune).
 package compare
