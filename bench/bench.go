@@ -9,10 +9,12 @@ package bench
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/prune"
+	"github.com/kprune/kprune/report"
 	ort "github.com/kprune/kprune/runtime"
 )
 
@@ -200,4 +202,20 @@ func Describe(path string, seq int) (*Model, error) {
 	}
 	bm.vocab = vocabRows(m, enc, m)
 	return bm, nil
+}
+
+// ReportLatency turns the result into the latency rows of an HTML report (report.Extra): the
+// baseline first, then the model with its speed-up.
+func (b *Result) ReportLatency() []report.Latency {
+	row := func(bm *Model) report.Latency {
+		return report.Latency{Model: filepath.Base(bm.Path), Batch: b.Batch, Seq: b.Seq, Threads: b.Threads, Runs: bm.Latency.Runs,
+			Mean: bm.Latency.Mean, P50: bm.Latency.P50, P90: bm.Latency.P90, Throughput: bm.Throughput}
+	}
+	var rows []report.Latency
+	if b.Baseline != nil {
+		rows = append(rows, row(b.Baseline))
+	}
+	m := row(&b.Model)
+	m.Speedup = b.Speedup
+	return append(rows, m)
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"text/tabwriter"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/output"
 	"github.com/kprune/kprune/prune"
-	ort "github.com/kprune/kprune/runtime"
 )
 
 // pruneJob is everything a pruning run needs, gathered and validated before the long work.
@@ -291,13 +289,8 @@ func printWarnings(w io.Writer, ws []prune.Warning) {
 	}
 }
 
-func versions() prune.Versions {
-	v := prune.Versions{Kprune: Version, Go: goruntime.Version()}
-	if ort.Init() == nil {
-		_, v.ONNXRuntime = ort.Library()
-	}
-	return v
-}
+// versions are the versions of this run for its report.
+func versions() prune.Versions { return prune.CurrentVersions(Version) }
 
 // printSummary prints the end-of-run table.
 func printSummary(w io.Writer, r *prune.Report) {
