@@ -211,3 +211,39 @@ func WriteRun(ctx context.Context, r Run) error {
 	done = true
 	return nil
 }
+
+// InputError says that an output path is the input model: the same path (SamePath), or another
+// path to the same file.
+type InputError struct {
+	Path     string
+	SamePath bool
+}
+
+// Error returns "PATH is the input model" (with "; choose another path ..." for the same path).
+func (e *InputError) Error() string {
+	if e.SamePath {
+		return e.Path + " is the input model; choose another path (the input is never overwritten)"
+	}
+	return e.Path + " is the input model"
+}
+
+// NotInput returns an *InputError when one of outs is the input model: the same absolute path,
+// or a path to the same file (a link). The input is never overwritten.
+func NotInput(model string, outs ...string) error {
+	in, err := filepath.Abs(model)
+	if err != nil {
+		return nil
+	}
+	ist, ierr := os.Stat(model)
+	for _, o := range outs {
+		if out, err := filepath.Abs(o); err == nil && out == in {
+			return &InputError{Path: o, SamePath: true}
+		}
+		if ierr == nil {
+			if ost, err := os.Stat(o); err == nil && os.SameFile(ist, ost) {
+				return &InputError{Path: o}
+			}
+		}
+	}
+	return nil
+}

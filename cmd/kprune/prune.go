@@ -187,15 +187,8 @@ func trimExt(p string) string { return p[:len(p)-len(filepath.Ext(p))] }
 // checkPaths rejects output paths that would overwrite the input or cannot be written (see
 // checkOutputs), before any long work.
 func (j *pruneJob) checkPaths(w io.Writer) error {
-	in, err1 := filepath.Abs(j.modelPath)
-	out, err2 := filepath.Abs(j.outPath)
-	if err1 == nil && err2 == nil && in == out {
-		return usageError{fmt.Sprintf("--out %s is the input model; choose another path (the input is never overwritten)", j.outPath)}
-	}
-	if ist, err := os.Stat(j.modelPath); err == nil {
-		if ost, err := os.Stat(j.outPath); err == nil && os.SameFile(ist, ost) {
-			return usageError{fmt.Sprintf("--out %s is the input model", j.outPath)}
-		}
+	if err := checkNotInput("--out ", j.modelPath, j.outPath); err != nil {
+		return err
 	}
 	return checkOutputs(w, j.force, j.outPath, j.reportPath, j.htmlPath())
 }

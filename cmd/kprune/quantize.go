@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -185,7 +184,7 @@ func cmdQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *reportPath == "" {
 		*reportPath = trimExt(*outPath) + ".json"
 	}
-	if err := checkNotInput(*modelPath, *outPath, *reportPath); err != nil {
+	if err := checkNotInput("", *modelPath, *outPath, *reportPath); err != nil {
 		return err
 	}
 	if err := checkOutputs(stderr, *force, *outPath, *reportPath); err != nil {
@@ -298,22 +297,11 @@ func (q *quantFlags) loadData(m *onnx.ModelProto, modelPath, calibPath, evalPath
 	return calib, ho, nil
 }
 
-// checkNotInput refuses outputs that are the input model.
-func checkNotInput(model string, outs ...string) error {
-	in, err := filepath.Abs(model)
-	if err != nil {
-		return nil
-	}
-	ist, ierr := os.Stat(model)
-	for _, o := range outs {
-		if out, err := filepath.Abs(o); err == nil && out == in {
-			return usageError{fmt.Sprintf("%s is the input model; choose another path (the input is never overwritten)", o)}
-		}
-		if ierr == nil {
-			if ost, err := os.Stat(o); err == nil && os.SameFile(ist, ost) {
-				return usageError{fmt.Sprintf("%s is the input model", o)}
-			}
-		}
+// checkNotInput refuses outputs that are the input model (output.NotInput) as a usage error;
+// flag prefixes the path with the flag that named it.
+func checkNotInput(flag, model string, outs ...string) error {
+	if err := output.NotInput(model, outs...); err != nil {
+		return usageError{flag + err.Error()}
 	}
 	return nil
 }
@@ -487,7 +475,7 @@ func (j *pruneJob) setupQuantize(q *quantFlags, evalPath string, df dataFlags, s
 	if q.out == "" {
 		q.out = trimExt(j.outPath) + "-int8.onnx"
 	}
-	if err := checkNotInput(j.modelPath, q.out); err != nil {
+	if err := checkNotInput("", j.modelPath, q.out); err != nil {
 		return err
 	}
 	for _, p := range []string{j.outPath, j.reportPath, j.htmlPath()} {
