@@ -1,7 +1,6 @@
 // Package demo re-exports the assets of the public package github.com/kprune/kprune/demo under
-// their old import path, for the tests that still use it.
-//
-// Deprecated: import github.com/kprune/kprune/demo.
+// their old import path, for the tests that still use it (graph and runtime); new code imports
+// github.com/kprune/kprune/demo.
 package demo
 
 import "github.com/kprune/kprune/demo"
