@@ -256,10 +256,16 @@ func (s *Sweep) Run(ctx context.Context) (*Result, error) {
 func (s *Sweep) run(ctx context.Context, method prune.Method, r float64) (Row, error) {
 	row := Row{Method: method.Name(), RequestedReduction: r, Metric: s.Eval.Metric}
 	var kinfo *prune.KwonInfo
-	if k, ok := method.(prune.KwonMethod); ok {
+	switch k := method.(type) {
+	case prune.KwonMethod:
 		kinfo = &prune.KwonInfo{}
 		k.Info = kinfo
 		method = k
+	case *prune.KwonMethod:
+		kinfo = &prune.KwonInfo{}
+		c := *k
+		c.Info = kinfo
+		method = c
 	}
 	var progress func(prune.Progress)
 	if s.Observe.Start != nil {

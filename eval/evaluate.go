@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -176,7 +177,13 @@ func targets(ds *data.Dataset) ([]int, []float64) {
 // evalEmbeddings scores a sentence-embedding model on sentence pairs with similarity scores: the
 // cosine of the pooled embeddings of each pair, correlated with the scores (STS-B style).
 func evalEmbeddings(ctx context.Context, res *Result, m, teacher *onnx.ModelProto, d Data, opts Options) error {
-	ds, err := data.ReadDataset(d.Path, ReadOptionsFor(graph.HeadEmbedding, d.Read))
+	var ds *data.Dataset
+	var err error
+	if d.Raw != nil {
+		ds, err = data.ReadDatasetFrom(bytes.NewReader(d.Raw), d.Path, ReadOptionsFor(graph.HeadEmbedding, d.Read))
+	} else {
+		ds, err = data.ReadDataset(d.Path, ReadOptionsFor(graph.HeadEmbedding, d.Read))
+	}
 	if err != nil {
 		return err
 	}
