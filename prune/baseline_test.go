@@ -8,8 +8,9 @@ import (
 	"testing"
 
 	"github.com/kprune/kprune/data"
+	"github.com/kprune/kprune/demo"
+	"github.com/kprune/kprune/eval"
 	"github.com/kprune/kprune/graph"
-	"github.com/kprune/kprune/internal/demo"
 	"github.com/kprune/kprune/prune"
 )
 
@@ -69,7 +70,7 @@ func TestBaselinesOnDemo(t *testing.T) {
 	calib, calibLabels := demoSet(t, demo.CalibTSV, 256)
 	labels := labelsPerBatch(t, calibLabels, calib)
 	dev, devLabels := demoSet(t, demo.DevTSV, 0)
-	tp, err := prune.Predict(context.Background(), m, dev, 2)
+	tp, err := eval.Predict(context.Background(), m, dev, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestBaselinesOnDemo(t *testing.T) {
 		run    func() (*prune.Result, error)
 	}{
 		{"kwon", func() (*prune.Result, error) {
-			return prune.Kwon(context.Background(), m, calib, labels, prune.KwonOptions{Reduction: r, Threads: 2, Info: &info}, nil)
+			return prune.Kwon(context.Background(), m, calib, labels, prune.KwonOptions{Reduction: r, Runtime: prune.Runtime{Threads: 2}, Info: &info}, nil)
 		}},
 		{"magnitude", func() (*prune.Result, error) {
 			return prune.Magnitude(context.Background(), m, prune.MagnitudeOptions{Reduction: r, Calibration: calib})
@@ -111,15 +112,15 @@ func TestBaselinesOnDemo(t *testing.T) {
 			if rep.ParamsAfter >= rep.ParamsBefore || len(rep.Layers) != len(enc.Layers) {
 				t.Errorf("params %d -> %d, %d layers", rep.ParamsBefore, rep.ParamsAfter, len(rep.Layers))
 			}
-			sp, err := prune.Predict(context.Background(), res.Model, dev, 2)
+			sp, err := eval.Predict(context.Background(), res.Model, dev, 2)
 			if err != nil {
 				t.Fatalf("the pruned model does not run: %v", err)
 			}
-			sc, err := prune.Compare(tp, sp)
+			sc, err := eval.Compare(tp, sp)
 			if err != nil {
 				t.Fatal(err)
 			}
-			mt, err := prune.Score(sp, devLabels, nil)
+			mt, err := eval.Score(sp, devLabels, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,7 +200,7 @@ func TestKwonZeroReduction(t *testing.T) {
 	calib, calibLabels := demoSet(t, demo.CalibTSV, 160)
 	labels := labelsPerBatch(t, calibLabels, calib)
 	var info prune.KwonInfo
-	res, err := prune.Kwon(context.Background(), m, calib, labels, prune.KwonOptions{Threads: 2, Info: &info}, nil)
+	res, err := prune.Kwon(context.Background(), m, calib, labels, prune.KwonOptions{Runtime: prune.Runtime{Threads: 2}, Info: &info}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

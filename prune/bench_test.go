@@ -58,7 +58,7 @@ func BenchmarkKPruneBERTBase(b *testing.B) {
 	debug.FreeOSMemory() // return the generator's garbage before the run's peak is measured
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res, err := prune.KPrune(context.Background(), m, batches, withDefaults(prune.Options{Reduction: 0.5, LowMemory: os.Getenv("KPRUNE_BENCH_ARENA") == "", MicroBatch: microBatch, Threads: threads}), nil)
+		res, err := prune.KPrune(context.Background(), m, batches, withDefaults(prune.Options{Reduction: 0.5, Runtime: prune.Runtime{LowMemory: os.Getenv("KPRUNE_BENCH_ARENA") == "", MicroBatch: microBatch, Threads: threads}}), nil)
 		if err != nil {
 			b.Fatal(err)
 		}

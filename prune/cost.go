@@ -1,7 +1,11 @@
 // Package prune implements K-prune (Park et al., ICLR 2024) and the baselines it is compared
 // with, on ONNX encoders: the FLOPs cost model, knowledge measurement, the knowledge-preserving
 // mask search (KPMS), knowledge-preserving weight tuning (KPWT), the sublayer-wise driver and its
-// run report.
+// run report. One Method interface (method.go) runs K-prune, Kwon et al. and magnitude pruning
+// with the same inputs and result; load.go reads a model, its tokenizer and calibration data.
+//
+// It is not for measuring pruned models: evaluation is package eval, latency package bench,
+// method comparisons package compare.
 //
 // It does not parse protobuf or call onnxruntime directly: it asks package graph for encoder
 // descriptions and rewritten graphs, graph/autodiff for gradient graphs, and package runtime to

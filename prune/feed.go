@@ -118,3 +118,10 @@ func CheckBatches(batches []data.Batch, vocab int) error {
 	}
 	return nil
 }
+
+// BatchInputs returns the encoder's model inputs for a batch, by the names the model uses:
+// token ids, attention mask, token types (zeros when the batch has none) and positions (0, 1,
+// ... per row) for the inputs the encoder has.
+func BatchInputs(enc *graph.Encoder, b *data.Batch) map[string]*ort.Tensor {
+	return modelInputs(enc, b)
+}

@@ -129,7 +129,7 @@ func FuzzOptionsValidate(f *testing.F) {
 	f.Add(1.0, -1.0, -1.0, -2.0, 128.0, 1<<30, 1, 64, "")
 	f.Fuzz(func(t *testing.T, reduction, lambda, mu, temperature, seqLen float64, roundTo, microBatch, threads int, provider string) {
 		o := Options{Reduction: reduction, Lambda: lambda, Mu: mu, Temperature: temperature, SeqLen: seqLen,
-			RoundTo: roundTo, MicroBatch: microBatch, Threads: threads, Provider: provider}
+			RoundTo: roundTo, Runtime: Runtime{MicroBatch: microBatch, Threads: threads, Provider: provider}}
 		err := o.Validate()
 		finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 		lp := strings.ToLower(provider)

@@ -55,31 +55,8 @@ type Options struct {
 	// see predictive knowledge too. Classification heads only.
 	Fisher     bool
 	FisherSeed uint64
-	// MicroBatch, when > 0, runs the scoring graph on at most MicroBatch sequences at a time and
-	// combines the runs' results (the batch's mask gradient is the row-weighted sum of the
-	// micro-batch gradients), so that the memory of the backward pass shrinks with the rows per
-	// run. 0 chooses per batch from an estimate of the activations: as many rows as fit about
-	// 1 GB (128 MB with LowMemory), so small models run whole batches.
-	//
-	// The combination is exact in arithmetic but not bit for bit: onnxruntime sums the gradients,
-	// squared activations and Gram matrices over a run's rows in float32, so other groupings
-	// round differently. The knowledge measured agrees to about 1e-6 relative and the kept units
-	// are the same unless two scores are that close; the least-squares tuning amplifies the
-	// rounding, and tuned weights differ by a few 1e-4 of the tensor's largest weight (measured
-	// on the demo model: up to 6.3e-4 between whole batches and 1, 4 or 5 rows per run; the test
-	// allows 2e-3).
-	// Bit-identical results would need the row sums in float64 outside onnxruntime.
-	MicroBatch int
-	// LowMemory runs onnxruntime without its memory arena (see runtime.Options.NoArena): the
-	// scoring graph's backward pass then holds only live tensors, at some cost in speed. Unless
-	// MicroBatch is set, it also runs the scoring graph on as many rows at a time as keep its
-	// estimated activations under 128 MB (results as with MicroBatch: equal up to float32
-	// rounding), and it collects Go garbage after every batch.
-	LowMemory bool
-	// Threads is onnxruntime's intra-op thread count (0 = onnxruntime's default); Provider is the
-	// execution provider ("cpu" or "cuda").
-	Threads  int
-	Provider string
+	// Runtime holds the onnxruntime knobs (MicroBatch, LowMemory, Threads, Provider).
+	Runtime
 }
 
 // Result is a pruned model with its description and run report.
@@ -424,12 +401,6 @@ func (st *state) rewrite(s int, kept []int, newW []float32, it *Iteration) error
 func (st *state) advance(ctx context.Context, s int) error {
 	return st.fr.advanceStudent(ctx, st.student, st.senc, s)
 }
-
-// VocabRows returns the number of rows of the word-embedding table feeding input_ids, or 0 when
-// it cannot be found.
-//
-// Deprecated: use [graph.Encoder.VocabRows].
-func VocabRows(m *onnx.ModelProto, enc *graph.Encoder) int { return enc.VocabRows(m) }
 
 // roundKept rounds the number of kept units to the nearest multiple of n (halves round up),
 // keeping the best-scoring units, and returns their indices ascending.

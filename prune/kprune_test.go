@@ -9,8 +9,9 @@ import (
 	"testing"
 
 	"github.com/kprune/kprune/data"
+	"github.com/kprune/kprune/demo"
+	"github.com/kprune/kprune/eval"
 	"github.com/kprune/kprune/graph"
-	"github.com/kprune/kprune/internal/demo"
 	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/prune"
 )
@@ -46,13 +47,13 @@ func demoSet(t testing.TB, raw []byte, n int) ([]data.Batch, []int) {
 
 // comparePredictions runs two models on the same batches and returns both predictions and the
 // largest absolute difference of their outputs.
-func comparePredictions(t testing.TB, a, b *onnx.ModelProto, batches []data.Batch) (*prune.Predictions, *prune.Predictions, float64) {
+func comparePredictions(t testing.TB, a, b *onnx.ModelProto, batches []data.Batch) (*eval.Predictions, *eval.Predictions, float64) {
 	t.Helper()
-	pa, err := prune.Predict(context.Background(), a, batches, 2)
+	pa, err := eval.Predict(context.Background(), a, batches, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pb, err := prune.Predict(context.Background(), b, batches, 2)
+	pb, err := eval.Predict(context.Background(), b, batches, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestZeroReductionKeepsTheModel(t *testing.T) {
 	m := demoModel(t)
 	calib, _ := demoSet(t, demo.CalibTSV, 512)
 	dev, labels := demoSet(t, demo.DevTSV, 0)
-	res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0, Threads: 2}), nil)
+	res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0, Runtime: prune.Runtime{Threads: 2}}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func TestZeroReductionKeepsTheModel(t *testing.T) {
 	if maxDiff > 1e-3 {
 		t.Fatalf("logits moved by %v at zero reduction, want <= 1e-3", maxDiff)
 	}
-	mt, err := prune.Score(sp, labels, nil)
+	mt, err := eval.Score(sp, labels, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,12 +121,12 @@ func TestReductionsMeetTheBudget(t *testing.T) {
 	m := demoModel(t)
 	calib, _ := demoSet(t, demo.CalibTSV, 384)
 	dev, _ := demoSet(t, demo.DevTSV, 256)
-	tp, err := prune.Predict(context.Background(), m, dev, 2)
+	tp, err := eval.Predict(context.Background(), m, dev, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range []float64{0.4, 0.6, 0.8} {
-		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: r, Threads: 2}), nil)
+		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: r, Runtime: prune.Runtime{Threads: 2}}), nil)
 		if err != nil {
 			t.Fatalf("reduction %v: %v", r, err)
 		}
@@ -142,11 +143,11 @@ func TestReductionsMeetTheBudget(t *testing.T) {
 		if want := cost.Encoder(res.Encoder); math.Abs(want-rep.FLOPsAfter) > 1e-6*want {
 			t.Errorf("reported FLOPs %v, recomputed %v", rep.FLOPsAfter, want)
 		}
-		sp, err := prune.Predict(context.Background(), res.Model, dev, 2)
+		sp, err := eval.Predict(context.Background(), res.Model, dev, 2)
 		if err != nil {
 			t.Fatalf("reduction %v: pruned model does not run: %v", r, err)
 		}
-		sc, err := prune.Compare(tp, sp)
+		sc, err := eval.Compare(tp, sp)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +181,7 @@ func TestDeterministic(t *testing.T) {
 	calib, _ := demoSet(t, demo.CalibTSV, 256)
 	var out [2][]byte
 	for k := range out {
-		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.5, Threads: 2}), nil)
+		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.5, Runtime: prune.Runtime{Threads: 2}}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,7 +243,7 @@ func TestPerExampleMatchesBatchOfOne(t *testing.T) {
 	var layers [2][]prune.LayerUnits
 	var pred [2]float64
 	for k, per := range []bool{false, true} {
-		res, err := prune.KPrune(context.Background(), m, single, withDefaults(prune.Options{Reduction: 0.5, PerExample: per, AutoLambda: true, Threads: 2}), nil)
+		res, err := prune.KPrune(context.Background(), m, single, withDefaults(prune.Options{Reduction: 0.5, PerExample: per, AutoLambda: true, Runtime: prune.Runtime{Threads: 2}}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +270,7 @@ func TestMicroBatchesWithinTolerance(t *testing.T) {
 	var reps [2]prune.Report
 	var models [2]*onnx.ModelProto
 	for k, mb := range []int{0, 5} {
-		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.6, MicroBatch: mb, Threads: 2}), nil)
+		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.6, Runtime: prune.Runtime{MicroBatch: mb, Threads: 2}}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,7 +330,7 @@ func TestFisherSeesTheFirstSublayer(t *testing.T) {
 	calib, _ := demoSet(t, demo.CalibTSV, 64)
 	var pred [2]float64
 	for k, fisher := range []bool{false, true} {
-		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.5, Fisher: fisher, Threads: 2}), nil)
+		res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.5, Fisher: fisher, Runtime: prune.Runtime{Threads: 2}}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,7 +347,7 @@ func TestFisherSeesTheFirstSublayer(t *testing.T) {
 func TestAutoLambdaIgnoresNoise(t *testing.T) {
 	m := demoModel(t)
 	calib, _ := demoSet(t, demo.CalibTSV, 64)
-	res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.5, AutoLambda: true, Threads: 2}), nil)
+	res, err := prune.KPrune(context.Background(), m, calib, withDefaults(prune.Options{Reduction: 0.5, AutoLambda: true, Runtime: prune.Runtime{Threads: 2}}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,10 +32,9 @@ type KwonOptions struct {
 	OriginalTeacher bool
 	// NoRearrange skips the mask rearrangement (step 3); NoTuning skips the mask tuning (step 4).
 	NoRearrange, NoTuning bool
-	// Threads is onnxruntime's intra-op thread count (0 = onnxruntime's default); Provider is the
-	// execution provider ("cpu" or "cuda").
-	Threads  int
-	Provider string
+	// Runtime holds the onnxruntime knobs; Kwon uses Threads and Provider (MicroBatch and
+	// LowMemory apply to K-prune's gradient pass only).
+	Runtime
 	// Info, when not nil, receives the details of the run that Report has no place for.
 	Info *KwonInfo
 }
@@ -180,7 +179,7 @@ func Kwon(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, labels 
 	rep := Report{
 		Method: "kwon", RequestedReduction: opts.Reduction, SeqLen: seqLen, Iterations: iters, Unfused: unfused,
 		Options: Options{Reduction: opts.Reduction, SeqLen: opts.SeqLen, Temperature: 1, KeepBias: true,
-			NoTuning: opts.NoTuning, Threads: opts.Threads, Provider: opts.Provider},
+			NoTuning: opts.NoTuning, Runtime: Runtime{Threads: opts.Threads, Provider: opts.Provider}},
 		Calibration: calibStats(stats, len(batches)),
 	}
 	rep.fill(cost, enc, senc, m, student)

@@ -37,12 +37,12 @@ func TestMicroBatchRows(t *testing.T) {
 		{"default, BERT-base, long", Options{}, base, 0, 32, 128, 5},
 		{"default, BERT-base, short", Options{}, base, 0, 32, 16, 32},
 		{"default, small model", Options{}, small, 0, 32, 128, 32},
-		{"explicit micro-batch", Options{MicroBatch: 4, LowMemory: true}, base, 0, 32, 128, 4},
-		{"explicit above batch size", Options{MicroBatch: 64}, base, 0, 32, 128, 32},
-		{"low memory, BERT-base, long", Options{LowMemory: true}, base, 0, 32, 128, 1},
-		{"low memory, BERT-base, short", Options{LowMemory: true}, base, 0, 32, 16, 5},
-		{"low memory, last sublayer, short", Options{LowMemory: true}, base, 23, 32, 16, 32},
-		{"low memory, small model", Options{LowMemory: true}, small, 0, 32, 64, 32},
+		{"explicit micro-batch", Options{Runtime: Runtime{MicroBatch: 4, LowMemory: true}}, base, 0, 32, 128, 4},
+		{"explicit above batch size", Options{Runtime: Runtime{MicroBatch: 64}}, base, 0, 32, 128, 32},
+		{"low memory, BERT-base, long", Options{Runtime: Runtime{LowMemory: true}}, base, 0, 32, 128, 1},
+		{"low memory, BERT-base, short", Options{Runtime: Runtime{LowMemory: true}}, base, 0, 32, 16, 5},
+		{"low memory, last sublayer, short", Options{Runtime: Runtime{LowMemory: true}}, base, 23, 32, 16, 32},
+		{"low memory, small model", Options{Runtime: Runtime{LowMemory: true}}, small, 0, 32, 64, 32},
 	}
 	for _, c := range cases {
 		if got := microBatchRows(&c.opts, c.enc, c.s, c.size, c.seq); got != c.want {

@@ -25,6 +25,16 @@ type ModelFigures struct {
 	Latency []ModelLatency `json:"latency,omitempty"`
 }
 
+// Metrics are task metrics of predictions against gold labels or scores (computed by
+// eval.Score; declared here because the run report holds them).
+type Metrics struct {
+	Accuracy *float64 `json:"accuracy,omitempty"`
+	F1       *float64 `json:"f1,omitempty"`
+	Matthews *float64 `json:"matthews,omitempty"`
+	Pearson  *float64 `json:"pearson,omitempty"`
+	Spearman *float64 `json:"spearman,omitempty"`
+}
+
 // ModelLatency is a model's onnxruntime latency on a synthetic batch at one thread count.
 type ModelLatency struct {
 	Batch   int           `json:"batch"`

@@ -122,7 +122,7 @@ func TestOptionsValidate(t *testing.T) {
 	if err := (&MagnitudeOptions{Reduction: 0.5, SeqLen: -1}).Validate(); err == nil {
 		t.Error("magnitude: negative SeqLen accepted")
 	}
-	if err := (&KwonOptions{Reduction: 0.5, Threads: -1}).Validate(); err == nil {
+	if err := (&KwonOptions{Reduction: 0.5, Runtime: Runtime{Threads: -1}}).Validate(); err == nil {
 		t.Error("kwon: negative Threads accepted")
 	}
 }

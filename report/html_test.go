@@ -27,7 +27,7 @@ func sampleReport(t *testing.T) *prune.Report {
 		ParamsBefore: 4_385_920, ParamsAfter: 2_101_234,
 		Layers: after, LayersBefore: before, RemovedSublayers: []int{2, 5},
 		Calibration:    prune.CalibStats{Sequences: 1234, Tokens: 74657, AvgLen: 60.5, Batches: 39, Seed: 7, Source: "train <b>&amp; sample"},
-		Options:        prune.Options{Reduction: 0.5, Lambda: 2.5e-4, Mu: 64, Temperature: 2, Threads: 2},
+		Options:        prune.Options{Reduction: 0.5, Lambda: 2.5e-4, Mu: 64, Temperature: 2, Runtime: prune.Runtime{Threads: 2}},
 		TeacherSeconds: 3.25, TotalSeconds: 47.75, ORTSeconds: 31.5, PeakRSSBytes: 612_000_000,
 		Versions:  prune.Versions{Kprune: "0.1.0-test", Go: "go1.26", ONNXRuntime: "1.30.0"},
 		SelfCheck: &prune.SelfCheck{Loaded: true, Examples: 512, Agreement: 0.917375, MeanKL: 0.0123, MaxAbs: 1.5},

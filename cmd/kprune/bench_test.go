@@ -11,7 +11,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/kprune/kprune/internal/demo"
+	"github.com/kprune/kprune/bench"
+	"github.com/kprune/kprune/demo"
 	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/prune"
 	ort "github.com/kprune/kprune/runtime"
@@ -29,13 +30,13 @@ func writeDemoModel(t *testing.T) string {
 }
 
 // benchJSON runs `kprune bench --json` with args and decodes its output.
-func benchJSON(t *testing.T, args ...string) (*benchResult, map[string]any) {
+func benchJSON(t *testing.T, args ...string) (*bench.Result, map[string]any) {
 	t.Helper()
 	code, out, errOut := runCLI(append([]string{"bench", "--json"}, args...)...)
 	if code != 0 {
 		t.Fatalf("bench failed (%d): %s", code, errOut)
 	}
-	var r benchResult
+	var r bench.Result
 	var raw map[string]any
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("bench --json printed invalid JSON: %v\n%s", err, out)
@@ -64,7 +65,7 @@ func TestBenchAgainstItself(t *testing.T) {
 	if want := float64(r.Baseline.Latency.Mean) / float64(r.Model.Latency.Mean); math.Abs(r.SpeedupMean-want) > 1e-9*want {
 		t.Fatalf("mean speed-up %v, want baseline mean / model mean = %v", r.SpeedupMean, want)
 	}
-	for _, bm := range []*benchModel{&r.Model, r.Baseline} {
+	for _, bm := range []*bench.Model{&r.Model, r.Baseline} {
 		if bm.Latency.P50 <= 0 || bm.Latency.P90 < bm.Latency.P50 || bm.Throughput <= 0 {
 			t.Errorf("%s: implausible latency %+v, throughput %v", bm.Path, bm.Latency, bm.Throughput)
 		}
@@ -180,11 +181,11 @@ func TestReportCommand(t *testing.T) {
 	rep := prune.Report{Method: "kprune", RequestedReduction: 0.5, AchievedReduction: 0.4913, SeqLen: 64, FLOPsBefore: 2e9, FLOPsAfter: 1.0174e9,
 		ParamsBefore: 2016642, ParamsAfter: 1500001, Layers: []prune.LayerUnits{{Heads: 1, FFN: 300}, {Heads: 0, FFN: 200}},
 		LayersBefore: []prune.LayerUnits{{Heads: 2, FFN: 512}, {Heads: 2, FFN: 512}}, RemovedSublayers: []int{2}}
-	bench := benchResult{Batch: 32, Seq: 128, Threads: 1, Runs: 20,
-		Model:    benchModel{Path: "/x/pruned.onnx", Latency: latencyOf(20, 10e6), Throughput: 3200},
-		Baseline: &benchModel{Path: "/x/model.onnx", Latency: latencyOf(20, 19e6), Throughput: 1684.2}, Speedup: 1.9}
+	res := bench.Result{Batch: 32, Seq: 128, Threads: 1, Runs: 20,
+		Model:    bench.Model{Path: "/x/pruned.onnx", Latency: latencyOf(20, 10e6), Throughput: 3200},
+		Baseline: &bench.Model{Path: "/x/model.onnx", Latency: latencyOf(20, 19e6), Throughput: 1684.2}, Speedup: 1.9}
 	in, benchPath, out := filepath.Join(dir, "run.json"), filepath.Join(dir, "bench.json"), filepath.Join(dir, "run.html")
-	for p, v := range map[string]any{in: rep, benchPath: bench} {
+	for p, v := range map[string]any{in: rep, benchPath: res} {
 		b, _ := json.Marshal(v)
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			t.Fatal(err)

@@ -14,7 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kprune/kprune/internal/demo"
+	"github.com/kprune/kprune/compare"
+	"github.com/kprune/kprune/demo"
 )
 
 // runCompare runs `kprune compare` in-process. (The command table in main.go is not this file's;
@@ -52,8 +53,26 @@ func TestCompareDemo(t *testing.T) {
 			t.Errorf("the table lacks %q:\n%s", want, stdout)
 		}
 	}
+	checkCompareCSV(t, filepath.Join(out, "compare.csv"))
+	checkCompareJSON(t, filepath.Join(out, "compare.json"))
+	checkCompareSVG(t, filepath.Join(out, "compare.svg"))
 
-	f, err := os.Open(filepath.Join(out, "compare.csv"))
+	// A second run refuses to overwrite the results.
+	if _, _, err := runCompare("--model", model, "--calib", calib, "--eval", dev, "--methods", "magnitude", "--reductions", "0.5", "--out", out); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Errorf("second run into the same folder: %v", err)
+	}
+}
+
+// compareWant are the rows TestCompareDemo expects, in order.
+var compareWant = []struct {
+	method string
+	r      float64
+}{{"unpruned", 0}, {"kprune", 0.4}, {"kprune", 0.7}, {"kwon", 0.4}, {"kwon", 0.7}, {"magnitude", 0.4}, {"magnitude", 0.7}}
+
+// checkCompareCSV checks the rows of TestCompareDemo's compare.csv.
+func checkCompareCSV(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,17 +81,14 @@ func TestCompareDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("compare.csv: %v", err)
 	}
-	if strings.Join(recs[0], ",") != strings.Join(compareHeader, ",") {
+	if strings.Join(recs[0], ",") != strings.Join(compare.CSVHeader, ",") {
 		t.Fatalf("header %v", recs[0])
 	}
 	col := map[string]int{}
 	for i, h := range recs[0] {
 		col[h] = i
 	}
-	want := []struct {
-		method string
-		r      float64
-	}{{"unpruned", 0}, {"kprune", 0.4}, {"kprune", 0.7}, {"kwon", 0.4}, {"kwon", 0.7}, {"magnitude", 0.4}, {"magnitude", 0.7}}
+	want := compareWant
 	if len(recs) != 1+len(want) {
 		t.Fatalf("compare.csv has %d rows, want %d:\n%v", len(recs)-1, len(want), recs)
 	}
@@ -109,9 +125,14 @@ func TestCompareDemo(t *testing.T) {
 			t.Errorf("row %d: speed-up %v, params %v (unpruned %v)", i+1, num(rec, "speedup"), num(rec, "params"), num(recs[1], "params"))
 		}
 	}
+}
 
-	var res compareResult
-	b, err := os.ReadFile(filepath.Join(out, "compare.json"))
+// checkCompareJSON checks TestCompareDemo's compare.json.
+func checkCompareJSON(t *testing.T, path string) {
+	t.Helper()
+	want := compareWant
+	var res compare.Result
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +147,13 @@ func TestCompareDemo(t *testing.T) {
 			t.Errorf("%s row: kwon details %v", r.Method, r.Kwon)
 		}
 	}
+}
 
-	svg, err := os.ReadFile(filepath.Join(out, "compare.svg"))
+// checkCompareSVG checks that TestCompareDemo's compare.svg is well-formed XML with one line per
+// method and the unpruned reference line.
+func checkCompareSVG(t *testing.T, path string) {
+	t.Helper()
+	svg, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,11 +183,6 @@ func TestCompareDemo(t *testing.T) {
 	}
 	if polylines != 3 || references != 1 {
 		t.Errorf("compare.svg has %d lines and %d reference lines, want 3 and 1", polylines, references)
-	}
-
-	// A second run refuses to overwrite the results.
-	if _, _, err := runCompare("--model", model, "--calib", calib, "--eval", dev, "--methods", "magnitude", "--reductions", "0.5", "--out", out); err == nil || !strings.Contains(err.Error(), "exists") {
-		t.Errorf("second run into the same folder: %v", err)
 	}
 }
 
@@ -209,7 +230,7 @@ func TestCompareBadInput(t *testing.T) {
 					t.Fatalf("unexpected error: %v", err)
 				}
 				b, _ := os.ReadFile(filepath.Join(args["--out"], "compare.json"))
-				var res compareResult
+				var res compare.Result
 				if json.Unmarshal(b, &res) != nil || res.Metric != "agreement" || len(res.Rows) != 1 {
 					t.Fatalf("compare.json without eval labels: %s", b)
 				}

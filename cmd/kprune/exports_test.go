@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kprune/kprune/eval"
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/internal/testmodel"
 	"github.com/kprune/kprune/internal/testutil"
@@ -75,7 +76,7 @@ func TestExportsEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, enc, _, err := discover(m)
+			_, enc, _, _, err := prune.Structure(m)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +112,7 @@ func TestExportsEndToEnd(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("eval: code %d: %s", code, errOut)
 			}
-			var ev evalResult
+			var ev eval.Result
 			if err := json.Unmarshal([]byte(out), &ev); err != nil {
 				t.Fatal(err)
 			}
@@ -162,7 +163,7 @@ func TestPoolingFlag(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("eval --pooling %s: code %d: %s", pooling, code, errOut)
 		}
-		var ev evalResult
+		var ev eval.Result
 		if err := json.Unmarshal([]byte(stdout), &ev); err != nil || ev.Agreement == nil {
 			t.Fatalf("eval: %v %s", err, stdout)
 		}

@@ -35,7 +35,7 @@ func FuzzPruneFlags(f *testing.F) {
 			}
 			num := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
 			whole := func(s string) int { v, _ := strconv.ParseInt(s, 0, 64); return int(v) }
-			o := prune.Options{Lambda: num(lambda), Mu: num(mu), Temperature: num(temperature), Threads: whole(threads), MicroBatch: whole(microBatch),
+			o := prune.Options{Lambda: num(lambda), Mu: num(mu), Temperature: num(temperature), Runtime: prune.Runtime{Threads: whole(threads), MicroBatch: whole(microBatch)},
 				RoundTo: whole(roundTo), Reduction: num(reduction), SeqLen: num(seqLen)}
 			if err := o.Validate(); err != nil {
 				t.Fatalf("values got past the checks but are invalid: %v", err)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -13,11 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kprune/kprune/internal/demo"
 	"github.com/kprune/kprune/internal/testutil"
-	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/prune"
-	"github.com/kprune/kprune/report"
 	ort "github.com/kprune/kprune/runtime"
 )
 
@@ -158,36 +154,6 @@ func TestReportDoesNotOverwrite(t *testing.T) {
 	}
 	if code, _, errOut := runCLI("report", "--in", in, "--force"); code != 0 {
 		t.Fatalf("--force: code %d, %s", code, errOut)
-	}
-}
-
-// TestWriteIsAllOrNothing: a report that cannot be encoded (a NaN), or a cancellation during
-// the write, leaves no model, no report and no temporary file; a good write leaves all three.
-func TestWriteIsAllOrNothing(t *testing.T) {
-	m, err := onnx.Decode(demo.Model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	paths := []string{filepath.Join(dir, "p.onnx"), filepath.Join(dir, "p.json"), filepath.Join(dir, "p.html")}
-	bad := &prune.Report{Method: "kprune", SelfCheck: &prune.SelfCheck{MeanKL: math.Inf(1)}}
-	if err := writeModelAndReports(context.Background(), paths[0], paths[1], paths[2], m, bad, report.Extra{}, false); err == nil {
-		t.Fatal("a report with +Inf was written")
-	}
-	checkEmpty(t, dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := writeModelAndReports(ctx, paths[0], paths[1], paths[2], m, &prune.Report{Method: "kprune"}, report.Extra{}, false); err == nil {
-		t.Fatal("a cancelled write succeeded")
-	}
-	checkEmpty(t, dir)
-	if err := writeModelAndReports(context.Background(), paths[0], paths[1], paths[2], m, &prune.Report{Method: "kprune"}, report.Extra{}, false); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range paths {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 

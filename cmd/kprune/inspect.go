@@ -8,140 +8,9 @@ import (
 	"sort"
 	"text/tabwriter"
 
-	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/inspect"
 	"github.com/kprune/kprune/onnx"
 )
-
-// inspectIO is one model input or output in inspect's report.
-type inspectIO struct {
-	Name  string `json:"name"`
-	Type  string `json:"type"`
-	Shape string `json:"shape"`
-}
-
-// inspectReport is what `kprune inspect --json` prints.
-type inspectReport struct {
-	Path             string           `json:"path"`
-	IRVersion        int64            `json:"ir_version"`
-	Opsets           map[string]int64 `json:"opsets"`
-	Producer         string           `json:"producer"`
-	Inputs           []inspectIO      `json:"inputs"`
-	Outputs          []inspectIO      `json:"outputs"`
-	Nodes            int              `json:"nodes"`
-	OpCounts         map[string]int   `json:"op_counts"`
-	Initializers     int              `json:"initializers"`
-	InitializerBytes int64            `json:"initializer_bytes"`
-	Parameters       int64            `json:"parameters"`
-	// The encoder structure, when discovery succeeds (its fields are then inlined).
-	*inspectEncoder
-	// EncoderError says why the encoder was not recognised.
-	EncoderError string `json:"encoder_error,omitempty"`
-}
-
-// inspectLayer is one encoder layer in inspect's report: its units and the FLOPs of its
-// sublayers for one sequence of length seq_len (kprune-spec section 2: per head
-// 8*D*d_h*s + 4*s^2*d_h, per neuron 4*s*D). A removed sublayer has 0 units.
-type inspectLayer struct {
-	Heads          int   `json:"heads"`
-	FFN            int   `json:"ffn"`
-	AttentionFLOPs int64 `json:"attention_flops"`
-	FFNFLOPs       int64 `json:"ffn_flops"`
-}
-
-// inspectEncoder is the discovered encoder structure.
-type inspectEncoder struct {
-	// Unfused counts the onnxruntime-fused operators turned back into standard ONNX to read the
-	// structure (kprune prunes the standard form).
-	Unfused       map[string]int `json:"unfused_ops,omitempty"`
-	Layers        []inspectLayer `json:"layers"`
-	Hidden        int            `json:"hidden"`
-	HeadDim       int            `json:"head_dim"`
-	HeadKind      string         `json:"head_kind"`
-	NumLabels     int            `json:"num_labels"`
-	HeadOutputs   []string       `json:"head_outputs"`
-	SeqLen        int            `json:"seq_len"`
-	FLOPs         int64          `json:"flops"`
-	ParamsByPart  graph.Params   `json:"parameters_by_part"`
-	InputIDs      string         `json:"input_ids,omitempty"`
-	AttentionMask string         `json:"attention_mask,omitempty"`
-	TokenTypeIDs  string         `json:"token_type_ids,omitempty"`
-}
-
-// describeEncoder discovers the encoder and costs it for sequences of length seq.
-func describeEncoder(m *onnx.ModelProto, seq int) (*inspectEncoder, error) {
-	m, enc, unfused, err := discover(m)
-	if err != nil {
-		return nil, err
-	}
-	e := &inspectEncoder{Unfused: unfused, Hidden: enc.Hidden, HeadDim: enc.HeadDim, HeadKind: string(enc.Head), NumLabels: enc.NumLabels,
-		HeadOutputs: enc.Outputs, SeqLen: seq, ParamsByPart: graph.CountParams(m, enc),
-		InputIDs: enc.InputIDs, AttentionMask: enc.AttentionMask, TokenTypeIDs: enc.TokenTypeIDs}
-	s, d, dh := int64(seq), int64(enc.Hidden), int64(enc.HeadDim)
-	fHead := 8*d*dh*s + 4*s*s*dh
-	fNeuron := 4 * s * d
-	for _, l := range enc.Layers {
-		var il inspectLayer
-		if l.MHA != nil {
-			il.Heads = l.MHA.Heads
-			il.AttentionFLOPs = int64(il.Heads) * fHead
-		}
-		if l.FFN != nil {
-			il.FFN = l.FFN.Width
-			il.FFNFLOPs = int64(il.FFN) * fNeuron
-		}
-		e.FLOPs += il.AttentionFLOPs + il.FFNFLOPs
-		e.Layers = append(e.Layers, il)
-	}
-	return e, nil
-}
-
-func ioList(vs []*onnx.ValueInfoProto, skip map[string]bool) []inspectIO {
-	var out []inspectIO
-	for _, v := range vs {
-		if skip[v.GetName()] {
-			continue
-		}
-		elem, shape, ok := onnx.ValueInfoShape(v)
-		s := "?"
-		if ok {
-			s = onnx.FormatShape(shape)
-		}
-		out = append(out, inspectIO{Name: v.GetName(), Type: onnx.DataTypeName(elem), Shape: s})
-	}
-	return out
-}
-
-func describeModel(path string, m *onnx.ModelProto) inspectReport {
-	g := m.GetGraph()
-	r := inspectReport{Path: path, IRVersion: m.GetIrVersion(), Opsets: map[string]int64{}, Producer: m.GetProducerName() + " " + m.GetProducerVersion(), OpCounts: map[string]int{}}
-	for _, o := range m.GetOpsetImport() {
-		d := o.GetDomain()
-		if d == "" {
-			d = "ai.onnx"
-		}
-		r.Opsets[d] = o.GetVersion()
-	}
-	inits := map[string]bool{}
-	for _, t := range g.GetInitializer() {
-		inits[t.GetName()] = true
-		r.Initializers++
-		r.InitializerBytes += onnx.ByteSize(t)
-		if dt := onnx.TensorProto_DataType(t.GetDataType()); dt == onnx.TensorProto_FLOAT || dt == onnx.TensorProto_FLOAT16 || dt == onnx.TensorProto_DOUBLE || dt == onnx.TensorProto_BFLOAT16 {
-			r.Parameters += onnx.NumElements(t.GetDims())
-		}
-	}
-	r.Inputs = ioList(g.GetInput(), inits)
-	r.Outputs = ioList(g.GetOutput(), nil)
-	for _, n := range g.GetNode() {
-		op := n.GetOpType()
-		if d := n.GetDomain(); d != "" && d != "ai.onnx" {
-			op = d + "." + op
-		}
-		r.OpCounts[op]++
-		r.Nodes++
-	}
-	return r
-}
 
 func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("inspect", stderr)
@@ -162,11 +31,11 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	r := describeModel(path, m)
-	if e, err := describeEncoder(m, *seq); err != nil {
+	r := inspect.Describe(path, m)
+	if e, err := inspect.DescribeEncoder(m, *seq); err != nil {
 		r.EncoderError = err.Error()
 	} else {
-		r.inspectEncoder = e
+		r.Encoder = e
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -177,7 +46,7 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-func printInspect(w io.Writer, r inspectReport) {
+func printInspect(w io.Writer, r inspect.Report) {
 	fmt.Fprintf(w, "model      %s\n", r.Path)
 	fmt.Fprintf(w, "ir version %d, producer %s\n", r.IRVersion, r.Producer)
 	fmt.Fprintf(w, "opsets    ")
@@ -199,11 +68,11 @@ func printInspect(w io.Writer, r inspectReport) {
 		fmt.Fprintf(w, " %s=%d", op, r.OpCounts[op])
 	}
 	fmt.Fprintln(w)
-	if r.inspectEncoder == nil {
+	if r.Encoder == nil {
 		fmt.Fprintf(w, "encoder    not recognised: %s\n", r.EncoderError)
 		return
 	}
-	e := r.inspectEncoder
+	e := r.Encoder
 	labels := ""
 	if e.NumLabels > 0 {
 		labels = fmt.Sprintf(", %d labels", e.NumLabels)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kprune/kprune/internal/demo"
+	"github.com/kprune/kprune/demo"
 	"github.com/kprune/kprune/internal/testutil"
 	ort "github.com/kprune/kprune/runtime"
 )

@@ -1,25 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/kprune/kprune/data"
-	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/eval"
 	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/output"
 	"github.com/kprune/kprune/prune"
-	"github.com/kprune/kprune/report"
-	ort "github.com/kprune/kprune/runtime"
 )
 
 // pruneJob is everything a pruning run needs, gathered and validated before the long work.
@@ -35,30 +31,38 @@ type pruneJob struct {
 	force                          bool
 	// strict makes quality warnings an error (exit 1) once the outputs are written.
 	strict bool
-	// method is the pruning method (see pruneMethods); labels and scores are the calibration
-	// targets kwon needs.
-	method string
-	labels [][]int
-	scores [][]float64
+	// method is the pruning method; targets holds the calibration labels or scores it needs.
+	method  string
+	targets prune.Calibration
 	// quant is set by --quantize (see quantize.go).
 	quant *quantFlags
 }
 
+// pruneFlags are the flags of `kprune prune` that pruneJob.load reads.
+type pruneFlags struct {
+	df                                  dataFlags
+	calibPath, evalPath                 string
+	samples, tokens                     int
+	noReplace, bucket, lowMemoryDefault bool
+}
+
 func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("prune", stderr)
-	var df dataFlags
-	modelPath := fs.String("model", "", "input ONNX `MODEL` (never modified)")
-	outPath := fs.String("out", "", "output ONNX `FILE` for the pruned model")
-	calibPath := fs.String("calib", "", "calibration data `FILE` (.tsv with header, .csv, .jsonl); labels are needed only by --method kwon")
-	method := fs.String("method", "kprune", "pruning `METHOD`: kprune, kwon (Kwon et al. 2022; needs labels in --calib) or magnitude")
-	reportPath := fs.String("report", "", "write the JSON run report to `FILE` (default: OUT with .json)")
-	evalPath := fs.String("eval", "", "held-out data `FILE` for the self-check (default: up to 512 calibration-file rows not sampled)")
+	var pf pruneFlags
+	df := &pf.df
+	job := &pruneJob{}
+	fs.StringVar(&job.modelPath, "model", "", "input ONNX `MODEL` (never modified)")
+	fs.StringVar(&job.outPath, "out", "", "output ONNX `FILE` for the pruned model")
+	fs.StringVar(&pf.calibPath, "calib", "", "calibration data `FILE` (.tsv with header, .csv, .jsonl); labels are needed only by --method kwon")
+	fs.StringVar(&job.method, "method", "kprune", "pruning `METHOD`: kprune, kwon (Kwon et al. 2022; needs labels in --calib) or magnitude")
+	fs.StringVar(&job.reportPath, "report", "", "write the JSON run report to `FILE` (default: OUT with .json)")
+	fs.StringVar(&pf.evalPath, "eval", "", "held-out data `FILE` for the self-check (default: up to 512 calibration-file rows not sampled)")
 	reduction := fs.Float64("flops-reduction", 0.5, "fraction of encoder FLOPs to remove, in [0, 1)")
-	samples := fs.Int("samples", 0, "number of calibration sequences (default: int(100000 / average length), as the reference)")
-	tokens := fs.Int("tokens", 0, "calibration token budget instead of --samples")
-	noReplace := fs.Bool("no-replacement", false, "sample calibration sequences without replacement")
-	bucket := fs.Bool("bucket", false, "[ours] batch calibration sequences of similar length together (less padding, faster; the reference batches in draw order)")
-	seed := fs.Uint64("seed", 0, "sampling seed")
+	fs.IntVar(&pf.samples, "samples", 0, "number of calibration sequences (default: int(100000 / average length), as the reference)")
+	fs.IntVar(&pf.tokens, "tokens", 0, "calibration token budget instead of --samples")
+	fs.BoolVar(&pf.noReplace, "no-replacement", false, "sample calibration sequences without replacement")
+	fs.BoolVar(&pf.bucket, "bucket", false, "[ours] batch calibration sequences of similar length together (less padding, faster; the reference batches in draw order)")
+	fs.Uint64Var(&job.seed, "seed", 0, "sampling seed")
 	fs.StringVar(&df.tokenizer, "tokenizer", "", "the model's tokenizer.json or vocab.txt (default: next to the model)")
 	fs.StringVar(&df.columns, "columns", "", "text columns `a,b` by header name or 0-based index (default: GLUE conventions)")
 	fs.StringVar(&df.label, "label", "", "label column of --calib for --method kwon, by name or index (default: label/score or the last column)")
@@ -66,7 +70,55 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&df.header, "header", "auto", headerUsage)
 	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length in tokens")
 	fs.IntVar(&df.batch, "batch", 32, "calibration batch size (sequences)")
-	var opts prune.Options
+	opts := &job.opts
+	registerOptions(fs, opts)
+	fs.BoolVar(&job.force, "force", false, "overwrite OUT and the report if they exist")
+	fs.BoolVar(&job.strict, "strict", false, fmt.Sprintf("exit with an error (after writing the outputs) when the run has quality warnings: fewer than %d distinct calibration sequences, no self-check, or self-check agreement below %.0f%%", prune.MinDistinctSequences, 100*prune.MinAgreement))
+	var qf quantFlags
+	qf.register(fs, true)
+	setUsage(fs, stderr, "kprune prune --model IN.onnx --out OUT.onnx --calib FILE [--quantize dynamic|static] [flags]")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	df.maxLenGiven = given(fs, "max-len")
+	pf.lowMemoryDefault = !given(fs, "low-memory")
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	}
+	if job.modelPath == "" || job.outPath == "" || pf.calibPath == "" {
+		return usageError{"--model, --out and --calib are required"}
+	}
+	opts.Reduction = *reduction
+	job.calibSource = pf.calibPath
+	if err := prune.CheckMethod(job.method); err != nil {
+		return usageError{"--method: " + err.Error()}
+	}
+	if err := opts.Validate(); err != nil {
+		return optionUsageError(err)
+	}
+	if job.reportPath == "" {
+		job.reportPath = trimExt(job.outPath) + ".json"
+	}
+	if err := job.checkPaths(stderr); err != nil {
+		return err
+	}
+	if err := job.setupQuantize(&qf, pf.evalPath, *df, stderr); err != nil {
+		return err
+	}
+	if pf.samples < 0 || pf.tokens < 0 || (pf.samples > 0 && pf.tokens > 0) {
+		return usageError{"give at most one of --samples and --tokens, positive"}
+	}
+	if err := df.check(); err != nil {
+		return err
+	}
+	if err := job.load(&pf, stderr); err != nil {
+		return err
+	}
+	return job.run(ctx, stdout, stderr)
+}
+
+// registerOptions adds the K-prune option flags to fs.
+func registerOptions(fs *flag.FlagSet, opts *prune.Options) {
 	fs.Float64Var(&opts.Lambda, "lambda", prune.DefaultLambda, "weight of representational knowledge (>= 0)")
 	fs.Float64Var(&opts.Mu, "mu", prune.DefaultMu, "multiplier of head scores (>= 0)")
 	fs.Float64Var(&opts.Temperature, "temperature", prune.DefaultTemperature, "softmax temperature of the predictive loss (> 0)")
@@ -82,85 +134,52 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&opts.LowMemory, "low-memory", false, "bound memory: onnxruntime without its memory arena, the gradient pass on as many sequences at a time as fit ~128 MB of activations (unless --micro-batch), Go garbage collected per batch; ~15% slower, results as with --micro-batch (equal up to float32 rounding). Default: on for models of 256 MB and more (--low-memory=false turns it off)")
 	fs.IntVar(&opts.Threads, "threads", 0, "onnxruntime intra-op threads (0: all cores)")
 	fs.StringVar(&opts.Provider, "provider", "cpu", "execution provider: cpu or cuda")
-	force := fs.Bool("force", false, "overwrite OUT and the report if they exist")
-	strict := fs.Bool("strict", false, fmt.Sprintf("exit with an error (after writing the outputs) when the run has quality warnings: fewer than %d distinct calibration sequences, no self-check, or self-check agreement below %.0f%%", prune.MinDistinctSequences, 100*prune.MinAgreement))
-	var qf quantFlags
-	qf.register(fs, true)
-	setUsage(fs, stderr, "kprune prune --model IN.onnx --out OUT.onnx --calib FILE [--quantize dynamic|static] [flags]")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	df.maxLenGiven = given(fs, "max-len")
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
-	}
-	if *modelPath == "" || *outPath == "" || *calibPath == "" {
-		return usageError{"--model, --out and --calib are required"}
-	}
-	opts.Reduction = *reduction
-	job := &pruneJob{modelPath: *modelPath, outPath: *outPath, reportPath: *reportPath, opts: opts, seed: *seed, calibSource: *calibPath, force: *force, strict: *strict, method: *method}
-	if err := checkMethod(*method); err != nil {
-		return usageError{"--method: " + err.Error()}
-	}
-	if err := opts.Validate(); err != nil {
-		return optionUsageError(err)
-	}
-	if job.reportPath == "" {
-		job.reportPath = trimExt(*outPath) + ".json"
-	}
-	if err := job.checkPaths(stderr); err != nil {
-		return err
-	}
-	if err := job.setupQuantize(&qf, *evalPath, df, stderr); err != nil {
-		return err
-	}
-	if *samples < 0 || *tokens < 0 || (*samples > 0 && *tokens > 0) {
-		return usageError{"give at most one of --samples and --tokens, positive"}
-	}
-	if err := df.check(); err != nil {
-		return err
-	}
-	lm, err := loadModelAndTokenizer(*modelPath, df.tokenizer)
+}
+
+// load reads the model, the tokenizer, the calibration set (with its targets when the method
+// needs them) and the held-out batches of the self-check.
+func (j *pruneJob) load(pf *pruneFlags, stderr io.Writer) error {
+	df := &pf.df
+	lm, err := prune.Load(j.modelPath, df.tokenizer)
 	if err != nil {
 		return err
 	}
-	m, enc, tok := lm.m, lm.enc, lm.tok
-	job.unfused = lm.unfused
-	if err := df.fitMaxLen(*modelPath, m, enc); err != nil {
+	tok := lm.Tokenizer
+	j.model, j.unfused = lm.Model, lm.Unfused
+	if err := df.fitMaxLen(j.modelPath, lm.Model, lm.Encoder); err != nil {
 		return err
 	}
-	job.model = m
-	if st, err := os.Stat(*modelPath); err == nil && *method == "kprune" && autoLowMemory(fs, st.Size()) {
-		job.opts.LowMemory = true
-		fmt.Fprintf(stderr, "%s is %d MB: pruning with --low-memory (pass --low-memory=false for the faster, larger-memory mode)\n", *modelPath, st.Size()>>20)
+	if st, err := os.Stat(j.modelPath); err == nil && j.method == "kprune" && autoLowMemory(pf.lowMemoryDefault, st.Size()) {
+		j.opts.LowMemory = true
+		fmt.Fprintf(stderr, "%s is %d MB: pruning with --low-memory (pass --low-memory=false for the faster, larger-memory mode)\n", j.modelPath, st.Size()>>20)
 	}
-	cds, encs, err := loadEncoded(tok, *calibPath, nil, df.readOptions(*method == "kwon"), df.maxLen)
+	cds, encs, err := prune.ReadEncoded(tok, pf.calibPath, nil, df.readOptions(j.method == "kwon"), df.maxLen)
 	if err != nil {
 		return err
 	}
-	if err := job.buildCalibration(tok, encs, *samples, *tokens, !*noReplace, *bucket, df.batch); err != nil {
+	if j.calib, err = prune.BuildCalibration(tok, encs, prune.CalibOptions{Samples: pf.samples, Tokens: pf.tokens, NoReplacement: pf.noReplace, Bucket: pf.bucket, Batch: df.batch, Seed: j.seed, Source: pf.calibPath}); err != nil {
 		return err
 	}
-	if *method == "kwon" {
-		if job.labels, job.scores, err = calibTargets(cds, job.calib.Batches); err != nil {
+	if j.method == "kwon" {
+		if j.targets.Labels, j.targets.Scores, err = prune.CalibrationTargets(cds, j.calib.Batches); err != nil {
 			return err
 		}
 	}
-	if *evalPath != "" {
-		_, eencs, err := loadEncoded(tok, *evalPath, nil, df.readOptions(false), df.maxLen)
+	if pf.evalPath != "" {
+		_, eencs, err := prune.ReadEncoded(tok, pf.evalPath, nil, df.readOptions(false), df.maxLen)
 		if err != nil {
 			return err
 		}
-		if job.holdout, err = evalBatches(tok, eencs, 64); err != nil {
+		if j.holdout, err = prune.InOrder(tok, eencs, 64); err != nil {
 			return err
 		}
-	} else if job.holdout, err = unsampledBatches(tok, encs, job.calib.Indices, 512); err != nil {
+	} else if j.holdout, err = eval.HeldOut(tok, encs, j.calib.Indices, 512); err != nil {
 		return err
 	}
-	if job.quant != nil {
-		job.quant.calibRows = len(encs)
+	if j.quant != nil {
+		j.quant.calibRows = len(encs)
 	}
-	return job.run(ctx, stdout, stderr)
+	return nil
 }
 
 func trimExt(p string) string { return p[:len(p)-len(filepath.Ext(p))] }
@@ -168,15 +187,8 @@ func trimExt(p string) string { return p[:len(p)-len(filepath.Ext(p))] }
 // checkPaths rejects output paths that would overwrite the input or cannot be written (see
 // checkOutputs), before any long work.
 func (j *pruneJob) checkPaths(w io.Writer) error {
-	in, err1 := filepath.Abs(j.modelPath)
-	out, err2 := filepath.Abs(j.outPath)
-	if err1 == nil && err2 == nil && in == out {
-		return usageError{fmt.Sprintf("--out %s is the input model; choose another path (the input is never overwritten)", j.outPath)}
-	}
-	if ist, err := os.Stat(j.modelPath); err == nil {
-		if ost, err := os.Stat(j.outPath); err == nil && os.SameFile(ist, ost) {
-			return usageError{fmt.Sprintf("--out %s is the input model", j.outPath)}
-		}
+	if err := checkNotInput("--out ", j.modelPath, j.outPath); err != nil {
+		return err
 	}
 	return checkOutputs(w, j.force, j.outPath, j.reportPath, j.htmlPath())
 }
@@ -201,73 +213,26 @@ func optionUsageError(err error) error {
 	return usageError{err.Error()}
 }
 
-// checkTokenizer verifies the tokenizer's vocabulary fits the model's embedding table.
-func checkTokenizer(tok *data.Tokenizer, m *onnx.ModelProto, enc *graph.Encoder) error {
-	rows := enc.VocabRows(m)
-	if rows == 0 || tok == nil {
-		return nil
-	}
-	return data.CheckVocab(tok, rows)
-}
-
-// buildCalibration samples the calibration set as the reference does by default:
-// int(100000 / average length) sequences with replacement.
-func (j *pruneJob) buildCalibration(tok *data.Tokenizer, encs []data.Encoding, samples, tokens int, replace, bucket bool, batch int) error {
-	so := data.SampleOptions{N: samples, TokenBudget: tokens, Replacement: replace, Seed: j.seed}
-	if samples == 0 && tokens == 0 {
-		total := 0
-		for i := range encs {
-			total += encs[i].Len()
-		}
-		avg := float64(total) / float64(len(encs))
-		so.N = max(1, int(100000/avg))
-	}
-	cs, err := data.BuildCalibration(encs, data.CalibOptions{SampleOptions: so, BatchSize: batch, Padding: padding(tok), Bucket: bucket})
-	if err != nil {
-		return fmt.Errorf("%s: %w", j.calibSource, err)
-	}
-	j.calib = cs
-	return nil
-}
-
 // lowMemoryModelBytes is the model size from which prune uses --low-memory unless told otherwise:
 // on a generated 4-layer, 768-wide model (211 MB) the default mode peaked at 2.7 GB against 0.7 GB
 // with --low-memory, for 14% more time.
 const lowMemoryModelBytes = 256 << 20
 
 // autoLowMemory reports whether prune should switch --low-memory on by itself: the flag was not
-// given and the model file has at least lowMemoryModelBytes.
-func autoLowMemory(fs *flag.FlagSet, modelBytes int64) bool {
-	given := false
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "low-memory" {
-			given = true
-		}
-	})
-	return !given && modelBytes >= lowMemoryModelBytes
-}
-
-// unsampledBatches batches up to n encodings that the calibration sample did not use.
-func unsampledBatches(tok *data.Tokenizer, encs []data.Encoding, used []int, n int) ([]data.Batch, error) {
-	seen := make([]bool, len(encs))
-	for _, i := range used {
-		seen[i] = true
-	}
-	var order []int
-	for i := range encs {
-		if !seen[i] && len(order) < n {
-			order = append(order, i)
-		}
-	}
-	if len(order) == 0 {
-		return nil, nil
-	}
-	return data.MakeBatches(encs, order, 64, padding(tok))
+// given (notGiven) and the model file has at least lowMemoryModelBytes.
+func autoLowMemory(notGiven bool, modelBytes int64) bool {
+	return notGiven && modelBytes >= lowMemoryModelBytes
 }
 
 func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
+	method, err := prune.MethodWith(j.method, j.opts)
+	if err != nil {
+		return err
+	}
 	bar := newProgressBar(stderr)
-	res, err := runMethod(ctx, j.method, j.model, j.calib.Batches, j.labels, j.scores, j.opts, nil, bar.update)
+	calib := j.targets
+	calib.Batches = j.calib.Batches
+	res, err := method.Prune(ctx, j.model, calib, prune.Budget{Reduction: j.opts.Reduction, SeqLen: j.opts.SeqLen}, bar.update)
 	bar.done()
 	if err != nil {
 		return err
@@ -283,7 +248,7 @@ func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 		rep.InputBytes = st.Size()
 	}
 	if len(j.holdout) > 0 {
-		sc, err := selfCheck(ctx, j.model, res.Model, j.holdout, prune.PredictOptions{Threads: j.opts.Threads, LowMemory: j.opts.LowMemory, Pooling: j.opts.Pooling})
+		sc, err := eval.SelfCheck(ctx, j.model, res.Model, j.holdout, eval.PredictOptions{Threads: j.opts.Threads, LowMemory: j.opts.LowMemory, Pooling: j.opts.Pooling})
 		if err != nil {
 			return fmt.Errorf("self-check of the pruned model: %w", err)
 		}
@@ -293,11 +258,16 @@ func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if j.quant != nil {
 		return j.runQuantized(ctx, res.Model, rep, stdout, stderr)
 	}
-	if err := j.write(ctx, res.Model, rep); err != nil {
+	if err := output.WriteRun(ctx, output.Run{Models: []output.Model{{Path: j.outPath, Model: res.Model}}, ReportPath: j.reportPath, HTMLPath: j.htmlPath(), Report: rep, Force: j.force}); err != nil {
 		return err
 	}
 	printSummary(stdout, rep)
 	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", j.outPath, j.reportPath, j.htmlPath())
+	return j.finish(stderr, rep)
+}
+
+// finish prints the run's quality warnings and, under --strict, turns them into an error.
+func (j *pruneJob) finish(stderr io.Writer, rep *prune.Report) error {
 	printWarnings(stderr, rep.Warnings)
 	if j.strict && len(rep.Warnings) > 0 {
 		return fmt.Errorf("%d quality warning(s) and --strict (the outputs were written; see the warnings in %s)", len(rep.Warnings), j.reportPath)
@@ -312,86 +282,8 @@ func printWarnings(w io.Writer, ws []prune.Warning) {
 	}
 }
 
-// write writes the pruned model, the JSON report and the HTML report (see writeModelAndReports).
-func (j *pruneJob) write(ctx context.Context, m *onnx.ModelProto, rep *prune.Report) error {
-	return writeModelAndReports(ctx, j.outPath, j.reportPath, j.htmlPath(), m, rep, report.Extra{}, j.force)
-}
-
-// writeModelAndReports writes a pruned model, its JSON run report and its HTML report all or
-// nothing: the reports are encoded before the model is written, and if anything fails afterwards
-// (or ctx is cancelled) the files already written are removed. It fills rep.OutputBytes and
-// extends rep.PeakRSSBytes to the process's peak so far.
-func writeModelAndReports(ctx context.Context, modelPath, reportPath, htmlPath string, m *onnx.ModelProto, rep *prune.Report, extra report.Extra, force bool) error {
-	reports := func() ([]byte, []byte, error) {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return nil, nil, fmt.Errorf("run report: %w", err)
-		}
-		var page bytes.Buffer
-		if err := report.HTML(&page, rep, extra); err != nil {
-			return nil, nil, fmt.Errorf("HTML report: %w", err)
-		}
-		return append(b, '\n'), page.Bytes(), nil
-	}
-	if _, _, err := reports(); err != nil {
-		return err
-	}
-	tx := &outputTx{}
-	done := false
-	defer func() {
-		if !done {
-			tx.rollback()
-		}
-	}()
-	if err := tx.saveModel(ctx, modelPath, m, force); err != nil {
-		return err
-	}
-	if st, err := os.Stat(modelPath); err == nil {
-		rep.OutputBytes = st.Size()
-	}
-	// The run's peak covers pruning; extend it to the self-check and the save.
-	rep.PeakRSSBytes = max(rep.PeakRSSBytes, prune.PeakRSS())
-	js, page, err := reports()
-	if err != nil {
-		return err
-	}
-	if err := tx.writeFile(ctx, reportPath, js); err != nil {
-		return err
-	}
-	if err := tx.writeFile(ctx, htmlPath, page); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	done = true
-	return nil
-}
-
-// selfCheck runs teacher and student on held-out batches and compares them.
-func selfCheck(ctx context.Context, teacher, student *onnx.ModelProto, holdout []data.Batch, opts prune.PredictOptions) (*prune.SelfCheck, error) {
-	tp, err := prune.PredictWith(ctx, teacher, holdout, opts)
-	if err != nil {
-		return nil, fmt.Errorf("teacher: %w", err)
-	}
-	sp, err := prune.PredictWith(ctx, student, holdout, opts)
-	if err != nil {
-		return nil, fmt.Errorf("pruned model: %w", err)
-	}
-	sc, err := prune.Compare(tp, sp)
-	if err != nil {
-		return nil, err
-	}
-	return &sc, nil
-}
-
-func versions() prune.Versions {
-	v := prune.Versions{Kprune: Version, Go: goruntime.Version()}
-	if ort.Init() == nil {
-		_, v.ONNXRuntime = ort.Library()
-	}
-	return v
-}
+// versions are the versions of this run for its report.
+func versions() prune.Versions { return prune.CurrentVersions(Version) }
 
 // printSummary prints the end-of-run table.
 func printSummary(w io.Writer, r *prune.Report) {

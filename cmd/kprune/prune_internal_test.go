@@ -24,7 +24,7 @@ func TestAutoLowMemory(t *testing.T) {
 		if err := fs.Parse(c.args); err != nil {
 			t.Fatal(err)
 		}
-		if got := autoLowMemory(fs, c.bytes); got != c.want {
+		if got := autoLowMemory(!given(fs, "low-memory"), c.bytes); got != c.want {
 			t.Errorf("args %v, %d bytes: auto low memory %v, want %v", c.args, c.bytes, got, c.want)
 		}
 	}

@@ -1,26 +1,25 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/kprune/kprune/bench"
+	"github.com/kprune/kprune/compare"
 	"github.com/kprune/kprune/data"
-	"github.com/kprune/kprune/graph"
+	"github.com/kprune/kprune/eval"
 	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/output"
 	"github.com/kprune/kprune/prune"
 	"github.com/kprune/kprune/quantize"
-	"github.com/kprune/kprune/report"
-	ort "github.com/kprune/kprune/runtime"
 )
 
 // quantFlags are the quantization flags of `kprune quantize` and `kprune prune --quantize`.
@@ -97,191 +96,6 @@ func (q *quantFlags) check(modeFlag string) error {
 	return nil
 }
 
-// sideModel is one model of a side-by-side comparison.
-type sideModel struct {
-	name, path string
-	m          *onnx.ModelProto
-}
-
-// heldOut are the held-out examples of a comparison, with their labels or scores when known.
-type heldOut struct {
-	batches []data.Batch
-	labels  []int
-	scores  []float64
-	// source says where they come from, for the printout.
-	source string
-}
-
-// sideBySide measures models on the held-out examples (task metric, agreement with the first
-// model) and, unless q.noBench, their latency in one interleaved run per thread count.
-func sideBySide(ctx context.Context, models []sideModel, ho heldOut, q *quantFlags, predictThreads int, stderr io.Writer) ([]prune.ModelFigures, error) {
-	figs := make([]prune.ModelFigures, len(models))
-	for i, sm := range models {
-		f := &figs[i]
-		f.Name, f.Path = sm.name, sm.path
-		f.Params, f.Int8Params = prune.Params(sm.m), integerParams(sm.m)
-		f.Bytes = fileBytes(sm.path)
-	}
-	if len(ho.batches) > 0 {
-		preds := make([]*prune.Predictions, len(models))
-		for i, sm := range models {
-			p, err := prune.PredictWith(ctx, sm.m, ho.batches, prune.PredictOptions{Threads: predictThreads})
-			if err != nil {
-				return nil, fmt.Errorf("%s model: %w", sm.name, err)
-			}
-			preds[i] = p
-			if ho.labels != nil || ho.scores != nil {
-				if mt, err := prune.Score(p, ho.labels, ho.scores); err == nil {
-					figs[i].Metrics = &mt
-				}
-			}
-			if i > 0 {
-				sc, err := prune.Compare(preds[0], p)
-				if err != nil {
-					return nil, err
-				}
-				figs[i].Agreement = &sc
-			}
-		}
-	}
-	if q.noBench {
-		return figs, nil
-	}
-	lat, err := measureLatency(ctx, models, q, stderr)
-	if err != nil {
-		return nil, err
-	}
-	for i := range figs {
-		figs[i].Latency = lat[i]
-	}
-	return figs, nil
-}
-
-// fileBytes is the size of a model file and its external data file, or 0.
-func fileBytes(path string) int64 {
-	if path == "" {
-		return 0
-	}
-	var n int64
-	if st, err := os.Stat(path); err == nil {
-		n = st.Size()
-	}
-	if st, err := os.Stat(onnx.ExternalDataPath(path)); err == nil {
-		n += st.Size()
-	}
-	return n
-}
-
-// measureLatency times the models on a synthetic batch (random token ids, full attention mask),
-// interleaved in one run per thread count; speed-ups are over the first model.
-func measureLatency(ctx context.Context, models []sideModel, q *quantFlags, stderr io.Writer) ([][]prune.ModelLatency, error) {
-	bms := make([]*benchModel, len(models))
-	vocab, seq := 0, q.benchSeq
-	for i, sm := range models {
-		bm := &benchModel{Path: sm.name, model: sm.m}
-		if std, enc, _, _, err := prune.Structure(sm.m); err == nil {
-			bm.std, bm.enc = std, enc
-			bm.vocab = enc.VocabRows(std)
-			if p := graph.MaxPositions(std, enc); p > 0 && seq > p {
-				seq = p
-			}
-		}
-		if bm.vocab == 0 {
-			bm.vocab = embeddingRows(sm.m)
-		}
-		if bm.vocab > 0 && (vocab == 0 || bm.vocab < vocab) {
-			vocab = bm.vocab
-		}
-		bms[i] = bm
-	}
-	if vocab == 0 {
-		vocab = 100
-	}
-	if seq != q.benchSeq {
-		fmt.Fprintf(stderr, "latency measured at %d tokens per sequence, the most the models take\n", seq)
-	}
-	out := make([][]prune.ModelLatency, len(models))
-	for _, th := range q.benchThreadsList {
-		stats, err := func() ([]ort.LatencyStats, error) {
-			sess := make([]*ort.Session, len(models))
-			defer func() {
-				for _, s := range sess {
-					if s != nil {
-						s.Close()
-					}
-				}
-			}()
-			feed := map[string]*ort.Tensor{}
-			for i, sm := range models {
-				s, err := ort.NewSession(sm.m, ort.Options{IntraOpThreads: th})
-				if err != nil {
-					return nil, fmt.Errorf("%s model: %w", sm.name, err)
-				}
-				sess[i] = s
-				if err := addBenchInputs(feed, s.Inputs(), bms[i], q.benchBatch, seq, vocab); err != nil {
-					return nil, err
-				}
-			}
-			return ort.MeasureInterleaved(ctx, sess, feed, q.benchWarmup, q.benchRuns)
-		}()
-		if err != nil {
-			return nil, fmt.Errorf("latency at %d thread(s): %w", th, err)
-		}
-		for i, st := range stats {
-			l := prune.ModelLatency{Batch: q.benchBatch, Seq: seq, Threads: th, Runs: st.Runs, Mean: st.Mean, P50: st.P50, P90: st.P90}
-			if st.P50 > 0 {
-				l.Speedup = float64(stats[0].P50) / float64(st.P50)
-			}
-			out[i] = append(out[i], l)
-		}
-	}
-	return out, nil
-}
-
-// readHeldOutTargets reads the labels (or scores) of the rows order of a data file, without
-// tokenizing it; nil when the file has none or they cannot be read (the metric is then left out).
-func readHeldOutTargets(path string, df dataFlags, rows int, order []int) ([]int, []float64) {
-	ds, err := data.ReadDataset(path, df.readOptions(true))
-	if err != nil || ds.Len() != rows {
-		return nil, nil
-	}
-	switch ds.Labels {
-	case data.LabelClass:
-		all := ds.ClassLabels()
-		out := make([]int, len(order))
-		for i, r := range order {
-			out[i] = all[r]
-		}
-		return out, nil
-	case data.LabelScore:
-		all := ds.Scores()
-		out := make([]float64, len(order))
-		for i, r := range order {
-			out[i] = all[r]
-		}
-		return nil, out
-	}
-	return nil, nil
-}
-
-// unsampledOrder returns up to n row indices below rows that are not in used, in file order (the
-// rows unsampledBatches batches).
-func unsampledOrder(rows int, used []int, n int) []int {
-	seen := make([]bool, rows)
-	for _, i := range used {
-		if i >= 0 && i < rows {
-			seen[i] = true
-		}
-	}
-	var order []int
-	for i := 0; i < rows && len(order) < n; i++ {
-		if !seen[i] {
-			order = append(order, i)
-		}
-	}
-	return order
-}
-
 func seqOrder(n int) []int {
 	o := make([]int, n)
 	for i := range o {
@@ -290,12 +104,22 @@ func seqOrder(n int) []int {
 	return o
 }
 
-// quantizeModel runs the chosen quantization.
-func quantizeModel(ctx context.Context, m *onnx.ModelProto, mode quantize.Mode, opts quantize.Options, calib []data.Batch) (*onnx.ModelProto, *quantize.Report, error) {
-	if mode == quantize.ModeStatic {
-		return quantize.Static(ctx, m, calib, opts)
+// latencyOptions are the latency flags as bench.LatencyOptions; nil with --no-bench.
+func (q *quantFlags) latencyOptions() *bench.LatencyOptions {
+	if q.noBench {
+		return nil
 	}
-	return quantize.Dynamic(m, opts)
+	return &bench.LatencyOptions{Batch: q.benchBatch, Seq: q.benchSeq, Warmup: q.benchWarmup, Runs: q.benchRuns, Threads: q.benchThreadsList}
+}
+
+// sideBySide measures models side by side (compare.SideBySide) and says on stderr when the
+// latency was measured at fewer tokens than --bench-seq.
+func sideBySide(ctx context.Context, models []compare.Model, ho compare.HeldOut, q *quantFlags, predictThreads int, stderr io.Writer) ([]prune.ModelFigures, error) {
+	figs, seq, err := compare.SideBySide(ctx, models, ho, q.latencyOptions(), predictThreads)
+	if seq > 0 && seq != q.benchSeq {
+		fmt.Fprintf(stderr, "latency measured at %d tokens per sequence, the most the models take\n", seq)
+	}
+	return figs, err
 }
 
 // quantizeRun is the JSON report of `kprune quantize`.
@@ -360,7 +184,7 @@ func cmdQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *reportPath == "" {
 		*reportPath = trimExt(*outPath) + ".json"
 	}
-	if err := checkNotInput(*modelPath, *outPath, *reportPath); err != nil {
+	if err := checkNotInput("", *modelPath, *outPath, *reportPath); err != nil {
 		return err
 	}
 	if err := checkOutputs(stderr, *force, *outPath, *reportPath); err != nil {
@@ -373,82 +197,35 @@ func cmdQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if quantize.IsQuantized(m) {
 		return fmt.Errorf("%s: %w: quantize the float model (kprune quantize reads float32 models only)", *modelPath, quantize.ErrAlreadyQuantized)
 	}
-	var calib []data.Batch
-	var ho heldOut
-	if *calibPath != "" || *evalPath != "" {
-		tok, err := openTokenizer(df.tokenizer, *modelPath)
-		if err != nil {
-			return err
-		}
-		std, enc, _, _, err := prune.Structure(m)
-		if err != nil {
-			return fmt.Errorf("%s: reading the encoder for the calibration/evaluation data: %w", *modelPath, err)
-		}
-		if err := checkTokenizer(tok, std, enc); err != nil {
-			return fmt.Errorf("tokenizer does not fit model %s: %w", *modelPath, err)
-		}
-		if err := df.fitMaxLen(*modelPath, std, enc); err != nil {
-			return err
-		}
-		var used []int
-		var encs []data.Encoding
-		if *calibPath != "" {
-			if _, encs, err = loadEncoded(tok, *calibPath, nil, df.readOptions(false), df.maxLen); err != nil {
-				return err
-			}
-			if q.quantMode == quantize.ModeStatic {
-				cs, err := data.BuildCalibration(encs, data.CalibOptions{SampleOptions: data.SampleOptions{N: min(*samples, len(encs)), Seed: *seed}, BatchSize: df.batch, Padding: padding(tok)})
-				if err != nil {
-					return fmt.Errorf("%s: %w", *calibPath, err)
-				}
-				calib, used = cs.Batches, cs.Indices
-			}
-		}
-		src, rows := *evalPath, 0
-		var order []int
-		if *evalPath != "" {
-			if _, encs, err = loadEncoded(tok, *evalPath, nil, df.readOptions(false), df.maxLen); err != nil {
-				return err
-			}
-			rows, order = len(encs), seqOrder(len(encs))
-			ho.source = *evalPath
-		} else {
-			src, rows = *calibPath, len(encs)
-			order = unsampledOrder(len(encs), used, 512)
-			ho.source = fmt.Sprintf("%d rows of %s not used for calibration", len(order), *calibPath)
-		}
-		if len(order) > 0 {
-			if ho.batches, err = data.MakeBatches(encs, order, 64, padding(tok)); err != nil {
-				return err
-			}
-			ho.labels, ho.scores = readHeldOutTargets(src, *df, rows, order)
-		}
+	calib, ho, err := q.loadData(m, *modelPath, *calibPath, *evalPath, *samples, *seed)
+	if err != nil {
+		return err
 	}
-	qm, qrep, err := quantizeModel(ctx, m, q.quantMode, q.quantOpts, calib)
+	qm, qrep, err := quantize.Quantize(ctx, m, q.quantMode, q.quantOpts, calib)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *modelPath, err)
 	}
-	tx := &outputTx{}
+	tx := &output.Tx{}
 	done := false
 	defer func() {
 		if !done {
-			tx.rollback()
+			tx.Rollback()
 		}
 	}()
-	if err := tx.saveModel(ctx, *outPath, qm, *force); err != nil {
+	if err := tx.SaveModel(ctx, *outPath, qm, *force); err != nil {
 		return err
 	}
-	figs, err := sideBySide(ctx, []sideModel{{"float", *modelPath, m}, {"int8", *outPath, qm}}, ho, &q, *threads, stderr)
+	figs, err := sideBySide(ctx, []compare.Model{{Name: "float", Path: *modelPath, Model: m}, {Name: "int8", Path: *outPath, Model: qm}}, ho, &q, *threads, stderr)
 	if err != nil {
 		return err
 	}
-	run := &quantizeRun{InputModel: *modelPath, OutputModel: *outPath, Quantization: qrep, Models: figs, HeldOut: ho.source, Version: versions()}
+	run := &quantizeRun{InputModel: *modelPath, OutputModel: *outPath, Quantization: qrep, Models: figs, HeldOut: ho.Source, Version: versions()}
 	run.Seconds = time.Since(t0).Seconds()
 	b, err := json.MarshalIndent(run, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := tx.writeFile(ctx, *reportPath, append(b, '\n')); err != nil {
+	if err := tx.WriteFile(ctx, *reportPath, append(b, '\n')); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -456,27 +233,75 @@ func cmdQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	done = true
 	printQuantization(stdout, qrep)
-	printSideBySide(stdout, figs, ho.source)
+	printSideBySide(stdout, figs, ho.Source)
 	fmt.Fprintf(stdout, "wrote %s and %s\n", *outPath, *reportPath)
 	return nil
 }
 
-// checkNotInput refuses outputs that are the input model.
-func checkNotInput(model string, outs ...string) error {
-	in, err := filepath.Abs(model)
-	if err != nil {
-		return nil
+// loadData reads the calibration batches of --mode static and the held-out examples of the
+// float/int8 comparison: --eval, else the rows of --calib not used for calibration.
+func (q *quantFlags) loadData(m *onnx.ModelProto, modelPath, calibPath, evalPath string, samples int, seed uint64) ([]data.Batch, compare.HeldOut, error) {
+	var ho compare.HeldOut
+	if calibPath == "" && evalPath == "" {
+		return nil, ho, nil
 	}
-	ist, ierr := os.Stat(model)
-	for _, o := range outs {
-		if out, err := filepath.Abs(o); err == nil && out == in {
-			return usageError{fmt.Sprintf("%s is the input model; choose another path (the input is never overwritten)", o)}
+	df := &q.df
+	tok, err := prune.OpenTokenizer(df.tokenizer, modelPath)
+	if err != nil {
+		return nil, ho, err
+	}
+	std, enc, _, _, err := prune.Structure(m)
+	if err != nil {
+		return nil, ho, fmt.Errorf("%s: reading the encoder for the calibration/evaluation data: %w", modelPath, err)
+	}
+	if err := prune.CheckTokenizer(tok, std, enc); err != nil {
+		return nil, ho, fmt.Errorf("tokenizer does not fit model %s: %w", modelPath, err)
+	}
+	if err := df.fitMaxLen(modelPath, std, enc); err != nil {
+		return nil, ho, err
+	}
+	var calib []data.Batch
+	var used []int
+	var encs []data.Encoding
+	if calibPath != "" {
+		if _, encs, err = prune.ReadEncoded(tok, calibPath, nil, df.readOptions(false), df.maxLen); err != nil {
+			return nil, ho, err
 		}
-		if ierr == nil {
-			if ost, err := os.Stat(o); err == nil && os.SameFile(ist, ost) {
-				return usageError{fmt.Sprintf("%s is the input model", o)}
+		if q.quantMode == quantize.ModeStatic {
+			cs, err := data.BuildCalibration(encs, data.CalibOptions{SampleOptions: data.SampleOptions{N: min(samples, len(encs)), Seed: seed}, BatchSize: df.batch, Padding: prune.Padding(tok)})
+			if err != nil {
+				return nil, ho, fmt.Errorf("%s: %w", calibPath, err)
 			}
+			calib, used = cs.Batches, cs.Indices
 		}
+	}
+	src, rows := evalPath, 0
+	var order []int
+	if evalPath != "" {
+		if _, encs, err = prune.ReadEncoded(tok, evalPath, nil, df.readOptions(false), df.maxLen); err != nil {
+			return nil, ho, err
+		}
+		rows, order = len(encs), seqOrder(len(encs))
+		ho.Source = evalPath
+	} else {
+		src, rows = calibPath, len(encs)
+		order = eval.Unsampled(len(encs), used, 512)
+		ho.Source = fmt.Sprintf("%d rows of %s not used for calibration", len(order), calibPath)
+	}
+	if len(order) > 0 {
+		if ho.Batches, err = data.MakeBatches(encs, order, 64, prune.Padding(tok)); err != nil {
+			return nil, ho, err
+		}
+		ho.Labels, ho.Scores = eval.Targets(src, df.readOptions(true), rows, order)
+	}
+	return calib, ho, nil
+}
+
+// checkNotInput refuses outputs that are the input model (output.NotInput) as a usage error;
+// flag prefixes the path with the flag that named it.
+func checkNotInput(flag, model string, outs ...string) error {
+	if err := output.NotInput(model, outs...); err != nil {
+		return usageError{flag + err.Error()}
 	}
 	return nil
 }
@@ -596,72 +421,44 @@ func metricOf(m *prune.Metrics) (string, func(*prune.Metrics) *float64) {
 // the int8 model and the reports all or nothing.
 func (j *pruneJob) runQuantized(ctx context.Context, pruned *onnx.ModelProto, rep *prune.Report, stdout, stderr io.Writer) error {
 	q := j.quant
-	qm, qrep, err := quantizeModel(ctx, pruned, q.quantMode, q.quantOpts, j.calib.Batches)
+	qm, qrep, err := quantize.Quantize(ctx, pruned, q.quantMode, q.quantOpts, j.calib.Batches)
 	if err != nil {
 		return fmt.Errorf("quantizing the pruned model: %w", err)
 	}
 	rep.Quantization = qrep
-	ho := heldOut{batches: j.holdout}
+	ho := compare.HeldOut{Batches: j.holdout}
 	if len(j.holdout) > 0 {
 		if q.evalPath != "" {
-			ho.source = q.evalPath
+			ho.Source = q.evalPath
 			if ds, err := data.ReadDataset(q.evalPath, q.df.readOptions(false)); err == nil {
-				ho.labels, ho.scores = readHeldOutTargets(q.evalPath, q.df, ds.Len(), seqOrder(ds.Len()))
+				ho.Labels, ho.Scores = eval.Targets(q.evalPath, q.df.readOptions(true), ds.Len(), seqOrder(ds.Len()))
 			}
 		} else {
-			order := unsampledOrder(q.calibRows, j.calib.Indices, 512)
-			ho.source = fmt.Sprintf("%d rows of %s not used for calibration", len(order), j.calibSource)
-			ho.labels, ho.scores = readHeldOutTargets(j.calibSource, q.df, q.calibRows, order)
+			order := eval.Unsampled(q.calibRows, j.calib.Indices, 512)
+			ho.Source = fmt.Sprintf("%d rows of %s not used for calibration", len(order), j.calibSource)
+			ho.Labels, ho.Scores = eval.Targets(j.calibSource, q.df.readOptions(true), q.calibRows, order)
 		}
 	}
-	tx := &outputTx{}
-	done := false
-	defer func() {
-		if !done {
-			tx.rollback()
-		}
-	}()
-	if err := tx.saveModel(ctx, j.outPath, pruned, j.force); err != nil {
-		return err
-	}
-	if err := tx.saveModel(ctx, q.out, qm, j.force); err != nil {
-		return err
-	}
-	rep.OutputBytes = fileBytes(j.outPath)
-	models := []sideModel{{"original float", j.modelPath, j.model}, {"pruned float", j.outPath, pruned}, {"pruned int8", q.out, qm}}
-	figs, err := sideBySide(ctx, models, ho, q, j.opts.Threads, stderr)
+	var figs []prune.ModelFigures
+	err = output.WriteRun(ctx, output.Run{
+		Models:     []output.Model{{Path: j.outPath, Model: pruned}, {Path: q.out, Model: qm}},
+		ReportPath: j.reportPath, HTMLPath: j.htmlPath(), Report: rep, Force: j.force,
+		AfterModels: func() error {
+			rep.OutputBytes = output.FileBytes(j.outPath)
+			models := []compare.Model{{Name: "original float", Path: j.modelPath, Model: j.model}, {Name: "pruned float", Path: j.outPath, Model: pruned}, {Name: "pruned int8", Path: q.out, Model: qm}}
+			figs, err = sideBySide(ctx, models, ho, q, j.opts.Threads, stderr)
+			rep.Models = figs
+			return err
+		},
+	})
 	if err != nil {
 		return err
 	}
-	rep.Models = figs
-	rep.PeakRSSBytes = max(rep.PeakRSSBytes, prune.PeakRSS())
-	js, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return fmt.Errorf("run report: %w", err)
-	}
-	var page bytes.Buffer
-	if err := report.HTML(&page, rep, report.Extra{}); err != nil {
-		return fmt.Errorf("HTML report: %w", err)
-	}
-	if err := tx.writeFile(ctx, j.reportPath, append(js, '\n')); err != nil {
-		return err
-	}
-	if err := tx.writeFile(ctx, j.htmlPath(), page.Bytes()); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	done = true
 	printSummary(stdout, rep)
 	printQuantization(stdout, qrep)
-	printSideBySide(stdout, figs, ho.source)
+	printSideBySide(stdout, figs, ho.Source)
 	fmt.Fprintf(stdout, "wrote %s, %s, %s and %s\n", j.outPath, q.out, j.reportPath, j.htmlPath())
-	printWarnings(stderr, rep.Warnings)
-	if j.strict && len(rep.Warnings) > 0 {
-		return fmt.Errorf("%d quality warning(s) and --strict (the outputs were written; see the warnings in %s)", len(rep.Warnings), j.reportPath)
-	}
-	return nil
+	return j.finish(stderr, rep)
 }
 
 // setupQuantize validates prune's --quantize flags and the int8 output path, before any long work.
@@ -678,7 +475,7 @@ func (j *pruneJob) setupQuantize(q *quantFlags, evalPath string, df dataFlags, s
 	if q.out == "" {
 		q.out = trimExt(j.outPath) + "-int8.onnx"
 	}
-	if err := checkNotInput(j.modelPath, q.out); err != nil {
+	if err := checkNotInput("", j.modelPath, q.out); err != nil {
 		return err
 	}
 	for _, p := range []string{j.outPath, j.reportPath, j.htmlPath()} {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kprune/kprune/eval"
 	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/prune"
 	"github.com/kprune/kprune/quantize"
@@ -173,7 +174,7 @@ func TestBenchIntegerKernels(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("eval of the %s model: %s", mode, errOut)
 		}
-		var ev evalResult
+		var ev eval.Result
 		if err := json.Unmarshal([]byte(stdout), &ev); err != nil {
 			t.Fatal(err)
 		}

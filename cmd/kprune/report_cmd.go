@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/kprune/kprune/bench"
 	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/prune"
 	"github.com/kprune/kprune/report"
@@ -58,14 +59,14 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	if *benchPath != "" {
-		var b benchResult
+		var b bench.Result
 		if err := readJSONFile(*benchPath, &b, true); err != nil {
 			return err
 		}
 		if b.Model.Path == "" || b.Runs == 0 {
 			return fmt.Errorf("%s: not a kprune bench --json result (no model or no runs)", *benchPath)
 		}
-		extra.Latency = append(extra.Latency, benchLatency(&b)...)
+		extra.Latency = append(extra.Latency, b.ReportLatency()...)
 	}
 	if *title != "" {
 		extra.Title = *title
@@ -79,22 +80,6 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, buf.Len())
 	return nil
-}
-
-// benchLatency turns a bench result into latency rows: the baseline first, then the model with
-// its speed-up.
-func benchLatency(b *benchResult) []report.Latency {
-	row := func(bm *benchModel) report.Latency {
-		return report.Latency{Model: filepath.Base(bm.Path), Batch: b.Batch, Seq: b.Seq, Threads: b.Threads, Runs: bm.Latency.Runs,
-			Mean: bm.Latency.Mean, P50: bm.Latency.P50, P90: bm.Latency.P90, Throughput: bm.Throughput}
-	}
-	var rows []report.Latency
-	if b.Baseline != nil {
-		rows = append(rows, row(b.Baseline))
-	}
-	m := row(&b.Model)
-	m.Speedup = b.Speedup
-	return append(rows, m)
 }
 
 // readJSONFile decodes the JSON file path into v. strict rejects unknown fields, so that a wrong

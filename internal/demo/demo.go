@@ -1,39 +1,20 @@
-// Package demo embeds kprune's built-in default: a small trained SST-2 sentiment classifier
-// (BERT architecture, 2 layers, hidden 128, 2 heads of 64, FFN 512, post-LN, erf GELU, tanh pooler,
-// 2-way classifier; opset 14 torch.onnx export; SST-2 dev accuracy 0.8073 = 704/872), its
-// WordPiece vocabulary (the 12,010 bert-base-uncased ids that SST-2 uses), the SST-2 dev set, and
-// a calibration sample of SST-2 train. It is what `kprune demo` prunes.
-//
-// The model and vocabulary are copies of ../shared/models/tiny-bert-sst2/demo (made by its
-// make_demo.py from the classifier trained by ../shared/models/tiny-bert-sst2/train.py);
-// sst2-dev.tsv is GLUE SST-2 dev verbatim.
+// Package demo re-exports the assets of the public package github.com/kprune/kprune/demo under
+// their old import path, for the tests that still use it (graph and runtime); new code imports
+// github.com/kprune/kprune/demo.
 package demo
 
-import _ "embed"
+import "github.com/kprune/kprune/demo"
 
-// Model is the demo classifier as ONNX bytes (inputs input_ids, attention_mask, token_type_ids:
-// int64 [batch, seq]; output logits: float32 [batch, 2], index 1 = positive).
-//
-//go:embed model.onnx
-var Model []byte
+// The demo assets; see package github.com/kprune/kprune/demo.
+var (
+	Model    = demo.Model
+	Vocab    = demo.Vocab
+	DevTSV   = demo.DevTSV
+	CalibTSV = demo.CalibTSV
+)
 
-// Vocab is the demo model's WordPiece vocab.txt (lowercasing, max length 64).
-//
-//go:embed vocab.txt
-var Vocab []byte
-
-// DevTSV is GLUE SST-2 dev (872 rows, `sentence<TAB>label` with a header).
-//
-//go:embed sst2-dev.tsv
-var DevTSV []byte
-
-// MaxLen is the demo model's maximum sequence length.
-const MaxLen = 64
-
-// DevAccuracy is the unpruned demo model's accuracy on DevTSV.
-const DevAccuracy = 0.8073
-
-// CalibTSV is the demo's calibration pool: 8,000 rows of GLUE SST-2 train (made by gen_calib.go).
-//
-//go:embed sst2-calib.tsv
-var CalibTSV []byte
+// MaxLen and DevAccuracy; see package github.com/kprune/kprune/demo.
+const (
+	MaxLen      = demo.MaxLen
+	DevAccuracy = demo.DevAccuracy
+)

@@ -1,14 +1,23 @@
-package prune
+// Package eval measures models on data: their predictions on batches (Predict), the agreement of
+// a pruned model with its original (Compare, SelfCheck), task metrics against gold labels or
+// scores (Score), and the evaluation of a model on a labelled data file for every head kind
+// (Evaluate), with one choice of labels and headline metric by head kind (ReadOptionsFor,
+// Headline) that the CLI's eval and compare share.
+//
+// It is not for pruning (package prune) nor for latency (package bench).
+package eval
 
 import (
 	"context"
 	"fmt"
 	"math"
+	"runtime/debug"
 
 	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/graph/autodiff"
 	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/prune"
 	ort "github.com/kprune/kprune/runtime"
 )
 
@@ -34,10 +43,10 @@ func Predict(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, thre
 type PredictOptions struct {
 	// Threads is onnxruntime's intra-op thread count (0 = default).
 	Threads int
-	// LowMemory runs onnxruntime without its memory arena (see Options.LowMemory).
+	// LowMemory runs onnxruntime without its memory arena (see prune.Runtime.LowMemory).
 	LowMemory bool
 	// Pooling is how the hidden states of a model without a head are pooled into embeddings
-	// (see Options.Pooling; "" is mean).
+	// (see prune.Options.Pooling; "" is mean).
 	Pooling string
 }
 
@@ -45,26 +54,30 @@ type PredictOptions struct {
 func PredictWith(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts PredictOptions) (*Predictions, error) {
 	// The structure is read from the standard form (the float view of a quantized model);
 	// onnxruntime runs m itself (fused, quantized or not).
-	sm, enc, _, _, err := Structure(m)
+	sm, enc, _, _, err := prune.Structure(m)
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckBatches(batches, VocabRows(sm, enc)); err != nil {
+	if err := prune.CheckBatches(batches, enc.VocabRows(sm)); err != nil {
 		return nil, err
 	}
 	// Shared weights: onnxruntime reads m's weights in place instead of holding a second copy.
-	sess, err := newSession(m, ort.Options{IntraOpThreads: opts.Threads, Outputs: enc.Outputs, SharedWeights: true, NoArena: opts.LowMemory}, nil)
+	sess, err := ort.NewSession(m, ort.Options{IntraOpThreads: opts.Threads, Outputs: enc.Outputs, SharedWeights: true, NoArena: opts.LowMemory})
 	if err != nil {
 		return nil, err
 	}
-	defer sess.close()
+	defer sess.Close()
+	if opts.LowMemory {
+		// The serialised model handed to onnxruntime is garbage now: give it back to the OS.
+		debug.FreeOSMemory()
+	}
 	p := &Predictions{Head: enc.Head}
 	for i := range batches {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		b := &batches[i]
-		out, err := sess.run(ctx, modelInputs(enc, b))
+		out, err := run(ctx, sess, prune.BatchInputs(enc, b))
 		if err != nil {
 			return nil, fmt.Errorf("batch %d: %w", i, err)
 		}
@@ -73,6 +86,24 @@ func PredictWith(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, 
 		}
 	}
 	return p, nil
+}
+
+// run feeds the inputs the session takes and returns its outputs by name.
+func run(ctx context.Context, s *ort.Session, inputs map[string]*ort.Tensor) (map[string]*ort.Tensor, error) {
+	for _, in := range s.Inputs() {
+		if _, ok := inputs[in.Name]; !ok {
+			return nil, fmt.Errorf("internal error: no value for session input %q", in.Name)
+		}
+	}
+	out, err := s.Run(ctx, inputs)
+	if err != nil {
+		return nil, err
+	}
+	res := make(map[string]*ort.Tensor, len(out))
+	for _, t := range out {
+		res[t.Name] = t
+	}
+	return res, nil
 }
 
 // add appends the predictions of one batch; pooling is how hidden-state outputs are pooled.
@@ -149,11 +180,11 @@ func argmaxMasked(v []float32, mask []int64) int {
 // mean KL for classification (temperature 1), the share of equal argmax positions for span and
 // token heads, the mean cosine (and agreement within 0.5 for regression) otherwise; MaxAbs is the
 // largest absolute difference of raw values.
-func Compare(teacher, student *Predictions) (SelfCheck, error) {
+func Compare(teacher, student *Predictions) (prune.SelfCheck, error) {
 	if teacher.Rows != student.Rows || len(teacher.Values) != len(student.Values) || teacher.Width != student.Width {
-		return SelfCheck{}, fmt.Errorf("compare: teacher has %d rows x %d, student %d rows x %d", teacher.Rows, teacher.Width, student.Rows, student.Width)
+		return prune.SelfCheck{}, fmt.Errorf("compare: teacher has %d rows x %d, student %d rows x %d", teacher.Rows, teacher.Width, student.Rows, student.Width)
 	}
-	sc := SelfCheck{Loaded: true, Examples: teacher.Rows}
+	sc := prune.SelfCheck{Loaded: true, Examples: teacher.Rows}
 	for i := range teacher.Values {
 		sc.MaxAbs = math.Max(sc.MaxAbs, math.Abs(float64(teacher.Values[i]-student.Values[i])))
 	}
@@ -190,14 +221,9 @@ func Compare(teacher, student *Predictions) (SelfCheck, error) {
 	return sc, nil
 }
 
-// Metrics are task metrics of predictions against gold labels or scores.
-type Metrics struct {
-	Accuracy *float64 `json:"accuracy,omitempty"`
-	F1       *float64 `json:"f1,omitempty"`
-	Matthews *float64 `json:"matthews,omitempty"`
-	Pearson  *float64 `json:"pearson,omitempty"`
-	Spearman *float64 `json:"spearman,omitempty"`
-}
+// Metrics are task metrics of predictions against gold labels or scores. The type lives in
+// package prune, whose run report holds it (ModelFigures); this is the same type.
+type Metrics = prune.Metrics
 
 // Score computes task metrics: accuracy (and F1 and Matthews for two classes) from class labels,
 // or Pearson and Spearman from scores (regression heads, or cosine similarities of pairs).

@@ -3,7 +3,7 @@
 // gen_calib writes sst2-calib.tsv, the demo's calibration pool: 8,000 rows of GLUE SST-2 train
 // drawn without replacement (PCG seed 0), header kept. Regenerate with
 //
-//	go run gen_calib.go ../../../shared/data/glue/sst2/train.tsv > sst2-calib.tsv
+//	go run gen_calib.go ../../shared/data/glue/sst2/train.tsv > sst2-calib.tsv
 package main
 
 import (
