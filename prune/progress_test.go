@@ -87,7 +87,7 @@ func TestProgressPhases(t *testing.T) {
 	if _, err := prune.KPrune(context.Background(), m, calib, opts, record("K-prune")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := prune.Kwon(context.Background(), m, calib, labels, prune.KwonOptions{Reduction: 0.5, Threads: 2}, record("Kwon")); err != nil {
+	if _, err := prune.Kwon(context.Background(), m, calib, labels, prune.KwonOptions{Reduction: 0.5, Runtime: prune.Runtime{Threads: 2}}, record("Kwon")); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range consts {
