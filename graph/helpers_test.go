@@ -34,7 +34,7 @@ func loadModel(t testing.TB, rel string) *onnx.ModelProto {
 	t.Helper()
 	var p string
 	if rel == demo {
-		p = testutil.RepoRoot() + "/internal/demo/model.onnx"
+		p = testutil.RepoRoot() + "/demo/model.onnx"
 	} else {
 		p = testutil.Shared(t, rel)
 	}

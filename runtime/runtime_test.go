@@ -109,7 +109,7 @@ func readVocab(t *testing.T, path string) []string {
 func TestDemoModelAccuracy(t *testing.T) {
 	recs := readGolden(t, testutil.Shared(t, "data/golden/tokenizer/sst2_dev.bert-base-uncased.jsonl"))
 	full := readVocab(t, testutil.Shared(t, "data/tokenizers/bert-base-uncased/vocab.txt"))
-	demo := readVocab(t, filepath.Join(testutil.RepoRoot(), "internal", "demo", "vocab.txt"))
+	demo := readVocab(t, filepath.Join(testutil.RepoRoot(), "demo", "vocab.txt"))
 	demoID := map[string]int64{}
 	for i, w := range demo {
 		demoID[w] = int64(i)
@@ -122,7 +122,7 @@ func TestDemoModelAccuracy(t *testing.T) {
 		}
 		return v
 	}
-	m, err := onnx.Load(filepath.Join(testutil.RepoRoot(), "internal", "demo", "model.onnx"))
+	m, err := onnx.Load(filepath.Join(testutil.RepoRoot(), "demo", "model.onnx"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestMeasureInterleaved(t *testing.T) {
 }
 
 func demoModelBytes(t *testing.T) []byte {
-	b, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "internal", "demo", "model.onnx"))
+	b, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "demo", "model.onnx"))
 	if err != nil {
 		t.Fatal(err)
 	}
