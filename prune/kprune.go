@@ -110,7 +110,7 @@ func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts 
 	st.fr = newFrontier(batches, enc.Hidden, enc.NumSublayers(), st.ortOpts, &st.ortTime, progress)
 	st.fr.lowMemory = opts.LowMemory
 	rep := Report{
-		Method: "kprune", RequestedReduction: opts.Reduction, Options: opts, SeqLen: seqLen, Unfused: unfused,
+		Method: "kprune", RequestedReduction: opts.Reduction, Options: opts, Setting: opts.Setting(), SeqLen: seqLen, Unfused: unfused,
 		Calibration: calibStats(stats, len(batches)),
 	}
 	budget := (1 - opts.Reduction) * cost.Encoder(enc)

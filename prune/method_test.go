@@ -11,7 +11,7 @@ import (
 // TestOptionsJSONKeys pins the "options" object of the run report: embedding Runtime in Options
 // keeps its keys and their order.
 func TestOptionsJSONKeys(t *testing.T) {
-	o := prune.DefaultOptions()
+	o := prune.FaithfulOptions()
 	o.Pooling, o.Threads, o.Provider, o.MicroBatch, o.LowMemory = "cls", 2, "cpu", 4, true
 	b, err := json.Marshal(o)
 	if err != nil {

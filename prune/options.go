@@ -15,11 +15,93 @@ const (
 	DefaultTemperature = 2
 )
 
-// DefaultOptions returns the options of the reference implementation: Lambda, Mu and
-// Temperature at their defaults, every other field at its zero value. Set Reduction (and
-// anything else) on the result.
+// Preset names a starting point for [Options].
+type Preset string
+
+const (
+	// PresetDefault is kprune's default, chosen by measurement on three SST-2 classifiers and a
+	// sentence-embedding model (docs/results/defaults.md): the reference setting with the [ours]
+	// options PerExample and AutoLambda. Its knowledge measurement does not depend on how
+	// calibration sequences are grouped into batches ([Options.BatchIndependent]), so callers
+	// may batch them by length (much less padding) without changing results beyond float
+	// rounding.
+	PresetDefault Preset = "default"
+	// PresetFaithful is the reference implementation's exact setting (the paper's): Lambda, Mu
+	// and Temperature at their defaults, every [ours] option off.
+	PresetFaithful Preset = "faithful"
+)
+
+// PresetOptions returns the options of preset p ("default" or "faithful"; "" means
+// "default"), with Reduction 0 and the runtime at its zero value: set them on the result.
+func PresetOptions(p Preset) (Options, error) {
+	o := Options{Lambda: DefaultLambda, Mu: DefaultMu, Temperature: DefaultTemperature}
+	switch p {
+	case PresetFaithful:
+		return o, nil
+	case PresetDefault, "":
+		o.PerExample, o.AutoLambda = true, true
+		return o, nil
+	}
+	return Options{}, &OptionError{Option: "Preset", Value: string(p), Reason: "must be default or faithful"}
+}
+
+// DefaultOptions returns the options of [PresetDefault].
 func DefaultOptions() Options {
-	return Options{Lambda: DefaultLambda, Mu: DefaultMu, Temperature: DefaultTemperature}
+	o, _ := PresetOptions(PresetDefault)
+	return o
+}
+
+// FaithfulOptions returns the options of [PresetFaithful], the reference implementation's.
+func FaithfulOptions() Options {
+	o, _ := PresetOptions(PresetFaithful)
+	return o
+}
+
+// BatchIndependent reports whether the knowledge o measures is the same (up to float rounding)
+// however the calibration sequences are grouped into batches: true with PerExample (squared
+// per-example gradients) unless Fisher samples labels in batch order. The reference's squared
+// batch gradient depends on which sequences share a batch, so grouping them by length changes
+// its predictive knowledge.
+func (o *Options) BatchIndependent() bool { return o.PerExample && !o.Fisher }
+
+// algorithm is the part of o that decides what K-prune computes (not the budget, the costing
+// length, the pooling of hidden-state outputs or the runtime).
+func (o *Options) algorithm() Options {
+	return Options{Lambda: o.Lambda, Mu: o.Mu, Temperature: o.Temperature, NoTuning: o.NoTuning, KeepBias: o.KeepBias,
+		AutoLambda: o.AutoLambda, PerExample: o.PerExample, RoundTo: o.RoundTo, Fisher: o.Fisher, FisherSeed: o.FisherSeed}
+}
+
+// Setting names the setting o is, for reports: "default" or "faithful" when o's algorithm
+// options are a preset's, else "custom" followed by how they differ from the faithful setting
+// (e.g. "custom: fisher, auto-lambda, lambda 0.001").
+func (o *Options) Setting() string {
+	a := o.algorithm()
+	for _, p := range []Preset{PresetDefault, PresetFaithful} {
+		if po, _ := PresetOptions(p); po.algorithm() == a {
+			return string(p)
+		}
+	}
+	var diff []string
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{a.PerExample, "per-example"}, {a.AutoLambda, "auto-lambda"}, {a.Fisher, "fisher"}, {a.KeepBias, "keep-bias"}, {a.NoTuning, "no-tuning"}} {
+		if f.on {
+			diff = append(diff, f.name)
+		}
+	}
+	if a.RoundTo > 1 {
+		diff = append(diff, fmt.Sprintf("round-to %d", a.RoundTo))
+	}
+	for _, f := range []struct {
+		name     string
+		v, deflt float64
+	}{{"lambda", a.Lambda, DefaultLambda}, {"mu", a.Mu, DefaultMu}, {"temperature", a.Temperature, DefaultTemperature}} {
+		if f.v != f.deflt {
+			diff = append(diff, fmt.Sprintf("%s %v", f.name, f.v))
+		}
+	}
+	return "custom: " + strings.Join(diff, ", ")
 }
 
 // OptionError is an invalid option value. Option is the Go name of the field ("Lambda",

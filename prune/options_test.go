@@ -126,3 +126,45 @@ func TestOptionsValidate(t *testing.T) {
 		t.Error("kwon: negative Threads accepted")
 	}
 }
+
+func TestPresets(t *testing.T) {
+	faithful, err := PresetOptions(PresetFaithful)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Options{Lambda: DefaultLambda, Mu: DefaultMu, Temperature: DefaultTemperature}
+	if faithful != want || FaithfulOptions() != want {
+		t.Fatalf("faithful preset %+v, want the reference's %+v", faithful, want)
+	}
+	def := DefaultOptions()
+	if !def.PerExample || !def.AutoLambda || def.Fisher || def.Lambda != DefaultLambda || def.Validate() != nil {
+		t.Fatalf("default preset %+v", def)
+	}
+	if _, err := PresetOptions("paper"); err == nil {
+		t.Fatal("an unknown preset was accepted")
+	}
+	custom := FaithfulOptions()
+	custom.Fisher, custom.AutoLambda, custom.Lambda = true, true, 1e-3
+	tuned := DefaultOptions()
+	tuned.Reduction, tuned.Threads, tuned.SeqLen = 0.7, 2, 20 // not part of the setting
+	fisherPE := DefaultOptions()
+	fisherPE.Fisher = true
+	for _, c := range []struct {
+		o           Options
+		setting     string
+		independent bool
+	}{
+		{FaithfulOptions(), "faithful", false},
+		{DefaultOptions(), "default", true},
+		{tuned, "default", true},
+		{custom, "custom: auto-lambda, fisher, lambda 0.001", false},
+		{fisherPE, "custom: per-example, auto-lambda, fisher", false},
+	} {
+		if got := c.o.Setting(); got != c.setting {
+			t.Errorf("Setting() = %q, want %q", got, c.setting)
+		}
+		if got := c.o.BatchIndependent(); got != c.independent {
+			t.Errorf("%s: BatchIndependent() = %v, want %v", c.setting, got, c.independent)
+		}
+	}
+}

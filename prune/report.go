@@ -46,9 +46,12 @@ type Report struct {
 	Iterations       []Iteration  `json:"iterations,omitempty"`
 	Calibration      CalibStats   `json:"calibration"`
 	Options          Options      `json:"options"`
-	TeacherSeconds   float64      `json:"teacher_seconds"`
-	TotalSeconds     float64      `json:"total_seconds"`
-	ORTSeconds       float64      `json:"ort_seconds"`
+	// Setting names K-prune's setting ([Options.Setting]): "default", "faithful" (the paper's
+	// exact setting) or "custom: ..."; empty for the other methods.
+	Setting        string  `json:"setting,omitempty"`
+	TeacherSeconds float64 `json:"teacher_seconds"`
+	TotalSeconds   float64 `json:"total_seconds"`
+	ORTSeconds     float64 `json:"ort_seconds"`
 	// PeakRSSBytes is the peak resident set size during the run (Linux; the process's lifetime
 	// peak where the counter cannot be reset).
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
