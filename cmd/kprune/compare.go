@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/kprune/kprune/compare"
 	"github.com/kprune/kprune/onnx"
@@ -85,7 +82,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := compare.Write(ctx, files, res); err != nil {
 		return err
 	}
-	printCompare(stdout, res)
+	res.WriteText(stdout)
 	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", files.CSV, files.JSON, files.SVG)
 	if failed := res.Failed(); failed > 0 {
 		return fmt.Errorf("%d of %d runs failed (see the error column of %s)", failed, len(res.Rows), files.CSV)
@@ -133,10 +130,10 @@ func parseCompareFlags(args []string, stderr io.Writer) (*compareFlags, error) {
 		return nil, usageError{"--model, --calib and --eval are required"}
 	}
 	var err error
-	if cf.methods, err = parseMethods(cf.methodList); err != nil {
+	if cf.methods, err = compare.ParseMethods(cf.methodList); err != nil {
 		return nil, usageError{"--methods: " + err.Error()}
 	}
-	if cf.reductions, err = parseReductions(cf.reductionList); err != nil {
+	if cf.reductions, err = compare.ParseReductions(cf.reductionList); err != nil {
 		return nil, usageError{"--reductions: " + err.Error()}
 	}
 	opts := cf.options()
@@ -210,76 +207,4 @@ func (cf *compareFlags) sweep(ctx context.Context) (*compare.Sweep, error) {
 		Calibration: prune.CalibStats{Sequences: st.Sequences, Tokens: st.Tokens, PaddedTokens: st.PaddedTokens, AvgLen: st.AvgLen,
 			Distinct: st.Distinct, Batches: len(cs.Batches), Seed: cf.seed, Source: cf.calibPath}}
 	return sw, nil
-}
-
-// parseMethods splits a comma-separated method list, checking and de-duplicating it.
-func parseMethods(s string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		if err := prune.CheckMethod(f); err != nil {
-			return nil, err
-		}
-		if !seen[f] {
-			seen[f] = true
-			out = append(out, f)
-		}
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no method given")
-	}
-	return out, nil
-}
-
-// parseReductions splits a comma-separated list of FLOPs reductions, each in [0, 1).
-func parseReductions(s string) ([]float64, error) {
-	var out []float64
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		v, err := strconv.ParseFloat(f, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a number", f)
-		}
-		if err := prune.CheckReduction(v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no reduction given")
-	}
-	return out, nil
-}
-
-// printCompare prints the comparison table.
-func printCompare(w io.Writer, res *compare.Result) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "method\trequested\tachieved\t%s\tagreement\tparams\tspeed-up\tseconds\t\n", res.Metric)
-	line := func(r *compare.Row, requested, speed, secs string) {
-		if r.Error != "" {
-			fmt.Fprintf(tw, "%s\t%s\tfailed\t\t\t\t\t%s\t\n", r.Method, requested, secs)
-			return
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%.4f\t%.2f%%\t%d\t%s\t%s\t\n", r.Method, requested, 100*r.AchievedFLOPs, r.Value, 100*r.Agreement, r.Params, speed, secs)
-	}
-	line(&res.Unpruned, "-", "1.00x", "-")
-	for i := range res.Rows {
-		r := &res.Rows[i]
-		speed := "-"
-		if r.SpeedUp > 0 {
-			speed = fmt.Sprintf("%.2fx", r.SpeedUp)
-		}
-		line(r, fmt.Sprintf("%.0f%%", 100*r.RequestedReduction), speed, fmt.Sprintf("%.1f", r.PruneSeconds))
-	}
-	tw.Flush()
-	if res.Latency.Runs > 0 {
-		fmt.Fprintf(w, "speed-up: onnxruntime p50 latency of the original over the pruned model at batch %d x %d tokens, %d interleaved runs\n", res.Latency.Batch, res.Latency.Seq, res.Latency.Runs)
-	}
 }

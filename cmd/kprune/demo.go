@@ -63,14 +63,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	before, after, lat := r.before, r.after, r.lat
-	printSummary(stdout, rep)
+	report.WriteSummary(stdout, rep)
 	fmt.Fprintf(stdout, "\n%-22s %10s %10s\n", "", "original", "pruned")
 	fmt.Fprintf(stdout, "%-22s %10.4f %10.4f\n", "SST-2 dev accuracy", *before.Accuracy, *after.Accuracy)
 	fmt.Fprintf(stdout, "%-22s %10.2f %10.2f\n", "latency ms (32x64)", ms(lat[0].P50), ms(lat[1].P50))
 	fmt.Fprintf(stdout, "%-22s %10s %9.2fx\n", "speed-up (p50)", "", float64(lat[0].P50)/float64(lat[1].P50))
 	fmt.Fprintf(stdout, "%-22s %10s %9.2f%%\n", "agreement", "", 100**after.Agreement)
 	fmt.Fprintf(stdout, "\npruned in %.1fs; wrote %s, %s and %s\n", r.pruneTime.Seconds(), outModel, outReport, outHTML)
-	printWarnings(stderr, rep.Warnings)
+	report.WriteWarnings(stderr, rep.Warnings)
 	return nil
 }
 

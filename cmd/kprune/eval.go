@@ -56,7 +56,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	printEval(stdout, r)
+	r.WriteText(stdout)
 	return nil
 }
 
@@ -102,23 +102,4 @@ func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProt
 	}
 	return eval.Evaluate(ctx, name, m, teacher, eval.Data{Path: dataPath, Raw: rawData, Read: df.readOptions(true)},
 		eval.Options{Tokenizer: tok, MaxLen: df.maxLen, Batch: df.batch, Threads: threads, Pooling: df.pooling})
-}
-
-func printEval(w io.Writer, r *eval.Result) {
-	fmt.Fprintf(w, "model %s on %s (%d examples, %s head)\n", r.Model, r.Data, r.Examples, r.Head)
-	show := func(name string, v *float64) {
-		if v != nil {
-			fmt.Fprintf(w, "  %-10s %.4f\n", name, *v)
-		}
-	}
-	show("accuracy", r.Accuracy)
-	show("f1", r.F1)
-	show("matthews", r.Matthews)
-	show("pearson", r.Pearson)
-	show("spearman", r.Spearman)
-	show("agreement", r.Agreement)
-	show("mean_kl", r.MeanKL)
-	if r.Unlabelled {
-		fmt.Fprintf(w, "  (%s has no labels: agreement with the teacher only)\n", r.Data)
-	}
 }

@@ -8,14 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/eval"
 	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/output"
 	"github.com/kprune/kprune/prune"
+	"github.com/kprune/kprune/report"
 )
 
 // pruneJob is everything a pruning run needs, gathered and validated before the long work.
@@ -261,61 +260,19 @@ func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err := output.WriteRun(ctx, output.Run{Models: []output.Model{{Path: j.outPath, Model: res.Model}}, ReportPath: j.reportPath, HTMLPath: j.htmlPath(), Report: rep, Force: j.force}); err != nil {
 		return err
 	}
-	printSummary(stdout, rep)
+	report.WriteSummary(stdout, rep)
 	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", j.outPath, j.reportPath, j.htmlPath())
 	return j.finish(stderr, rep)
 }
 
 // finish prints the run's quality warnings and, under --strict, turns them into an error.
 func (j *pruneJob) finish(stderr io.Writer, rep *prune.Report) error {
-	printWarnings(stderr, rep.Warnings)
+	report.WriteWarnings(stderr, rep.Warnings)
 	if j.strict && len(rep.Warnings) > 0 {
 		return fmt.Errorf("%d quality warning(s) and --strict (the outputs were written; see the warnings in %s)", len(rep.Warnings), j.reportPath)
 	}
 	return nil
 }
 
-// printWarnings prints a run's quality warnings, one a line.
-func printWarnings(w io.Writer, ws []prune.Warning) {
-	for _, x := range ws {
-		fmt.Fprintf(w, "warning: %s\n", x.Message)
-	}
-}
-
 // versions are the versions of this run for its report.
 func versions() prune.Versions { return prune.CurrentVersions(Version) }
-
-// printSummary prints the end-of-run table.
-func printSummary(w io.Writer, r *prune.Report) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "layer\theads\t\tFFN neurons\t\t")
-	for l := range r.Layers {
-		fmt.Fprintf(tw, "%d\t%d\t/ %d\t%d\t/ %d\t\n", l, r.Layers[l].Heads, r.LayersBefore[l].Heads, r.Layers[l].FFN, r.LayersBefore[l].FFN)
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "FLOPs reduction  requested %.1f%%, achieved %.2f%% (costing length %.1f)\n", 100*r.RequestedReduction, 100*r.AchievedReduction, r.SeqLen)
-	fmt.Fprintf(w, "parameters       %d -> %d (%.1f%% fewer)\n", r.ParamsBefore, r.ParamsAfter, 100*(1-float64(r.ParamsAfter)/float64(max(r.ParamsBefore, 1))))
-	if len(r.RemovedSublayers) > 0 {
-		fmt.Fprintf(w, "removed sublayers %v\n", r.RemovedSublayers)
-	}
-	if r.Loss != "" {
-		fmt.Fprintf(w, "loss             %s head: %s\n", r.Head, r.Loss)
-	}
-	if len(r.Unfused) > 0 {
-		fmt.Fprintf(w, "unfused          onnxruntime operators read as standard ONNX: %s\n", opCounts(r.Unfused))
-	}
-	fmt.Fprintf(w, "calibration      %d sequences, %d tokens in %d batches\n", r.Calibration.Sequences, r.Calibration.Tokens, r.Calibration.Batches)
-	fmt.Fprintf(w, "time             %.1fs (onnxruntime %.1fs), peak RSS %.0f MB\n", r.TotalSeconds, r.ORTSeconds, float64(r.PeakRSSBytes)/1e6)
-	if sc := r.SelfCheck; sc != nil {
-		fmt.Fprintf(w, "self-check       agreement with the original %.2f%% on %d held-out examples (mean KL %.4f)\n", 100*sc.Agreement, sc.Examples, sc.MeanKL)
-	}
-}
-
-// opCounts renders operator counts as "A=2 B=4", sorted by operator.
-func opCounts(m map[string]int) string {
-	var parts []string
-	for _, op := range sortedKeys(m) {
-		parts = append(parts, fmt.Sprintf("%s=%d", op, m[op]))
-	}
-	return strings.Join(parts, " ")
-}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/kprune/kprune/bench"
@@ -20,6 +19,7 @@ import (
 	"github.com/kprune/kprune/output"
 	"github.com/kprune/kprune/prune"
 	"github.com/kprune/kprune/quantize"
+	"github.com/kprune/kprune/report"
 )
 
 // quantFlags are the quantization flags of `kprune quantize` and `kprune prune --quantize`.
@@ -232,8 +232,8 @@ func cmdQuantize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	done = true
-	printQuantization(stdout, qrep)
-	printSideBySide(stdout, figs, ho.Source)
+	qrep.WriteText(stdout)
+	compare.WriteSideBySide(stdout, figs, ho.Source)
 	fmt.Fprintf(stdout, "wrote %s and %s\n", *outPath, *reportPath)
 	return nil
 }
@@ -306,116 +306,6 @@ func checkNotInput(flag, model string, outs ...string) error {
 	return nil
 }
 
-// printQuantization prints what was quantized.
-func printQuantization(w io.Writer, r *quantize.Report) {
-	gran := "per tensor"
-	if r.PerChannel {
-		gran = "per channel"
-	}
-	extra := ""
-	if r.ReduceRange {
-		extra = ", 7-bit weights"
-	}
-	fmt.Fprintf(w, "quantized %d MatMul/Gemm to int8 (%s, %s%s)", len(r.Quantized), r.Mode, gran, extra)
-	if len(r.Embeddings) > 0 {
-		fmt.Fprintf(w, " and %d embedding table(s) to uint8", len(r.Embeddings))
-	}
-	fmt.Fprintf(w, ": weights %.1f MB float -> %.1f MB\n", float64(r.FloatWeightBytes)/1e6, float64(r.QuantizedWeightBytes)/1e6)
-	reasons := map[string]int{}
-	var order []string
-	for _, k := range r.KeptFloat {
-		if reasons[k.Reason] == 0 {
-			order = append(order, k.Reason)
-		}
-		reasons[k.Reason]++
-	}
-	for _, reason := range order {
-		fmt.Fprintf(w, "kept float: %d node(s): %s\n", reasons[reason], reason)
-	}
-	if r.Encoder != "" {
-		fmt.Fprintf(w, "note: the encoder was not recognised (%s): the head's final projection could not be told apart\n", r.Encoder)
-	}
-	if c := r.Calibration; c != nil {
-		fmt.Fprintf(w, "calibration: %d sequences in %d batches, ranges of %d activations (%.1fs)\n", c.Sequences, c.Batches, c.Tensors, c.Seconds)
-	}
-}
-
-// printSideBySide prints the models' figures as a table.
-func printSideBySide(w io.Writer, figs []prune.ModelFigures, heldOut string) {
-	if len(figs) == 0 {
-		return
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprint(tw, "\t")
-	for _, f := range figs {
-		fmt.Fprintf(tw, "%s\t", f.Name)
-	}
-	fmt.Fprintln(tw)
-	row := func(label string, cell func(f *prune.ModelFigures) string) {
-		fmt.Fprintf(tw, "%s\t", label)
-		for i := range figs {
-			fmt.Fprintf(tw, "%s\t", cell(&figs[i]))
-		}
-		fmt.Fprintln(tw)
-	}
-	row("size on disk MB", func(f *prune.ModelFigures) string { return fmt.Sprintf("%.1f", float64(f.Bytes)/1e6) })
-	if figs[0].Metrics != nil {
-		name, get := metricOf(figs[0].Metrics)
-		if name != "" {
-			row(name, func(f *prune.ModelFigures) string {
-				if f.Metrics == nil {
-					return "-"
-				}
-				if v := get(f.Metrics); v != nil {
-					return fmt.Sprintf("%.4f", *v)
-				}
-				return "-"
-			})
-		}
-	}
-	if len(figs) > 1 && figs[1].Agreement != nil {
-		row("agreement with "+figs[0].Name, func(f *prune.ModelFigures) string {
-			if f.Agreement == nil {
-				return "-"
-			}
-			return fmt.Sprintf("%.2f%%", 100*f.Agreement.Agreement)
-		})
-	}
-	for li, l := range figs[0].Latency {
-		th := "default threads"
-		if l.Threads > 0 {
-			th = fmt.Sprintf("%d thread(s)", l.Threads)
-		}
-		row(fmt.Sprintf("latency p50 ms (%d x %d, %s)", l.Batch, l.Seq, th), func(f *prune.ModelFigures) string {
-			if li >= len(f.Latency) {
-				return "-"
-			}
-			return fmt.Sprintf("%.2f", ms(f.Latency[li].P50))
-		})
-		row("speed-up", func(f *prune.ModelFigures) string {
-			if li >= len(f.Latency) {
-				return "-"
-			}
-			return fmt.Sprintf("%.2fx", f.Latency[li].Speedup)
-		})
-	}
-	tw.Flush()
-	if heldOut != "" && (figs[0].Metrics != nil || (len(figs) > 1 && figs[1].Agreement != nil)) {
-		fmt.Fprintf(w, "(metric and agreement on %s)\n", heldOut)
-	}
-}
-
-// metricOf picks the headline metric of a metrics set: accuracy, else Pearson.
-func metricOf(m *prune.Metrics) (string, func(*prune.Metrics) *float64) {
-	switch {
-	case m.Accuracy != nil:
-		return "accuracy", func(m *prune.Metrics) *float64 { return m.Accuracy }
-	case m.Pearson != nil:
-		return "Pearson", func(m *prune.Metrics) *float64 { return m.Pearson }
-	}
-	return "", nil
-}
-
 // runQuantized ends a `kprune prune --quantize` run: it quantizes the pruned model, measures the
 // original float, pruned float and pruned int8 models side by side, and writes the pruned model,
 // the int8 model and the reports all or nothing.
@@ -454,9 +344,9 @@ func (j *pruneJob) runQuantized(ctx context.Context, pruned *onnx.ModelProto, re
 	if err != nil {
 		return err
 	}
-	printSummary(stdout, rep)
-	printQuantization(stdout, qrep)
-	printSideBySide(stdout, figs, ho.Source)
+	report.WriteSummary(stdout, rep)
+	qrep.WriteText(stdout)
+	compare.WriteSideBySide(stdout, figs, ho.Source)
 	fmt.Fprintf(stdout, "wrote %s, %s, %s and %s\n", j.outPath, q.out, j.reportPath, j.htmlPath())
 	return j.finish(stderr, rep)
 }
