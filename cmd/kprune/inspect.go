@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -35,11 +34,5 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else {
 		r.Encoder = e
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	}
-	r.WriteText(stdout)
-	return nil
+	return printResult(stdout, *asJSON, r)
 }

@@ -15,6 +15,8 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+
+	"github.com/kprune/kprune/pipeline"
 )
 
 // command is one subcommand of the CLI.
@@ -80,6 +82,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		if se := (*pipeline.SeqLenError)(nil); errors.As(err, &se) {
+			err = usageError{fmt.Sprintf("--%s %d: %s", seqLenFlags[se.Setting], se.Seq, se.Error())}
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
 			fmt.Fprintf(stderr, "kprune %s: %v\nRun 'kprune %s -h' for help.\n", args[0], err, args[0])
@@ -94,6 +99,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// seqLenFlags maps pipeline.SeqLenError.Setting to its flag.
+var seqLenFlags = map[string]string{"MaxLen": "max-len", "LatencySeq": "latency-seq"}
 
 // usageError marks errors in the command line itself (exit code 2).
 type usageError struct{ msg string }
