@@ -1,13 +1,17 @@
 // Package pipeline strings the library's steps together into the runs kprune's commands make, for
 // Go callers that want the same run without the CLI: Prune loads a model and its data files,
-// builds the calibration set, prunes, self-checks the result and fills its report; Evaluate
-// evaluates a model file (and its agreement with a teacher) on a data file; CompareSweep loads
-// what a compare.Sweep needs; QuantizeData reads the calibration and held-out data of a
-// quantization; Demo prunes and measures the built-in demo model.
+// builds the calibration set, prunes, self-checks the result, fills its report and writes the
+// outputs (optionally quantizing the pruned model); Evaluate evaluates a model file (and its
+// agreement with a teacher) on a data file; CompareSweep loads what a compare.Sweep needs;
+// Quantize quantizes a model file and compares it with the float one (QuantizeData reads its
+// data); Demo prunes and measures the built-in demo model; WriteTokenized prints a data file's
+// token ids; ReportPage renders a saved run report as HTML; ProgressBar draws pruning progress
+// on a terminal.
 //
-// It prints nothing: progress goes to the callbacks it is given, results come back as values
-// that the packages they belong to render (report.WriteSummary, eval.Result.WriteText, ...).
-// It is not for writing files (package output) nor for reading flags (cmd/kprune).
+// It prints nothing by itself: progress goes to the callbacks it is given, text to the writers
+// it is given, and results come back as values that the packages they belong to render
+// (report.WriteSummary, eval.Result.WriteText, ...). Files are written all or nothing through
+// package output. It is not for reading flags (cmd/kprune).
 package pipeline
 
 import (

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/kprune/kprune/bench"
 	"github.com/kprune/kprune/compare"
 	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/eval"
 	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/output"
 	"github.com/kprune/kprune/prune"
+	"github.com/kprune/kprune/quantize"
 )
 
 // LowMemoryModelBytes is the model size from which Prune.AutoLowMemory turns
@@ -157,4 +160,53 @@ func (j *Prune) HeldOutFigures() compare.HeldOut {
 	ho.Source = fmt.Sprintf("%d rows of %s not used for calibration", len(order), j.CalibPath)
 	ho.Labels, ho.Scores = eval.Targets(j.CalibPath, j.Data.Read, j.CalibRows, order)
 	return ho
+}
+
+// PruneOutputs are the files of a pruning run, written all or nothing: the pruned model, its
+// JSON and HTML reports and, with Quantize, the int8 model. Force overwrites them.
+type PruneOutputs struct {
+	Model, Report, HTML string
+	Force               bool
+	Quantize            *PruneQuantize
+}
+
+// PruneQuantize quantizes the pruned model to Out (quantize.Quantize with Mode and Options, the
+// calibration set for static mode) and times the models with Latency (nil: not timed); Seq, if
+// not nil, is told the sequence length latency was measured at.
+type PruneQuantize struct {
+	Out     string
+	Mode    quantize.Mode
+	Options quantize.Options
+	Latency *bench.LatencyOptions
+	Seq     func(int)
+}
+
+// Write writes the pruned model of res and its reports (output.WriteRun). With o.Quantize it
+// first quantizes the pruned model, then measures the original float, pruned float and pruned
+// int8 models side by side on the held-out examples (HeldOutFigures) into the report's Models
+// and Quantization, and returns what the held-out examples are.
+func (j *Prune) Write(ctx context.Context, res *prune.Result, o PruneOutputs) (heldOut string, err error) {
+	rep := &res.Report
+	run := output.Run{Models: []output.Model{{Path: o.Model, Model: res.Model}}, ReportPath: o.Report, HTMLPath: o.HTML, Report: rep, Force: o.Force}
+	if q := o.Quantize; q != nil {
+		qm, qrep, err := quantize.Quantize(ctx, res.Model, q.Mode, q.Options, j.CalibSet.Batches)
+		if err != nil {
+			return "", fmt.Errorf("quantizing the pruned model: %w", err)
+		}
+		rep.Quantization = qrep
+		ho := j.HeldOutFigures()
+		heldOut = ho.Source
+		run.Models = append(run.Models, output.Model{Path: q.Out, Model: qm})
+		run.AfterModels = func() error {
+			rep.OutputBytes = output.FileBytes(o.Model)
+			models := []compare.Model{{Name: "original float", Path: j.ModelPath, Model: j.Model}, {Name: "pruned float", Path: o.Model, Model: res.Model}, {Name: "pruned int8", Path: q.Out, Model: qm}}
+			figs, seq, err := compare.SideBySide(ctx, models, ho, q.Latency, j.Options.Threads)
+			if q.Seq != nil {
+				q.Seq(seq)
+			}
+			rep.Models = figs
+			return err
+		}
+	}
+	return heldOut, output.WriteRun(ctx, run)
 }

@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/kprune/kprune/output"
+	"github.com/kprune/kprune/compare"
 	"github.com/kprune/kprune/pipeline"
 	"github.com/kprune/kprune/prune"
 	"github.com/kprune/kprune/report"
@@ -142,7 +142,7 @@ func optionUsageError(err error) error {
 	return usageError{err.Error()}
 }
 
-// run prunes, self-checks and writes the outputs (with --quantize, see runQuantized).
+// run prunes, self-checks and writes the outputs (with --quantize, the int8 model too).
 func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	bar := pipeline.NewProgressBar(stderr)
 	res, err := j.Run(ctx, bar.Update)
@@ -153,15 +153,22 @@ func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err := j.Check(ctx, res, j.outPath); err != nil {
 		return err
 	}
-	rep := &res.Report
-	if j.quant != nil {
-		return j.runQuantized(ctx, res.Model, rep, stdout, stderr)
+	rep, out := &res.Report, pipeline.PruneOutputs{Model: j.outPath, Report: j.reportPath, HTML: j.htmlPath(), Force: j.force}
+	if q := j.quant; q != nil {
+		out.Quantize = &pipeline.PruneQuantize{Out: q.out, Mode: q.quantMode, Options: q.opts, Latency: q.bench.options(), Seq: func(seq int) { q.noteSeq(stderr, seq) }}
 	}
-	if err := output.WriteRun(ctx, output.Run{Models: []output.Model{{Path: j.outPath, Model: res.Model}}, ReportPath: j.reportPath, HTMLPath: j.htmlPath(), Report: rep, Force: j.force}); err != nil {
+	heldOut, err := j.Write(ctx, res, out)
+	if err != nil {
 		return err
 	}
 	report.WriteSummary(stdout, rep)
-	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", j.outPath, j.reportPath, j.htmlPath())
+	if q := j.quant; q != nil {
+		rep.Quantization.WriteText(stdout)
+		compare.WriteSideBySide(stdout, rep.Models, heldOut)
+		fmt.Fprintf(stdout, "wrote %s, %s, %s and %s\n", j.outPath, q.out, j.reportPath, j.htmlPath())
+	} else {
+		fmt.Fprintf(stdout, "wrote %s, %s and %s\n", j.outPath, j.reportPath, j.htmlPath())
+	}
 	return j.finish(stderr, rep)
 }
 

@@ -11,12 +11,9 @@ import (
 
 	"github.com/kprune/kprune/bench"
 	"github.com/kprune/kprune/compare"
-	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/output"
 	"github.com/kprune/kprune/pipeline"
-	"github.com/kprune/kprune/prune"
 	"github.com/kprune/kprune/quantize"
-	"github.com/kprune/kprune/report"
 )
 
 // quantFlags are the quantization flags of `kprune quantize` and `kprune prune --quantize`.
@@ -186,41 +183,6 @@ func checkNotInput(flag, model string, outs ...string) error {
 		return usageError{flag + err.Error()}
 	}
 	return nil
-}
-
-// runQuantized ends a `kprune prune --quantize` run: it quantizes the pruned model, measures the
-// original float, pruned float and pruned int8 models side by side, and writes the pruned model,
-// the int8 model and the reports all or nothing.
-func (j *pruneJob) runQuantized(ctx context.Context, pruned *onnx.ModelProto, rep *prune.Report, stdout, stderr io.Writer) error {
-	q := j.quant
-	qm, qrep, err := quantize.Quantize(ctx, pruned, q.quantMode, q.opts, j.CalibSet.Batches)
-	if err != nil {
-		return fmt.Errorf("quantizing the pruned model: %w", err)
-	}
-	rep.Quantization = qrep
-	ho := j.HeldOutFigures()
-	var figs []prune.ModelFigures
-	err = output.WriteRun(ctx, output.Run{
-		Models:     []output.Model{{Path: j.outPath, Model: pruned}, {Path: q.out, Model: qm}},
-		ReportPath: j.reportPath, HTMLPath: j.htmlPath(), Report: rep, Force: j.force,
-		AfterModels: func() error {
-			rep.OutputBytes = output.FileBytes(j.outPath)
-			models := []compare.Model{{Name: "original float", Path: j.ModelPath, Model: j.Model}, {Name: "pruned float", Path: j.outPath, Model: pruned}, {Name: "pruned int8", Path: q.out, Model: qm}}
-			var seq int
-			figs, seq, err = compare.SideBySide(ctx, models, ho, q.bench.options(), j.Options.Threads)
-			q.noteSeq(stderr, seq)
-			rep.Models = figs
-			return err
-		},
-	})
-	if err != nil {
-		return err
-	}
-	report.WriteSummary(stdout, rep)
-	qrep.WriteText(stdout)
-	compare.WriteSideBySide(stdout, figs, ho.Source)
-	fmt.Fprintf(stdout, "wrote %s, %s, %s and %s\n", j.outPath, q.out, j.reportPath, j.htmlPath())
-	return j.finish(stderr, rep)
 }
 
 // setupQuantize validates prune's --quantize flags and the int8 output path, before any long work.
