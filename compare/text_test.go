@@ -2,6 +2,7 @@ package compare
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,5 +41,14 @@ func TestParseLists(t *testing.T) {
 		if _, err := ParseReductions(s); err == nil {
 			t.Errorf("ParseReductions(%q) accepted", s)
 		}
+	}
+}
+
+// TestModelPaths lists the saved models of a sweep in run order.
+func TestModelPaths(t *testing.T) {
+	got := ModelPaths("d", []string{"kprune", "kwon"}, []float64{0.4, 0.55})
+	want := []string{"d/kprune-40.onnx", "d/kprune-55.onnx", "d/kwon-40.onnx", "d/kwon-55.onnx"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }

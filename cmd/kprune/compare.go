@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/kprune/kprune/compare"
-	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/pipeline"
 	"github.com/kprune/kprune/prune"
 )
@@ -33,11 +32,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	outputs := []string{files.CSV, files.JSON, files.SVG}
 	if cf.saveModels {
-		for _, method := range cf.Methods {
-			for _, r := range cf.Reductions {
-				outputs = append(outputs, compare.ModelPath(cf.outDir, method, r))
-			}
-		}
+		outputs = append(outputs, compare.ModelPaths(cf.outDir, cf.Methods, cf.Reductions)...)
 	}
 	if err := checkOutputs(stderr, cf.force, outputs...); err != nil {
 		return err
@@ -65,10 +60,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		},
 	}
 	if cf.saveModels {
-		sw.Save = func(ctx context.Context, method string, r float64, m *onnx.ModelProto) (string, error) {
-			p := compare.ModelPath(cf.outDir, method, r)
-			return p, onnx.SaveContext(ctx, p, m, onnx.SaveOptions{Overwrite: cf.force})
-		}
+		sw.Save = compare.SaveIn(cf.outDir, cf.force)
 	}
 	res, err := sw.Run(ctx)
 	if err != nil {

@@ -1,8 +1,9 @@
 // Command kprune compresses trained BERT-family encoders stored as ONNX without retraining,
 // using K-prune (Park et al., ICLR 2024), and checks the result with onnxruntime.
 //
-// Run `kprune help` for the subcommands. The command is a thin layer: flags, progress bars and
-// tables; everything a library user would need lives in the packages it imports.
+// Run `kprune help` for the subcommands. The command is a thin layer of flags and messages:
+// the runs themselves are package pipeline's, and the tables are rendered by the packages whose
+// results they show; everything a library user would need lives in the packages it imports.
 package main
 
 import (
