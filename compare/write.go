@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/output"
 	"github.com/kprune/kprune/report"
 )
@@ -113,4 +114,24 @@ func MethodLabel(m string) string {
 		return "Kwon et al."
 	}
 	return m
+}
+
+// ModelPaths are the ModelPath of every method and reduction of a sweep, in run order.
+func ModelPaths(dir string, methods []string, reductions []float64) []string {
+	var out []string
+	for _, method := range methods {
+		for _, r := range reductions {
+			out = append(out, ModelPath(dir, method, r))
+		}
+	}
+	return out
+}
+
+// SaveIn returns a Sweep.Save that writes every pruned model to its ModelPath in dir,
+// overwriting an existing file only with force.
+func SaveIn(dir string, force bool) func(ctx context.Context, method string, r float64, m *onnx.ModelProto) (string, error) {
+	return func(ctx context.Context, method string, r float64, m *onnx.ModelProto) (string, error) {
+		p := ModelPath(dir, method, r)
+		return p, onnx.SaveContext(ctx, p, m, onnx.SaveOptions{Overwrite: force})
+	}
 }

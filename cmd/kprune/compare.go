@@ -2,32 +2,23 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/kprune/kprune/compare"
-	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/pipeline"
 	"github.com/kprune/kprune/prune"
 )
 
 // compareFlags are the flags of `kprune compare`.
 type compareFlags struct {
-	df                                 dataFlags
-	modelPath, calibPath, evalPath     string
-	methodList, reductionList, outDir  string
-	samples, latBatch, latSeq, latRuns int
-	threads                            int
-	bucket, saveModels, force          bool
-	seed                               uint64
-	seqLen                             float64
-	methods                            []string
-	reductions                         []float64
+	pipeline.CompareOptions
+	df                                dataFlags
+	methodList, reductionList, outDir string
+	saveModels, force                 bool
 }
 
 func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,29 +32,25 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	outputs := []string{files.CSV, files.JSON, files.SVG}
 	if cf.saveModels {
-		for _, method := range cf.methods {
-			for _, r := range cf.reductions {
-				outputs = append(outputs, compare.ModelPath(cf.outDir, method, r))
-			}
-		}
+		outputs = append(outputs, compare.ModelPaths(cf.outDir, cf.Methods, cf.Reductions)...)
 	}
 	if err := checkOutputs(stderr, cf.force, outputs...); err != nil {
 		return err
 	}
-	sw, err := cf.sweep(ctx)
+	sw, err := pipeline.CompareSweep(ctx, cf.CompareOptions)
 	if err != nil {
 		return err
 	}
 	st := sw.Result.Calibration
 	fmt.Fprintf(stderr, "compare: %s, %d calibration sequences (average length %.1f), %d evaluation examples; unpruned %s %.4f\n",
-		filepath.Base(cf.modelPath), st.Sequences, st.AvgLen, sw.Eval.Examples(), sw.Eval.Metric, sw.Eval.BaseValue)
-	var bar *progressBar
+		filepath.Base(cf.ModelPath), st.Sequences, st.AvgLen, sw.Eval.Examples(), sw.Eval.Metric, sw.Eval.BaseValue)
+	var bar *pipeline.ProgressBar
 	sw.Observe = compare.Observer{
 		Start: func(string, float64) func(prune.Progress) {
-			bar = newProgressBar(stderr)
-			return bar.update
+			bar = pipeline.NewProgressBar(stderr)
+			return bar.Update
 		},
-		Pruned: func() { bar.done() },
+		Pruned: func() { bar.Done() },
 		Done: func(row *compare.Row) {
 			if row.Error != "" {
 				fmt.Fprintf(stderr, "compare: %s at %.0f%% failed: %v\n", row.Method, 100*row.RequestedReduction, row.Error)
@@ -73,10 +60,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		},
 	}
 	if cf.saveModels {
-		sw.Save = func(ctx context.Context, method string, r float64, m *onnx.ModelProto) (string, error) {
-			p := compare.ModelPath(cf.outDir, method, r)
-			return p, onnx.SaveContext(ctx, p, m, onnx.SaveOptions{Overwrite: cf.force})
-		}
+		sw.Save = compare.SaveIn(cf.outDir, cf.force)
 	}
 	res, err := sw.Run(ctx)
 	if err != nil {
@@ -85,7 +69,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := compare.Write(ctx, files, res); err != nil {
 		return err
 	}
-	printCompare(stdout, res)
+	res.WriteText(stdout)
 	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", files.CSV, files.JSON, files.SVG)
 	if failed := res.Failed(); failed > 0 {
 		return fmt.Errorf("%d of %d runs failed (see the error column of %s)", failed, len(res.Rows), files.CSV)
@@ -97,50 +81,45 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func parseCompareFlags(args []string, stderr io.Writer) (*compareFlags, error) {
 	fs := newFlags("compare", stderr)
 	cf := &compareFlags{}
-	df := &cf.df
-	fs.StringVar(&cf.modelPath, "model", "", "ONNX `MODEL` to prune (never modified)")
-	fs.StringVar(&cf.calibPath, "calib", "", "calibration data `FILE` (the training split; kwon needs its labels)")
-	fs.StringVar(&cf.evalPath, "eval", "", "labelled evaluation data `FILE` (the dev split)")
+	cf.Options = prune.DefaultOptions()
+	df, o, c, lat := &cf.df, &cf.Options, &cf.Calib, &cf.Latency
+	fs.StringVar(&cf.ModelPath, "model", "", "ONNX `MODEL` to prune (never modified)")
+	fs.StringVar(&cf.CalibPath, "calib", "", "calibration data `FILE` (the training split; kwon needs its labels)")
+	fs.StringVar(&cf.EvalPath, "eval", "", "labelled evaluation data `FILE` (the dev split)")
 	fs.StringVar(&cf.methodList, "methods", strings.Join(prune.MethodNames, ","), "comma-separated pruning `METHODS`: "+strings.Join(prune.MethodNames, ", "))
 	fs.StringVar(&cf.reductionList, "reductions", "0.4,0.5,0.6,0.7,0.8", "comma-separated FLOPs `REDUCTIONS` to run, each in [0, 1)")
-	fs.IntVar(&cf.samples, "samples", 0, "number of calibration sequences, the same for every method (default: int(100000 / average length), K-prune's reference)")
-	fs.BoolVar(&cf.bucket, "bucket", false, "[ours] batch calibration sequences of similar length together (less padding, faster)")
-	fs.Uint64Var(&cf.seed, "seed", 0, "calibration sampling seed")
-	fs.Float64Var(&cf.seqLen, "seq-len", 0, "costing sequence length of the FLOPs model (default: calibration average)")
+	fs.IntVar(&c.Samples, "samples", 0, "number of calibration sequences, the same for every method (default: int(100000 / average length), K-prune's reference)")
+	fs.BoolVar(&c.Bucket, "bucket", false, "[ours] batch calibration sequences of similar length together (less padding, faster)")
+	fs.Uint64Var(&c.Seed, "seed", 0, "calibration sampling seed")
+	fs.Float64Var(&o.SeqLen, "seq-len", 0, "costing sequence length of the FLOPs model (default: calibration average)")
 	fs.StringVar(&cf.outDir, "out", "kprune-compare", "`FOLDER` for compare.csv, compare.json and compare.svg (created if missing)")
 	fs.BoolVar(&cf.saveModels, "save-models", false, "also write every pruned model to FOLDER/METHOD-PCT.onnx")
-	fs.IntVar(&cf.latBatch, "latency-batch", 32, "latency batch size")
-	fs.IntVar(&cf.latSeq, "latency-seq", 128, "latency sequence length (at most --max-len)")
-	fs.IntVar(&cf.latRuns, "latency-runs", 10, "timed latency runs per model, interleaved with the original (0: skip latency)")
-	fs.IntVar(&cf.threads, "threads", 0, "onnxruntime intra-op threads (0: all cores)")
+	fs.IntVar(&lat.Batch, "latency-batch", 32, "latency batch size")
+	fs.IntVar(&lat.Seq, "latency-seq", 128, "latency sequence length (at most --max-len)")
+	fs.IntVar(&lat.Runs, "latency-runs", 10, "timed latency runs per model, interleaved with the original (0: skip latency)")
+	fs.IntVar(&o.Threads, "threads", 0, "onnxruntime intra-op threads (0: all cores)")
 	fs.BoolVar(&cf.force, "force", false, "overwrite existing compare.* files in FOLDER")
-	fs.StringVar(&df.tokenizer, "tokenizer", "", "the model's tokenizer.json or vocab.txt (default: next to the model)")
-	fs.StringVar(&df.columns, "columns", "", "text columns `a,b` by header name or 0-based index (default: GLUE conventions)")
-	fs.StringVar(&df.label, "label", "", "label or score column by name or index (default: label/score or the last column)")
-	fs.StringVar(&df.format, "format", "", formatUsage+"; applies to --calib and --eval")
-	fs.StringVar(&df.header, "header", "auto", headerUsage)
-	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length in tokens")
-	fs.IntVar(&df.batch, "batch", 32, "calibration batch size (sequences)")
+	df.register(fs, "label or score column by name or index (default: label/score or the last column)", 32, "calibration batch size (sequences)")
+	fs.Lookup("format").Usage += "; applies to --calib and --eval"
 	setUsage(fs, stderr, "kprune compare --model M.onnx --calib TRAIN --eval DEV [--methods kprune,kwon,magnitude] [--reductions 0.4,...] [flags]")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	df.maxLenGiven = given(fs, "max-len")
 	if fs.NArg() > 0 {
 		return nil, usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
 	}
-	if cf.modelPath == "" || cf.calibPath == "" || cf.evalPath == "" {
+	if cf.ModelPath == "" || cf.CalibPath == "" || cf.EvalPath == "" {
 		return nil, usageError{"--model, --calib and --eval are required"}
 	}
 	var err error
-	if cf.methods, err = parseMethods(cf.methodList); err != nil {
+	if cf.Methods, err = compare.ParseMethods(cf.methodList); err != nil {
 		return nil, usageError{"--methods: " + err.Error()}
 	}
-	if cf.reductions, err = parseReductions(cf.reductionList); err != nil {
+	if cf.Reductions, err = compare.ParseReductions(cf.reductionList); err != nil {
 		return nil, usageError{"--reductions: " + err.Error()}
 	}
-	opts := cf.options()
-	for _, r := range cf.reductions {
+	opts := cf.Options
+	for _, r := range cf.Reductions {
 		opts.Reduction = r
 		if err := opts.Validate(); err != nil {
 			return nil, optionUsageError(err)
@@ -149,137 +128,9 @@ func parseCompareFlags(args []string, stderr io.Writer) (*compareFlags, error) {
 	if err := df.check(); err != nil {
 		return nil, err
 	}
-	if cf.samples < 0 || df.batch <= 0 || df.maxLen <= 2 || cf.latBatch <= 0 || cf.latSeq <= 0 || cf.latRuns < 0 || cf.seqLen < 0 {
+	if c.Samples < 0 || df.batch <= 0 || df.maxLen <= 2 || lat.Batch <= 0 || lat.Seq <= 0 || lat.Runs < 0 || o.SeqLen < 0 {
 		return nil, usageError{"--samples, --seq-len and --latency-runs must not be negative; --batch, --latency-batch and --latency-seq must be positive; --max-len above 2"}
 	}
+	cf.Data, c.Batch, cf.Versions = df.data(), df.batch, versions()
 	return cf, nil
-}
-
-// options are the K-prune options of every run (the methods take what they share of them).
-func (cf *compareFlags) options() prune.Options {
-	opts := prune.DefaultOptions()
-	opts.SeqLen, opts.Threads = cf.seqLen, cf.threads
-	return opts
-}
-
-// sweep loads the model, the calibration set (one for every method; labels only when a method
-// needs them) and the evaluation set, and returns the sweep to run.
-func (cf *compareFlags) sweep(ctx context.Context) (*compare.Sweep, error) {
-	df := &cf.df
-	lm, err := prune.Load(cf.modelPath, df.tokenizer)
-	if err != nil {
-		return nil, err
-	}
-	m, enc, tok := lm.Model, lm.Encoder, lm.Tokenizer
-	if err := df.fitMaxLen(cf.modelPath, m, enc); err != nil {
-		return nil, err
-	}
-	if err := checkSeqLen("--latency-seq", min(cf.latSeq, df.maxLen), cf.modelPath, m, enc); err != nil {
-		return nil, err
-	}
-	sw := &compare.Sweep{Model: m, Encoder: enc, Reductions: cf.reductions, SeqLen: cf.seqLen, Threads: cf.threads,
-		Latency: compare.Latency{Batch: cf.latBatch, Seq: min(cf.latSeq, df.maxLen), Runs: cf.latRuns}}
-	needLabels := false
-	for _, name := range cf.methods {
-		method, err := prune.MethodWith(name, cf.options())
-		if err != nil {
-			return nil, err
-		}
-		sw.Methods = append(sw.Methods, method)
-		needLabels = needLabels || prune.NeedsTargets(method)
-	}
-	cds, cencs, err := prune.ReadEncoded(tok, cf.calibPath, nil, df.readOptions(needLabels), df.maxLen)
-	if err != nil {
-		return nil, err
-	}
-	cs, err := prune.BuildCalibration(tok, cencs, prune.CalibOptions{Samples: cf.samples, Bucket: cf.bucket, Batch: df.batch, Seed: cf.seed, Source: cf.calibPath})
-	if err != nil {
-		return nil, err
-	}
-	sw.Calibration.Batches = cs.Batches
-	if needLabels {
-		if sw.Calibration.Labels, sw.Calibration.Scores, err = prune.CalibrationTargets(cds, cs.Batches); err != nil {
-			return nil, err
-		}
-	}
-	if sw.Eval, err = compare.LoadEvalSet(ctx, m, enc, tok, cf.evalPath, df.readOptions(true), df.maxLen, cf.threads); err != nil {
-		return nil, err
-	}
-	st := cs.Stats
-	sw.Result = compare.Result{Model: cf.modelPath, Eval: cf.evalPath, Versions: versions(),
-		Calibration: prune.CalibStats{Sequences: st.Sequences, Tokens: st.Tokens, PaddedTokens: st.PaddedTokens, AvgLen: st.AvgLen,
-			Distinct: st.Distinct, Batches: len(cs.Batches), Seed: cf.seed, Source: cf.calibPath}}
-	return sw, nil
-}
-
-// parseMethods splits a comma-separated method list, checking and de-duplicating it.
-func parseMethods(s string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		if err := prune.CheckMethod(f); err != nil {
-			return nil, err
-		}
-		if !seen[f] {
-			seen[f] = true
-			out = append(out, f)
-		}
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no method given")
-	}
-	return out, nil
-}
-
-// parseReductions splits a comma-separated list of FLOPs reductions, each in [0, 1).
-func parseReductions(s string) ([]float64, error) {
-	var out []float64
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		v, err := strconv.ParseFloat(f, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a number", f)
-		}
-		if err := prune.CheckReduction(v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no reduction given")
-	}
-	return out, nil
-}
-
-// printCompare prints the comparison table.
-func printCompare(w io.Writer, res *compare.Result) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "method\trequested\tachieved\t%s\tagreement\tparams\tspeed-up\tseconds\t\n", res.Metric)
-	line := func(r *compare.Row, requested, speed, secs string) {
-		if r.Error != "" {
-			fmt.Fprintf(tw, "%s\t%s\tfailed\t\t\t\t\t%s\t\n", r.Method, requested, secs)
-			return
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%.4f\t%.2f%%\t%d\t%s\t%s\t\n", r.Method, requested, 100*r.AchievedFLOPs, r.Value, 100*r.Agreement, r.Params, speed, secs)
-	}
-	line(&res.Unpruned, "-", "1.00x", "-")
-	for i := range res.Rows {
-		r := &res.Rows[i]
-		speed := "-"
-		if r.SpeedUp > 0 {
-			speed = fmt.Sprintf("%.2fx", r.SpeedUp)
-		}
-		line(r, fmt.Sprintf("%.0f%%", 100*r.RequestedReduction), speed, fmt.Sprintf("%.1f", r.PruneSeconds))
-	}
-	tw.Flush()
-	if res.Latency.Runs > 0 {
-		fmt.Fprintf(w, "speed-up: onnxruntime p50 latency of the original over the pruned model at batch %d x %d tokens, %d interleaved runs\n", res.Latency.Batch, res.Latency.Seq, res.Latency.Runs)
-	}
 }

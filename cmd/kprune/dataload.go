@@ -6,25 +6,17 @@ import (
 	"strings"
 
 	"github.com/kprune/kprune/data"
-	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/graph/autodiff"
-	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/pipeline"
 )
 
-// dataFlags are the flags shared by commands that read a data file.
+// dataFlags are the flags shared by commands that read a data file (register).
 type dataFlags struct {
-	tokenizer string
-	columns   string
-	label     string
-	format    string
-	header    string
+	fs                                        *flag.FlagSet
+	tokenizer, columns, label, format, header string
 	// pooling is how embedding models that output hidden states are pooled (eval).
-	pooling string
-	// maxLenGiven tells whether --max-len was on the command line; when not, the default is
-	// lowered to the model's position table instead of being refused (see fitMaxLen).
-	maxLenGiven bool
-	maxLen      int
-	batch       int
+	pooling       string
+	maxLen, batch int
 }
 
 // formatUsage is the help text of the --format flag.
@@ -32,6 +24,19 @@ const formatUsage = "data file `FORMAT`: tsv, csv or jsonl (default: from the fi
 
 // headerUsage is the help text of the --header flag.
 const headerUsage = "whether a TSV/CSV file starts with a header row: auto (TSV yes, CSV no), yes or no (CoLA's original TSV has none)"
+
+// register adds --tokenizer, --columns, --label (with help text label), --format, --header,
+// --max-len and --batch (default batch, help text batchUsage) to fs.
+func (f *dataFlags) register(fs *flag.FlagSet, label string, batch int, batchUsage string) {
+	f.fs = fs
+	fs.StringVar(&f.tokenizer, "tokenizer", "", "the model's tokenizer.json or vocab.txt (default: next to the model)")
+	fs.StringVar(&f.columns, "columns", "", "text columns `a,b` by header name or 0-based index (default: GLUE conventions)")
+	fs.StringVar(&f.label, "label", "", label)
+	fs.StringVar(&f.format, "format", "", formatUsage)
+	fs.StringVar(&f.header, "header", "auto", headerUsage)
+	fs.IntVar(&f.maxLen, "max-len", 128, "maximum sequence length in tokens")
+	fs.IntVar(&f.batch, "batch", batch, batchUsage)
+}
 
 // check validates the flags that need no file: --format, --batch and --max-len.
 func (f *dataFlags) check() error {
@@ -53,32 +58,18 @@ func (f *dataFlags) check() error {
 	return nil
 }
 
-func (f *dataFlags) readOptions(withLabels bool) data.ReadOptions {
-	opts := data.ReadOptions{}
-	opts.Format, _ = data.ParseFormat(f.format) // checked by dataFlags.check
-	opts.Header, _ = data.ParseHeader(f.header)
+// data are the checked flags as pipeline.Data: a --max-len not on the command line is lowered
+// to the model's position table instead of being refused.
+func (f *dataFlags) data() pipeline.Data {
+	read := data.ReadOptions{LabelColumn: f.label}
+	read.Format, _ = data.ParseFormat(f.format) // checked by dataFlags.check
+	read.Header, _ = data.ParseHeader(f.header)
 	if f.columns != "" {
 		for _, c := range strings.Split(f.columns, ",") {
-			opts.TextColumns = append(opts.TextColumns, strings.TrimSpace(c))
+			read.TextColumns = append(read.TextColumns, strings.TrimSpace(c))
 		}
 	}
-	if f.label != "" {
-		opts.LabelColumn = f.label
-	}
-	if !withLabels {
-		opts.LabelColumn = data.NoColumn
-		opts.Labels = data.LabelNone
-	}
-	return opts
-}
-
-// fitMaxLen checks --max-len against the model's position table: a value the user gave must
-// fit (checkSeqLen); the default is lowered to the table's size for models with fewer positions.
-func (f *dataFlags) fitMaxLen(name string, m *onnx.ModelProto, enc *graph.Encoder) error {
-	if p := graph.MaxPositions(m, enc); !f.maxLenGiven && p > 2 && f.maxLen > p {
-		f.maxLen = p
-	}
-	return checkSeqLen("--max-len", f.maxLen, name, m, enc)
+	return pipeline.Data{Tokenizer: f.tokenizer, Read: read, MaxLen: f.maxLen, Batch: f.batch, FitMaxLen: !given(f.fs, "max-len")}
 }
 
 // given tells whether flag name was set on the command line.
@@ -86,13 +77,4 @@ func given(fs *flag.FlagSet, name string) bool {
 	found := false
 	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
 	return found
-}
-
-// checkSeqLen fails, naming the flag, when sequences of n tokens exceed what model m (named
-// name, with encoder enc) takes: the size of its position-embedding table (graph.MaxPositions).
-func checkSeqLen(flagName string, n int, name string, m *onnx.ModelProto, enc *graph.Encoder) error {
-	if p := graph.MaxPositions(m, enc); p > 0 && n > p {
-		return usageError{fmt.Sprintf("%s %d: %s takes at most %d tokens per sequence (the size of its position-embedding table)", flagName, n, name, p)}
-	}
-	return nil
 }

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 
-	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/eval"
-	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/pipeline"
 	"github.com/kprune/kprune/prune"
 )
 
@@ -20,20 +18,13 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	teacherPath := fs.String("teacher", "", "original ONNX `MODEL` to measure agreement with")
 	asJSON := fs.Bool("json", false, "print JSON")
 	threads := fs.Int("threads", 0, "onnxruntime intra-op threads (0: all cores)")
-	fs.StringVar(&df.tokenizer, "tokenizer", "", "the model's tokenizer.json or vocab.txt (default: next to the model)")
-	fs.StringVar(&df.columns, "columns", "", "text columns `a,b` by header name or 0-based index")
-	fs.StringVar(&df.label, "label", "", "label or score column by name or index (default: label/score or the last column)")
-	fs.StringVar(&df.format, "format", "", formatUsage)
-	fs.StringVar(&df.header, "header", "auto", headerUsage)
+	df.register(fs, "label or score column by name or index (default: label/score or the last column)", 64, "batch size")
 	fs.StringVar(&df.pooling, "pooling", "mean", "for embedding models that output hidden states only: pool them by `mean` or cls (the first token)")
-	fs.IntVar(&df.maxLen, "max-len", 128, "maximum sequence length")
-	fs.IntVar(&df.batch, "batch", 64, "batch size")
 	setUsage(fs, stderr, "kprune eval --model M.onnx --data FILE [--teacher ORIG.onnx] [--json] [flags]",
 		"Evaluates a model on labelled data (accuracy, F1, Matthews; Pearson and Spearman for scores).\nWith --teacher it also measures the agreement with the original model; unlabelled data needs --teacher.")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	df.maxLenGiven = given(fs, "max-len")
 	if *modelPath == "" || *dataPath == "" {
 		return usageError{"--model and --data are required"}
 	}
@@ -47,78 +38,9 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	r, err := evaluate(ctx, *modelPath, *teacherPath, tok, *dataPath, *df, *threads)
+	r, err := pipeline.Evaluate(ctx, *modelPath, *teacherPath, tok, *dataPath, df.data(), eval.Options{Threads: *threads, Pooling: df.pooling})
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	}
-	printEval(stdout, r)
-	return nil
-}
-
-// evaluate loads the model (and the teacher, "" for none) and evaluates it on a data file.
-func evaluate(ctx context.Context, modelPath, teacherPath string, tok *data.Tokenizer, dataPath string, df dataFlags, threads int) (*eval.Result, error) {
-	m, err := onnx.Load(modelPath)
-	if err != nil {
-		return nil, err
-	}
-	var teacher *onnx.ModelProto
-	if teacherPath != "" {
-		if teacher, err = onnx.Load(teacherPath); err != nil {
-			return nil, err
-		}
-	}
-	return evaluateModels(ctx, modelPath, m, teacher, tok, dataPath, nil, df, threads)
-}
-
-// evaluateModels fits --max-len to the models' position tables and evaluates m (eval.Evaluate).
-func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProto, tok *data.Tokenizer, dataPath string, rawData []byte, df dataFlags, threads int) (*eval.Result, error) {
-	for _, x := range []struct {
-		name string
-		m    *onnx.ModelProto
-	}{{name, m}, {"the teacher", teacher}} {
-		if x.m == nil {
-			continue
-		}
-		sm, enc, _, _, err := prune.Structure(x.m)
-		if err != nil {
-			if x.m == teacher {
-				return nil, fmt.Errorf("teacher: %w", err)
-			}
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		if x.m == m {
-			if err := prune.CheckTokenizer(tok, sm, enc); err != nil {
-				return nil, fmt.Errorf("tokenizer does not fit %s: %w", name, err)
-			}
-		}
-		if err := df.fitMaxLen(x.name, sm, enc); err != nil {
-			return nil, err
-		}
-	}
-	return eval.Evaluate(ctx, name, m, teacher, eval.Data{Path: dataPath, Raw: rawData, Read: df.readOptions(true)},
-		eval.Options{Tokenizer: tok, MaxLen: df.maxLen, Batch: df.batch, Threads: threads, Pooling: df.pooling})
-}
-
-func printEval(w io.Writer, r *eval.Result) {
-	fmt.Fprintf(w, "model %s on %s (%d examples, %s head)\n", r.Model, r.Data, r.Examples, r.Head)
-	show := func(name string, v *float64) {
-		if v != nil {
-			fmt.Fprintf(w, "  %-10s %.4f\n", name, *v)
-		}
-	}
-	show("accuracy", r.Accuracy)
-	show("f1", r.F1)
-	show("matthews", r.Matthews)
-	show("pearson", r.Pearson)
-	show("spearman", r.Spearman)
-	show("agreement", r.Agreement)
-	show("mean_kl", r.MeanKL)
-	if r.Unlabelled {
-		fmt.Fprintf(w, "  (%s has no labels: agreement with the teacher only)\n", r.Data)
-	}
+	return printResult(stdout, *asJSON, r)
 }

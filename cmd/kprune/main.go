@@ -1,8 +1,9 @@
 // Command kprune compresses trained BERT-family encoders stored as ONNX without retraining,
 // using K-prune (Park et al., ICLR 2024), and checks the result with onnxruntime.
 //
-// Run `kprune help` for the subcommands. The command is a thin layer: flags, progress bars and
-// tables; everything a library user would need lives in the packages it imports.
+// Run `kprune help` for the subcommands. The command is a thin layer of flags and messages:
+// the runs themselves are package pipeline's, and the tables are rendered by the packages whose
+// results they show; everything a library user would need lives in the packages it imports.
 package main
 
 import (
@@ -15,6 +16,8 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+
+	"github.com/kprune/kprune/pipeline"
 )
 
 // command is one subcommand of the CLI.
@@ -80,6 +83,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		if se := (*pipeline.SeqLenError)(nil); errors.As(err, &se) {
+			err = usageError{fmt.Sprintf("--%s %d: %s", seqLenFlags[se.Setting], se.Seq, se.Error())}
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
 			fmt.Fprintf(stderr, "kprune %s: %v\nRun 'kprune %s -h' for help.\n", args[0], err, args[0])
@@ -94,6 +100,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// seqLenFlags maps pipeline.SeqLenError.Setting to its flag.
+var seqLenFlags = map[string]string{"MaxLen": "max-len", "LatencySeq": "latency-seq"}
 
 // usageError marks errors in the command line itself (exit code 2).
 type usageError struct{ msg string }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 
@@ -15,4 +16,15 @@ func checkOutputs(w io.Writer, force bool, paths ...string) error {
 		fmt.Fprintf(w, "removed %s, a temporary file left by an interrupted run\n", s)
 	}
 	return err
+}
+
+// printResult writes v to w as indented JSON with asJSON, else as text (its WriteText).
+func printResult(w io.Writer, asJSON bool, v interface{ WriteText(io.Writer) }) error {
+	if !asJSON {
+		v.WriteText(w)
+		return nil
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

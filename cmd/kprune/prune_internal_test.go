@@ -4,6 +4,8 @@ import (
 	"flag"
 	"io"
 	"testing"
+
+	"github.com/kprune/kprune/pipeline"
 )
 
 func TestAutoLowMemory(t *testing.T) {
@@ -12,9 +14,9 @@ func TestAutoLowMemory(t *testing.T) {
 		bytes int64
 		want  bool
 	}{
-		{nil, lowMemoryModelBytes - 1, false},
-		{nil, lowMemoryModelBytes, true},
-		{[]string{"--low-memory=false"}, 2 * lowMemoryModelBytes, false},
+		{nil, pipeline.LowMemoryModelBytes - 1, false},
+		{nil, pipeline.LowMemoryModelBytes, true},
+		{[]string{"--low-memory=false"}, 2 * pipeline.LowMemoryModelBytes, false},
 		{[]string{"--low-memory"}, 1, false}, // given: the flag itself applies, nothing automatic
 	}
 	for _, c := range cases {
@@ -24,7 +26,7 @@ func TestAutoLowMemory(t *testing.T) {
 		if err := fs.Parse(c.args); err != nil {
 			t.Fatal(err)
 		}
-		if got := autoLowMemory(!given(fs, "low-memory"), c.bytes); got != c.want {
+		if got := pipeline.AutoLowMemory(!given(fs, "low-memory"), c.bytes); got != c.want {
 			t.Errorf("args %v, %d bytes: auto low memory %v, want %v", c.args, c.bytes, got, c.want)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kprune/kprune/eval"
 	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/pipeline"
 	"github.com/kprune/kprune/prune"
 	"github.com/kprune/kprune/quantize"
 )
@@ -17,13 +18,13 @@ import (
 // quickBench are bench flags that keep the latency measurement short in tests.
 var quickBench = []string{"--bench-threads", "1", "--bench-runs", "2", "--bench-warmup", "0", "--bench-batch", "4", "--bench-seq", "16"}
 
-func readQuantizeRun(t *testing.T, path string) *quantizeRun {
+func readQuantizeRun(t *testing.T, path string) *pipeline.Quantization {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r quantizeRun
+	var r pipeline.Quantization
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}

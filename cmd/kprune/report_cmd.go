@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
-	"github.com/kprune/kprune/bench"
 	"github.com/kprune/kprune/onnx"
-	"github.com/kprune/kprune/prune"
-	"github.com/kprune/kprune/report"
+	"github.com/kprune/kprune/pipeline"
 )
 
 // cmdReport renders a saved pruning report (the JSON `kprune prune` writes) as a self-contained
@@ -45,56 +40,13 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := checkOutputs(stderr, *force, *out); err != nil {
 		return err
 	}
-	var rep prune.Report
-	if err := readJSONFile(*in, &rep, false); err != nil {
-		return err
-	}
-	if len(rep.Layers) == 0 && rep.FLOPsBefore == 0 {
-		return fmt.Errorf("%s: not a kprune run report (no layers and no FLOPs)", *in)
-	}
-	var extra report.Extra
-	if *extraPath != "" {
-		if err := readJSONFile(*extraPath, &extra, true); err != nil {
-			return err
-		}
-	}
-	if *benchPath != "" {
-		var b bench.Result
-		if err := readJSONFile(*benchPath, &b, true); err != nil {
-			return err
-		}
-		if b.Model.Path == "" || b.Runs == 0 {
-			return fmt.Errorf("%s: not a kprune bench --json result (no model or no runs)", *benchPath)
-		}
-		extra.Latency = append(extra.Latency, b.ReportLatency()...)
-	}
-	if *title != "" {
-		extra.Title = *title
-	}
-	var buf bytes.Buffer
-	if err := report.HTML(&buf, &rep, extra); err != nil {
-		return fmt.Errorf("%s: %w", *in, err)
-	}
-	if err := onnx.WriteFileAtomicContext(ctx, *out, buf.Bytes()); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, buf.Len())
-	return nil
-}
-
-// readJSONFile decodes the JSON file path into v. strict rejects unknown fields, so that a wrong
-// file is reported rather than silently rendered empty.
-func readJSONFile(path string, v any, strict bool) error {
-	b, err := os.ReadFile(path)
+	page, err := pipeline.ReportPage(*in, *benchPath, *extraPath, *title)
 	if err != nil {
 		return err
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	if strict {
-		d.DisallowUnknownFields()
+	if err := onnx.WriteFileAtomicContext(ctx, *out, page); err != nil {
+		return err
 	}
-	if err := d.Decode(v); err != nil {
-		return fmt.Errorf("%s: not the expected JSON: %w", path, err)
-	}
+	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, len(page))
 	return nil
 }

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/kprune/kprune/data"
+	"github.com/kprune/kprune/pipeline"
 )
 
 // cmdTokenize implements "kprune tokenize": it tokenizes every record of a dataset with
@@ -76,63 +75,5 @@ token_type_ids only for tokenizers that use them (BERT family), not for RoBERTa,
 	if err != nil {
 		return err
 	}
-	limit := *maxLen
-	if limit == 0 {
-		limit = tok.MaxLen()
-	}
-
-	w := bufio.NewWriterSize(stdout, 64<<10)
-	buf := make([]byte, 0, 4096)
-	types := tok.UsesTypeIDs()
-	for i := range ds.Records {
-		if i%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		rec := &ds.Records[i]
-		enc, err := data.EncodeRecord(tok, rec, limit)
-		if err != nil {
-			return fmt.Errorf("%s:%d: %w", ds.Source, rec.Line, err)
-		}
-		buf = tokAppendJSON(buf[:0], enc, types || enc.TypeIDs != nil && rec.Pretokenized())
-		if _, err := w.Write(buf); err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	return nil
-}
-
-// tokAppendJSON appends {"input_ids":[...],"attention_mask":[...]} and a newline to b,
-// with "token_type_ids" before the closing brace if types is set.
-func tokAppendJSON(b []byte, enc data.Encoding, types bool) []byte {
-	b = append(b, `{"input_ids":`...)
-	b = appendInts(b, enc.IDs, len(enc.IDs), 0)
-	b = append(b, `,"attention_mask":`...)
-	b = appendInts(b, enc.AttentionMask, len(enc.IDs), 1)
-	if types {
-		b = append(b, `,"token_type_ids":`...)
-		b = appendInts(b, enc.TypeIDs, len(enc.IDs), 0)
-	}
-	return append(b, "}\n"...)
-}
-
-// appendInts appends a JSON array of n values: vals[i], or def past the end of vals
-// (a nil vals means def everywhere).
-func appendInts(b []byte, vals []int32, n int, def int32) []byte {
-	b = append(b, '[')
-	for i := range n {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		v := def
-		if i < len(vals) {
-			v = vals[i]
-		}
-		b = strconv.AppendInt(b, int64(v), 10)
-	}
-	return append(b, ']')
+	return pipeline.WriteTokenized(ctx, stdout, tok, ds, *maxLen)
 }

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"fmt"
@@ -10,25 +10,29 @@ import (
 	"github.com/kprune/kprune/prune"
 )
 
-// progressBar renders prune.Progress on a terminal; on anything else it prints nothing.
-type progressBar struct {
+// ProgressBar renders prune.Progress as a one-line bar on w when w is a terminal (an *os.File
+// on a character device); on anything else it writes nothing.
+type ProgressBar struct {
 	w     io.Writer
 	tty   bool
 	last  time.Time
 	start time.Time
 }
 
-func newProgressBar(w io.Writer) *progressBar {
+// NewProgressBar returns a bar that writes to w, its clock started.
+func NewProgressBar(w io.Writer) *ProgressBar {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			tty = true
 		}
 	}
-	return &progressBar{w: w, tty: tty, start: time.Now()}
+	return &ProgressBar{w: w, tty: tty, start: time.Now()}
 }
 
-func (p *progressBar) update(pr prune.Progress) {
+// Update redraws the bar for pr, at most every 100 ms unless pr is complete; pass it as a
+// prune progress callback.
+func (p *ProgressBar) Update(pr prune.Progress) {
 	if !p.tty || (time.Since(p.last) < 100*time.Millisecond && pr.Done != pr.Total) {
 		return
 	}
@@ -49,7 +53,8 @@ func (p *progressBar) update(pr prune.Progress) {
 	fmt.Fprintf(p.w, "\r%-32s [%s%s] %d/%d %5.1fs ", label, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), pr.Done, pr.Total, time.Since(p.start).Seconds())
 }
 
-func (p *progressBar) done() {
+// Done clears the bar's line.
+func (p *ProgressBar) Done() {
 	if p.tty {
 		fmt.Fprint(p.w, "\r"+strings.Repeat(" ", 90)+"\r")
 	}

@@ -1,0 +1,212 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/kprune/kprune/bench"
+	"github.com/kprune/kprune/compare"
+	"github.com/kprune/kprune/data"
+	"github.com/kprune/kprune/eval"
+	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/output"
+	"github.com/kprune/kprune/prune"
+	"github.com/kprune/kprune/quantize"
+)
+
+// LowMemoryModelBytes is the model size from which Prune.AutoLowMemory turns
+// prune.Options.LowMemory on: on a generated 4-layer, 768-wide model (211 MB) the default mode
+// peaked at 2.7 GB against 0.7 GB with LowMemory, for 14% more time.
+const LowMemoryModelBytes = 256 << 20
+
+// AutoLowMemory reports whether a run switches prune.Options.LowMemory on by itself: auto (the
+// caller left the choice to the run) and the model file has at least LowMemoryModelBytes.
+func AutoLowMemory(auto bool, modelBytes int64) bool {
+	return auto && modelBytes >= LowMemoryModelBytes
+}
+
+// Prune is one pruning run of a model file on a calibration file, set up by its exported fields,
+// then Load, then Run.
+type Prune struct {
+	// ModelPath is the model to prune (never modified); Method the pruning method's name
+	// (prune.MethodNames) and Options its options.
+	ModelPath, Method string
+	Options           prune.Options
+	// Data says how the data files are read.
+	Data Data
+	// CalibPath is the calibration data file; Calib how the calibration set is drawn from it
+	// (its Source is CalibPath).
+	CalibPath string
+	Calib     prune.CalibOptions
+	// EvalPath is the held-out data of the self-check; "": up to 512 calibration-file rows the
+	// calibration set did not draw.
+	EvalPath string
+	// AutoLowMemory turns Options.LowMemory on for K-prune when the model file has
+	// LowMemoryModelBytes or more (LowMemory was not the caller's choice).
+	AutoLowMemory bool
+	// Versions go into the report.
+	Versions prune.Versions
+
+	// Set by Load: the model and the operators unfused when it was read, the calibration set
+	// (CalibSet; with the targets the method needs in Targets) and its file's row count, the
+	// held-out batches of the self-check, and whether AutoLowMemory turned LowMemory on.
+	Model           *onnx.ModelProto
+	Unfused         map[string]int
+	CalibSet        *data.CalibSet
+	Targets         prune.Calibration
+	CalibRows       int
+	HeldOut         []data.Batch
+	LowMemorySwitch bool
+}
+
+// Load reads the model, the tokenizer, the calibration set (with its targets when the method
+// needs them) and the held-out batches of the self-check.
+func (j *Prune) Load() error {
+	lm, err := prune.Load(j.ModelPath, j.Data.Tokenizer)
+	if err != nil {
+		return err
+	}
+	tok := lm.Tokenizer
+	j.Model, j.Unfused = lm.Model, lm.Unfused
+	if err := j.Data.fit(j.ModelPath, lm.Model, lm.Encoder); err != nil {
+		return err
+	}
+	if st, err := os.Stat(j.ModelPath); err == nil && j.Method == "kprune" && AutoLowMemory(j.AutoLowMemory, st.Size()) {
+		j.Options.LowMemory, j.LowMemorySwitch = true, true
+	}
+	read := j.Data.Read
+	if j.Method != "kwon" {
+		read = NoLabels(read)
+	}
+	cds, encs, err := prune.ReadEncoded(tok, j.CalibPath, nil, read, j.Data.MaxLen)
+	if err != nil {
+		return err
+	}
+	co := j.Calib
+	co.Source = j.CalibPath
+	if j.CalibSet, err = prune.BuildCalibration(tok, encs, co); err != nil {
+		return err
+	}
+	if j.Method == "kwon" {
+		if j.Targets.Labels, j.Targets.Scores, err = prune.CalibrationTargets(cds, j.CalibSet.Batches); err != nil {
+			return err
+		}
+	}
+	j.CalibRows = len(encs)
+	if j.EvalPath != "" {
+		_, eencs, err := prune.ReadEncoded(tok, j.EvalPath, nil, NoLabels(j.Data.Read), j.Data.MaxLen)
+		if err != nil {
+			return err
+		}
+		j.HeldOut, err = prune.InOrder(tok, eencs, 64)
+		return err
+	}
+	j.HeldOut, err = eval.HeldOut(tok, encs, j.CalibSet.Indices, 512)
+	return err
+}
+
+// Run prunes the loaded model to the budget of Options, reporting progress to progress (nil for
+// none); Check then completes the result.
+func (j *Prune) Run(ctx context.Context, progress func(prune.Progress)) (*prune.Result, error) {
+	method, err := prune.MethodWith(j.Method, j.Options)
+	if err != nil {
+		return nil, err
+	}
+	calib := j.Targets
+	calib.Batches = j.CalibSet.Batches
+	return method.Prune(ctx, j.Model, calib, prune.Budget{Reduction: j.Options.Reduction, SeqLen: j.Options.SeqLen}, progress)
+}
+
+// Check self-checks the pruned model of res on the held-out batches and fills its report: paths
+// (outPath is the output model), calibration, versions, self-check and quality warnings.
+func (j *Prune) Check(ctx context.Context, res *prune.Result, outPath string) error {
+	rep := &res.Report
+	rep.InputModel, rep.OutputModel = j.ModelPath, outPath
+	if len(rep.Unfused) == 0 {
+		rep.Unfused = j.Unfused // unfused when the model was loaded
+	}
+	rep.Calibration.Seed, rep.Calibration.Source = j.Calib.Seed, j.CalibPath
+	rep.Versions = j.Versions
+	if st, err := os.Stat(j.ModelPath); err == nil {
+		rep.InputBytes = st.Size()
+	}
+	if len(j.HeldOut) > 0 {
+		sc, err := eval.SelfCheck(ctx, j.Model, res.Model, j.HeldOut, eval.PredictOptions{Threads: j.Options.Threads, LowMemory: j.Options.LowMemory, Pooling: j.Options.Pooling})
+		if err != nil {
+			return fmt.Errorf("self-check of the pruned model: %w", err)
+		}
+		rep.SelfCheck = sc
+	}
+	rep.Warnings = rep.QualityWarnings()
+	return nil
+}
+
+// HeldOutFigures are the self-check's held-out batches with their labels or scores, for putting
+// models side by side (compare.SideBySide) after Run.
+func (j *Prune) HeldOutFigures() compare.HeldOut {
+	ho := compare.HeldOut{Batches: j.HeldOut}
+	if len(j.HeldOut) == 0 {
+		return ho
+	}
+	if j.EvalPath != "" {
+		ho.Source = j.EvalPath
+		if ds, err := data.ReadDataset(j.EvalPath, NoLabels(j.Data.Read)); err == nil {
+			ho.Labels, ho.Scores = eval.Targets(j.EvalPath, j.Data.Read, ds.Len(), seqOrder(ds.Len()))
+		}
+		return ho
+	}
+	order := eval.Unsampled(j.CalibRows, j.CalibSet.Indices, 512)
+	ho.Source = fmt.Sprintf("%d rows of %s not used for calibration", len(order), j.CalibPath)
+	ho.Labels, ho.Scores = eval.Targets(j.CalibPath, j.Data.Read, j.CalibRows, order)
+	return ho
+}
+
+// PruneOutputs are the files of a pruning run, written all or nothing: the pruned model, its
+// JSON and HTML reports and, with Quantize, the int8 model. Force overwrites them.
+type PruneOutputs struct {
+	Model, Report, HTML string
+	Force               bool
+	Quantize            *PruneQuantize
+}
+
+// PruneQuantize quantizes the pruned model to Out (quantize.Quantize with Mode and Options, the
+// calibration set for static mode) and times the models with Latency (nil: not timed); Seq, if
+// not nil, is told the sequence length latency was measured at.
+type PruneQuantize struct {
+	Out     string
+	Mode    quantize.Mode
+	Options quantize.Options
+	Latency *bench.LatencyOptions
+	Seq     func(int)
+}
+
+// Write writes the pruned model of res and its reports (output.WriteRun). With o.Quantize it
+// first quantizes the pruned model, then measures the original float, pruned float and pruned
+// int8 models side by side on the held-out examples (HeldOutFigures) into the report's Models
+// and Quantization, and returns what the held-out examples are.
+func (j *Prune) Write(ctx context.Context, res *prune.Result, o PruneOutputs) (heldOut string, err error) {
+	rep := &res.Report
+	run := output.Run{Models: []output.Model{{Path: o.Model, Model: res.Model}}, ReportPath: o.Report, HTMLPath: o.HTML, Report: rep, Force: o.Force}
+	if q := o.Quantize; q != nil {
+		qm, qrep, err := quantize.Quantize(ctx, res.Model, q.Mode, q.Options, j.CalibSet.Batches)
+		if err != nil {
+			return "", fmt.Errorf("quantizing the pruned model: %w", err)
+		}
+		rep.Quantization = qrep
+		ho := j.HeldOutFigures()
+		heldOut = ho.Source
+		run.Models = append(run.Models, output.Model{Path: q.Out, Model: qm})
+		run.AfterModels = func() error {
+			rep.OutputBytes = output.FileBytes(o.Model)
+			models := []compare.Model{{Name: "original float", Path: j.ModelPath, Model: j.Model}, {Name: "pruned float", Path: o.Model, Model: res.Model}, {Name: "pruned int8", Path: q.Out, Model: qm}}
+			figs, seq, err := compare.SideBySide(ctx, models, ho, q.Latency, j.Options.Threads)
+			if q.Seq != nil {
+				q.Seq(seq)
+			}
+			rep.Models = figs
+			return err
+		}
+	}
+	return heldOut, output.WriteRun(ctx, run)
+}

@@ -1,0 +1,60 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/kprune/kprune/prune"
+)
+
+// WriteSummary writes the plain-text summary of a pruning run that `kprune prune` prints at the
+// end: heads and FFN neurons kept per layer, the FLOPs reduction, parameters, the loss, unfused
+// operators, calibration, time and the self-check.
+func WriteSummary(w io.Writer, r *prune.Report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "layer\theads\t\tFFN neurons\t\t")
+	for l := range r.Layers {
+		fmt.Fprintf(tw, "%d\t%d\t/ %d\t%d\t/ %d\t\n", l, r.Layers[l].Heads, r.LayersBefore[l].Heads, r.Layers[l].FFN, r.LayersBefore[l].FFN)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "FLOPs reduction  requested %.1f%%, achieved %.2f%% (costing length %.1f)\n", 100*r.RequestedReduction, 100*r.AchievedReduction, r.SeqLen)
+	fmt.Fprintf(w, "parameters       %d -> %d (%.1f%% fewer)\n", r.ParamsBefore, r.ParamsAfter, 100*(1-float64(r.ParamsAfter)/float64(max(r.ParamsBefore, 1))))
+	if len(r.RemovedSublayers) > 0 {
+		fmt.Fprintf(w, "removed sublayers %v\n", r.RemovedSublayers)
+	}
+	if r.Loss != "" {
+		fmt.Fprintf(w, "loss             %s head: %s\n", r.Head, r.Loss)
+	}
+	if len(r.Unfused) > 0 {
+		fmt.Fprintf(w, "unfused          onnxruntime operators read as standard ONNX: %s\n", OpCounts(r.Unfused))
+	}
+	fmt.Fprintf(w, "calibration      %d sequences, %d tokens in %d batches\n", r.Calibration.Sequences, r.Calibration.Tokens, r.Calibration.Batches)
+	fmt.Fprintf(w, "time             %.1fs (onnxruntime %.1fs), peak RSS %.0f MB\n", r.TotalSeconds, r.ORTSeconds, float64(r.PeakRSSBytes)/1e6)
+	if sc := r.SelfCheck; sc != nil {
+		fmt.Fprintf(w, "self-check       agreement with the original %.2f%% on %d held-out examples (mean KL %.4f)\n", 100*sc.Agreement, sc.Examples, sc.MeanKL)
+	}
+}
+
+// WriteWarnings writes a run's quality warnings, one a line, each prefixed "warning: ".
+func WriteWarnings(w io.Writer, ws []prune.Warning) {
+	for _, x := range ws {
+		fmt.Fprintf(w, "warning: %s\n", x.Message)
+	}
+}
+
+// OpCounts renders operator counts as "A=2 B=4", sorted by operator.
+func OpCounts(m map[string]int) string {
+	ops := make([]string, 0, len(m))
+	for op := range m {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	parts := make([]string, len(ops))
+	for i, op := range ops {
+		parts[i] = fmt.Sprintf("%s=%d", op, m[op])
+	}
+	return strings.Join(parts, " ")
+}
