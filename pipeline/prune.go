@@ -9,6 +9,7 @@ import (
 	"github.com/kprune/kprune/compare"
 	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/eval"
+	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/onnx"
 	"github.com/kprune/kprune/output"
 	"github.com/kprune/kprune/prune"
@@ -42,6 +43,9 @@ type Prune struct {
 	// EvalPath is the held-out data of the self-check; "": up to 512 calibration-file rows the
 	// calibration set did not draw.
 	EvalPath string
+	// ExplicitFisher says the caller asked for Options.Fisher itself (not through a preset): Load
+	// then refuses a model without a classification head instead of running without it.
+	ExplicitFisher bool
 	// AutoLowMemory turns Options.LowMemory on for K-prune when the model file has
 	// LowMemoryModelBytes or more (LowMemory was not the caller's choice).
 	AutoLowMemory bool
@@ -79,9 +83,18 @@ func (j *Prune) Load() error {
 	if j.Method != "kwon" {
 		read = NoLabels(read)
 	}
+	if j.ExplicitFisher && j.Options.Fisher && lm.Encoder.Head != graph.HeadClassification {
+		return fmt.Errorf("--fisher samples class labels, and %s has a %s head, not a classification head: leave it out", j.ModelPath, lm.Encoder.Head)
+	}
 	cds, encs, err := prune.ReadEncoded(tok, j.CalibPath, nil, read, j.Data.MaxLen)
 	if err != nil {
 		return err
+	}
+	if lm.Encoder.Head.Embeds() && j.Method != "kwon" {
+		// An embedding model embeds each sentence of a pair on its own: calibrate it so.
+		if cds, encs, err = splitPairs(tok, cds, encs, j.Data.MaxLen); err != nil {
+			return err
+		}
 	}
 	co := j.Calib
 	co.Source = j.CalibPath
@@ -209,4 +222,18 @@ func (j *Prune) Write(ctx context.Context, res *prune.Result, o PruneOutputs) (h
 		}
 	}
 	return heldOut, output.WriteRun(ctx, run)
+}
+
+// splitPairs re-encodes a dataset of sentence pairs as single sentences (data.Dataset.SplitPairs),
+// the way an embedding model sees them; datasets without pairs are returned as they are.
+func splitPairs(tok *data.Tokenizer, ds *data.Dataset, encs []data.Encoding, maxLen int) (*data.Dataset, []data.Encoding, error) {
+	if len(ds.TextColumns) != 2 {
+		return ds, encs, nil
+	}
+	single := ds.SplitPairs()
+	encs, err := data.EncodeDataset(tok, single, maxLen)
+	if err != nil {
+		return nil, nil, err
+	}
+	return single, encs, nil
 }

@@ -52,7 +52,9 @@ type Options struct {
 	// cross-entropy with labels sampled from the teacher's distribution (temperature 1, seeded by
 	// FisherSeed): the empirical Fisher of the teacher's predictive distribution. Unlike the KL, its
 	// gradient is not zero when the student equals the teacher, so the first sublayers' decisions
-	// see predictive knowledge too. Classification heads only.
+	// see predictive knowledge too. Classification heads only: on other heads (no classes to
+	// sample) it has no effect, and the report's Setting counts it as off. Labels are drawn per
+	// calibration sequence (from FisherSeed and the sequence's index), not per batch.
 	Fisher     bool
 	FisherSeed uint64
 	// Runtime holds the onnxruntime knobs (MicroBatch, LowMemory, Threads, Provider).
@@ -99,7 +101,7 @@ func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts 
 		return nil, err
 	}
 	if opts.Fisher && enc.Head != graph.HeadClassification {
-		return nil, fmt.Errorf("the Fisher option needs a classification head; this model's head is %q", enc.Head)
+		opts.Fisher = false // classification heads only (see Options.Fisher)
 	}
 	seqLen := cost.SeqLen
 	if progress == nil {
@@ -110,7 +112,7 @@ func KPrune(ctx context.Context, m *onnx.ModelProto, batches []data.Batch, opts 
 	st.fr = newFrontier(batches, enc.Hidden, enc.NumSublayers(), st.ortOpts, &st.ortTime, progress)
 	st.fr.lowMemory = opts.LowMemory
 	rep := Report{
-		Method: "kprune", RequestedReduction: opts.Reduction, Options: opts, Setting: opts.Setting(), SeqLen: seqLen, Unfused: unfused,
+		Method: "kprune", RequestedReduction: opts.Reduction, Options: opts, Setting: opts.Setting(enc.Head), SeqLen: seqLen, Unfused: unfused,
 		Calibration: calibStats(stats, len(batches)),
 	}
 	budget := (1 - opts.Reduction) * cost.Encoder(enc)
@@ -187,7 +189,7 @@ func (st *state) teacherPass(ctx context.Context) error {
 			return fmt.Errorf("batch %d: teacher targets: %w", i, err)
 		}
 		if st.opts.Fisher {
-			sampleOneHot(tg[0], rng)
+			sampleOneHot(tg[0], labelDraws(b, st.opts.FisherSeed, rng))
 		}
 		st.targets[i] = tg
 		x := res[x0].F32
@@ -456,13 +458,31 @@ func (st *state) lossTemperature() float64 {
 	return st.opts.Temperature
 }
 
-// sampleOneHot replaces each row of a [batch, classes] probability tensor by a one-hot row of a
-// class drawn from it.
-func sampleOneHot(p *ort.Tensor, rng *rand.Rand) {
+// labelDraws returns one uniform number in [0, 1) per row of b for sampling its Fisher label.
+// Each is a function of the seed and the row's calibration sequence (b.Index, its encoding), not
+// of the row's batch or position, so the sampled labels, and with PerExample the whole knowledge
+// measurement, do not depend on how the sequences are grouped into batches. Batches without an
+// Index draw from rng in row order.
+func labelDraws(b *data.Batch, seed uint64, rng *rand.Rand) []float64 {
+	u := make([]float64, b.Size)
+	for r := range u {
+		if len(b.Index) == b.Size {
+			u[r] = rand.New(rand.NewPCG(seed, 0x666973686572^uint64(b.Index[r]))).Float64()
+		} else {
+			u[r] = rng.Float64()
+		}
+	}
+	return u
+}
+
+// sampleOneHot replaces each row r of a [batch, classes] probability tensor by a one-hot row of a
+// class drawn from it with the uniform number u[r].
+func sampleOneHot(p *ort.Tensor, u []float64) {
 	classes := int(p.Shape[len(p.Shape)-1])
 	for r := 0; r+classes <= len(p.F32); r += classes {
 		row := p.F32[r : r+classes]
-		u, acc, pick := rng.Float64(), 0.0, classes-1
+		acc, pick := 0.0, classes-1
+		u := u[r/classes]
 		for c, v := range row {
 			acc += float64(v)
 			if u < acc {

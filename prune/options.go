@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/graph/autodiff"
 )
 
@@ -21,10 +22,10 @@ type Preset string
 const (
 	// PresetDefault is kprune's default, chosen by measurement on three SST-2 classifiers and a
 	// sentence-embedding model (docs/results/defaults.md): the reference setting with the [ours]
-	// options PerExample and AutoLambda. Its knowledge measurement does not depend on how
-	// calibration sequences are grouped into batches ([Options.BatchIndependent]), so callers
-	// may batch them by length (much less padding) without changing results beyond float
-	// rounding.
+	// options Fisher (on classification heads; other heads have no labels to sample), PerExample
+	// and AutoLambda. Its knowledge measurement does not depend on how calibration sequences are
+	// grouped into batches ([Options.BatchIndependent]), so callers may batch them by length
+	// (much less padding) without changing results beyond float rounding.
 	PresetDefault Preset = "default"
 	// PresetFaithful is the reference implementation's exact setting (the paper's): Lambda, Mu
 	// and Temperature at their defaults, every [ours] option off.
@@ -39,7 +40,7 @@ func PresetOptions(p Preset) (Options, error) {
 	case PresetFaithful:
 		return o, nil
 	case PresetDefault, "":
-		o.PerExample, o.AutoLambda = true, true
+		o.PerExample, o.AutoLambda, o.Fisher = true, true, true
 		return o, nil
 	}
 	return Options{}, &OptionError{Option: "Preset", Value: string(p), Reason: "must be default or faithful"}
@@ -59,10 +60,10 @@ func FaithfulOptions() Options {
 
 // BatchIndependent reports whether the knowledge o measures is the same (up to float rounding)
 // however the calibration sequences are grouped into batches: true with PerExample (squared
-// per-example gradients) unless Fisher samples labels in batch order. The reference's squared
+// per-example gradients; Fisher labels are drawn per sequence, not per batch). The reference's squared
 // batch gradient depends on which sequences share a batch, so grouping them by length changes
 // its predictive knowledge.
-func (o *Options) BatchIndependent() bool { return o.PerExample && !o.Fisher }
+func (o *Options) BatchIndependent() bool { return o.PerExample }
 
 // algorithm is the part of o that decides what K-prune computes (not the budget, the costing
 // length, the pooling of hidden-state outputs or the runtime).
@@ -71,13 +72,21 @@ func (o *Options) algorithm() Options {
 		AutoLambda: o.AutoLambda, PerExample: o.PerExample, RoundTo: o.RoundTo, Fisher: o.Fisher, FisherSeed: o.FisherSeed}
 }
 
-// Setting names the setting o is, for reports: "default" or "faithful" when o's algorithm
-// options are a preset's, else "custom" followed by how they differ from the faithful setting
-// (e.g. "custom: fisher, auto-lambda, lambda 0.001").
-func (o *Options) Setting() string {
+// Setting names the setting o is on a model whose head is head, for reports: "default" or
+// "faithful" when o's algorithm options are a preset's (Fisher counts only on classification
+// heads), else "custom" followed by how they differ from the faithful setting (e.g. "custom:
+// auto-lambda, fisher, lambda 0.001").
+func (o *Options) Setting(head graph.HeadKind) string {
 	a := o.algorithm()
+	if head != graph.HeadClassification {
+		a.Fisher = false
+	}
 	for _, p := range []Preset{PresetDefault, PresetFaithful} {
-		if po, _ := PresetOptions(p); po.algorithm() == a {
+		po, _ := PresetOptions(p)
+		if head != graph.HeadClassification {
+			po.Fisher = false
+		}
+		if po.algorithm() == a {
 			return string(p)
 		}
 	}

@@ -2,6 +2,7 @@ package prune
 
 import (
 	"errors"
+	"github.com/kprune/kprune/graph"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -53,7 +54,12 @@ func TestSampleOneHot(t *testing.T) {
 		p = append(p, 0.2, 0.5, 0.3)
 	}
 	tg := ort.F32Tensor([]int64{rows, 3}, p)
-	sampleOneHot(tg, rand.New(rand.NewPCG(1, 2)))
+	rng := rand.New(rand.NewPCG(1, 2))
+	u := make([]float64, rows)
+	for i := range u {
+		u[i] = rng.Float64()
+	}
+	sampleOneHot(tg, u)
 	var count [3]float64
 	for r := 0; r < rows; r++ {
 		ones := 0
@@ -137,7 +143,7 @@ func TestPresets(t *testing.T) {
 		t.Fatalf("faithful preset %+v, want the reference's %+v", faithful, want)
 	}
 	def := DefaultOptions()
-	if !def.PerExample || !def.AutoLambda || def.Fisher || def.Lambda != DefaultLambda || def.Validate() != nil {
+	if !def.PerExample || !def.AutoLambda || !def.Fisher || def.Lambda != DefaultLambda || def.Validate() != nil {
 		t.Fatalf("default preset %+v", def)
 	}
 	if _, err := PresetOptions("paper"); err == nil {
@@ -147,20 +153,24 @@ func TestPresets(t *testing.T) {
 	custom.Fisher, custom.AutoLambda, custom.Lambda = true, true, 1e-3
 	tuned := DefaultOptions()
 	tuned.Reduction, tuned.Threads, tuned.SeqLen = 0.7, 2, 20 // not part of the setting
-	fisherPE := DefaultOptions()
-	fisherPE.Fisher = true
+	noFisher := DefaultOptions()
+	noFisher.Fisher = false
 	for _, c := range []struct {
 		o           Options
+		head        graph.HeadKind
 		setting     string
 		independent bool
 	}{
-		{FaithfulOptions(), "faithful", false},
-		{DefaultOptions(), "default", true},
-		{tuned, "default", true},
-		{custom, "custom: auto-lambda, fisher, lambda 0.001", false},
-		{fisherPE, "custom: per-example, auto-lambda, fisher", false},
+		{FaithfulOptions(), graph.HeadClassification, "faithful", false},
+		{DefaultOptions(), graph.HeadClassification, "default", true},
+		{DefaultOptions(), graph.HeadEmbedding, "default", true},
+		{tuned, graph.HeadClassification, "default", true},
+		{custom, graph.HeadClassification, "custom: auto-lambda, fisher, lambda 0.001", false},
+		{custom, graph.HeadRegression, "custom: auto-lambda, lambda 0.001", false},
+		{noFisher, graph.HeadClassification, "custom: per-example, auto-lambda", true},
+		{noFisher, graph.HeadEmbedding, "default", true},
 	} {
-		if got := c.o.Setting(); got != c.setting {
+		if got := c.o.Setting(c.head); got != c.setting {
 			t.Errorf("Setting() = %q, want %q", got, c.setting)
 		}
 		if got := c.o.BatchIndependent(); got != c.independent {

@@ -20,6 +20,9 @@ func WriteSummary(w io.Writer, r *prune.Report) {
 		fmt.Fprintf(tw, "%d\t%d\t/ %d\t%d\t/ %d\t\n", l, r.Layers[l].Heads, r.LayersBefore[l].Heads, r.Layers[l].FFN, r.LayersBefore[l].FFN)
 	}
 	tw.Flush()
+	if r.Setting != "" {
+		fmt.Fprintf(w, "setting          %s\n", settingText(r.Setting))
+	}
 	fmt.Fprintf(w, "FLOPs reduction  requested %.1f%%, achieved %.2f%% (costing length %.1f)\n", 100*r.RequestedReduction, 100*r.AchievedReduction, r.SeqLen)
 	fmt.Fprintf(w, "parameters       %d -> %d (%.1f%% fewer)\n", r.ParamsBefore, r.ParamsAfter, 100*(1-float64(r.ParamsAfter)/float64(max(r.ParamsBefore, 1))))
 	if len(r.RemovedSublayers) > 0 {
@@ -57,4 +60,15 @@ func OpCounts(m map[string]int) string {
 		parts[i] = fmt.Sprintf("%s=%d", op, m[op])
 	}
 	return strings.Join(parts, " ")
+}
+
+// settingText explains a K-prune setting name (prune.Options.Setting) in a summary line.
+func settingText(s string) string {
+	switch s {
+	case "default":
+		return "default ([ours] Fisher predictive knowledge on classification heads, per example, automatic lambda; --faithful for the paper's exact setting)"
+	case "faithful":
+		return "faithful (the paper's exact setting, as the reference implementation)"
+	}
+	return s
 }

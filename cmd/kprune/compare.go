@@ -89,7 +89,8 @@ func parseCompareFlags(args []string, stderr io.Writer) (*compareFlags, error) {
 	fs.StringVar(&cf.methodList, "methods", strings.Join(prune.MethodNames, ","), "comma-separated pruning `METHODS`: "+strings.Join(prune.MethodNames, ", "))
 	fs.StringVar(&cf.reductionList, "reductions", "0.4,0.5,0.6,0.7,0.8", "comma-separated FLOPs `REDUCTIONS` to run, each in [0, 1)")
 	fs.IntVar(&c.Samples, "samples", 0, "number of calibration sequences, the same for every method (default: int(100000 / average length), K-prune's reference)")
-	fs.BoolVar(&c.Bucket, "bucket", false, "[ours] batch calibration sequences of similar length together (less padding, faster)")
+	fs.BoolVar(&c.Bucket, "bucket", false, "[ours] batch calibration sequences of similar length together (less padding, faster). Default: on for K-prune's default setting, off with --faithful")
+	faithful := fs.Bool("faithful", false, "run K-prune in the paper's exact setting (the reference implementation's) instead of kprune's default (--fisher on classification heads, --per-example, --auto-lambda)")
 	fs.Uint64Var(&c.Seed, "seed", 0, "calibration sampling seed")
 	fs.Float64Var(&o.SeqLen, "seq-len", 0, "costing sequence length of the FLOPs model (default: calibration average)")
 	fs.StringVar(&cf.outDir, "out", "kprune-compare", "`FOLDER` for compare.csv, compare.json and compare.svg (created if missing)")
@@ -108,6 +109,12 @@ func parseCompareFlags(args []string, stderr io.Writer) (*compareFlags, error) {
 	if fs.NArg() > 0 {
 		return nil, usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
 	}
+	if *faithful {
+		f := prune.FaithfulOptions()
+		f.SeqLen, f.Threads = o.SeqLen, o.Threads
+		*o = f
+	}
+	defaultBucket(fs, &c.Bucket, "kprune", o)
 	if cf.ModelPath == "" || cf.CalibPath == "" || cf.EvalPath == "" {
 		return nil, usageError{"--model, --calib and --eval are required"}
 	}

@@ -40,10 +40,10 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.Samples, "samples", 0, "number of calibration sequences (default: int(100000 / average length), as the reference)")
 	fs.IntVar(&c.Tokens, "tokens", 0, "calibration token budget instead of --samples")
 	fs.BoolVar(&c.NoReplacement, "no-replacement", false, "sample calibration sequences without replacement")
-	fs.BoolVar(&c.Bucket, "bucket", false, "[ours] batch calibration sequences of similar length together (less padding, faster; the reference batches in draw order)")
+	fs.BoolVar(&c.Bucket, "bucket", false, "[ours] batch calibration sequences of similar length together (less padding, faster; the reference batches in draw order). Default: on when the setting's knowledge does not depend on batch composition (the default setting), off with --faithful")
 	fs.Uint64Var(&c.Seed, "seed", 0, "sampling seed")
 	df.register(fs, "label column of --calib for --method kwon, by name or index (default: label/score or the last column)", 32, "calibration batch size (sequences)")
-	registerOptions(fs, &j.Options)
+	finishOptions := registerOptions(fs, &j.Options)
 	fs.BoolVar(&j.force, "force", false, "overwrite OUT and the report if they exist")
 	fs.BoolVar(&j.strict, "strict", false, fmt.Sprintf("exit with an error (after writing the outputs) when the run has quality warnings: fewer than %d distinct calibration sequences, no self-check, or self-check agreement below %.0f%%", prune.MinDistinctSequences, 100*prune.MinAgreement))
 	var qf quantFlags
@@ -52,6 +52,9 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	finishOptions()
+	defaultBucket(fs, &c.Bucket, j.Method, &j.Options)
+	j.ExplicitFisher = given(fs, "fisher")
 	j.AutoLowMemory = !given(fs, "low-memory")
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
@@ -90,9 +93,12 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return j.run(ctx, stdout, stderr)
 }
 
-// registerOptions adds the K-prune option flags to fs, with --flops-reduction and the runtime
-// flags (--micro-batch, --low-memory, --threads, --provider).
-func registerOptions(fs *flag.FlagSet, opts *prune.Options) {
+// registerOptions adds the K-prune option flags to fs, with --flops-reduction, --faithful and the
+// runtime flags (--micro-batch, --low-memory, --threads, --provider); their defaults are those
+// of prune.DefaultOptions. Call the returned function after parsing: it applies --faithful.
+func registerOptions(fs *flag.FlagSet, opts *prune.Options) (finish func()) {
+	d := prune.DefaultOptions()
+	faithful := fs.Bool("faithful", false, "the paper's exact K-prune setting (the reference implementation's): every [ours] option off unless given, calibration batched in draw order unless --bucket. Default: --fisher (classification heads) --per-example --auto-lambda with --bucket (chosen by measurement, docs/results/defaults.md)")
 	fs.Float64Var(&opts.Reduction, "flops-reduction", 0.5, "fraction of encoder FLOPs to remove, in [0, 1)")
 	fs.Float64Var(&opts.Lambda, "lambda", prune.DefaultLambda, "weight of representational knowledge (>= 0)")
 	fs.Float64Var(&opts.Mu, "mu", prune.DefaultMu, "multiplier of head scores (>= 0)")
@@ -100,15 +106,40 @@ func registerOptions(fs *flag.FlagSet, opts *prune.Options) {
 	fs.Float64Var(&opts.SeqLen, "seq-len", 0, "costing sequence length for the FLOPs model (default: calibration average)")
 	fs.BoolVar(&opts.NoTuning, "no-tuning", false, "skip the least-squares weight tuning")
 	fs.BoolVar(&opts.KeepBias, "keep-bias", false, "[ours] a removed sublayer computes LN(x + b) instead of LN(x)")
-	fs.BoolVar(&opts.AutoLambda, "auto-lambda", false, "[ours] balance predictive and representational knowledge automatically")
-	fs.BoolVar(&opts.Fisher, "fisher", false, "[ours] predictive knowledge from the cross-entropy with labels sampled from the teacher (non-zero from the first sublayer on; classification only)")
-	fs.BoolVar(&opts.PerExample, "per-example", false, "[ours] predictive knowledge from per-example mask gradients")
+	fs.BoolVar(&opts.AutoLambda, "auto-lambda", d.AutoLambda, "[ours] balance predictive and representational knowledge automatically (off with --faithful)")
+	fs.BoolVar(&opts.Fisher, "fisher", d.Fisher, "[ours] predictive knowledge from the cross-entropy with labels sampled from the teacher (non-zero from the first sublayer on; classification heads only: by default on for them, off with --faithful)")
+	fs.BoolVar(&opts.PerExample, "per-example", d.PerExample, "[ours] predictive knowledge from per-example mask gradients (off with --faithful)")
 	fs.StringVar(&opts.Pooling, "pooling", "mean", "[ours] for embedding models that output hidden states only: pool them by `mean` or cls (the first token) for the predictive loss")
 	fs.IntVar(&opts.RoundTo, "round-to", 0, "[ours] keep head and neuron counts per sublayer at multiples of `N`")
 	fs.IntVar(&opts.MicroBatch, "micro-batch", 0, "run the gradient pass on at most `N` sequences at a time (less memory; 0: as many as fit ~1 GB of activations, whole batches on small models). Results equal up to float32 rounding: same units kept unless scores nearly tie, tuned weights within ~1e-3 of each tensor's largest weight (not bit for bit)")
 	fs.BoolVar(&opts.LowMemory, "low-memory", false, "bound memory: onnxruntime without its memory arena, the gradient pass on as many sequences at a time as fit ~128 MB of activations (unless --micro-batch), Go garbage collected per batch; ~15% slower, results as with --micro-batch (equal up to float32 rounding). Default: on for models of 256 MB and more (--low-memory=false turns it off)")
 	fs.IntVar(&opts.Threads, "threads", 0, "onnxruntime intra-op threads (0: all cores)")
 	fs.StringVar(&opts.Provider, "provider", "cpu", "execution provider: cpu or cuda")
+	return func() {
+		if !*faithful {
+			return
+		}
+		f := prune.FaithfulOptions()
+		for flagName, set := range map[string]func(){
+			"lambda": func() { opts.Lambda = f.Lambda }, "mu": func() { opts.Mu = f.Mu }, "temperature": func() { opts.Temperature = f.Temperature },
+			"no-tuning": func() { opts.NoTuning = f.NoTuning }, "keep-bias": func() { opts.KeepBias = f.KeepBias },
+			"auto-lambda": func() { opts.AutoLambda = f.AutoLambda }, "fisher": func() { opts.Fisher = f.Fisher },
+			"per-example": func() { opts.PerExample = f.PerExample }, "round-to": func() { opts.RoundTo = f.RoundTo },
+		} {
+			if !given(fs, flagName) {
+				set()
+			}
+		}
+	}
+}
+
+// defaultBucket turns length grouping of calibration batches on when --bucket is not given and
+// the run's knowledge does not depend on batch composition (prune.Options.BatchIndependent:
+// K-prune's default setting), where it changes nothing but time.
+func defaultBucket(fs *flag.FlagSet, bucket *bool, method string, opts *prune.Options) {
+	if !given(fs, "bucket") {
+		*bucket = (method == "" || method == "kprune") && opts.BatchIndependent()
+	}
 }
 
 func trimExt(p string) string { return p[:len(p)-len(filepath.Ext(p))] }
