@@ -17,7 +17,13 @@ type ProgressBar struct {
 	tty   bool
 	last  time.Time
 	start time.Time
+	eta   *prune.ETA
+	told  bool
 }
+
+// SetETA makes the bar show the time left of a K-prune run estimated by e, and announce the
+// estimated total once the teacher pass is done (on any writer, terminal or not: it is one line).
+func (p *ProgressBar) SetETA(e *prune.ETA) { p.eta = e }
 
 // NewProgressBar returns a bar that writes to w, its clock started.
 func NewProgressBar(w io.Writer) *ProgressBar {
@@ -33,6 +39,13 @@ func NewProgressBar(w io.Writer) *ProgressBar {
 // Update redraws the bar for pr, at most every 100 ms unless pr is complete; pass it as a
 // prune progress callback.
 func (p *ProgressBar) Update(pr prune.Progress) {
+	if p.eta != nil && !p.told && pr.Phase == prune.PhaseTeacher && pr.Done == pr.Total {
+		if left, ok := p.eta.Remaining(pr); ok {
+			p.told = true
+			p.clear()
+			fmt.Fprintf(p.w, "teacher pass done in %.1fs; estimated time left about %s on this machine\n", time.Since(p.start).Seconds(), roughDuration(left))
+		}
+	}
 	if !p.tty || (time.Since(p.last) < 100*time.Millisecond && pr.Done != pr.Total) {
 		return
 	}
@@ -50,12 +63,33 @@ func (p *ProgressBar) Update(pr prune.Progress) {
 	if pr.Total > 0 {
 		filled = width * pr.Done / pr.Total
 	}
-	fmt.Fprintf(p.w, "\r%-32s [%s%s] %d/%d %5.1fs ", label, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), pr.Done, pr.Total, time.Since(p.start).Seconds())
+	left := ""
+	if p.eta != nil {
+		if d, ok := p.eta.Remaining(pr); ok {
+			left = roughDuration(d) + " left"
+		}
+	}
+	fmt.Fprintf(p.w, "\r%-32s [%s%s] %d/%d %5.1fs %s ", label, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), pr.Done, pr.Total, time.Since(p.start).Seconds(), left)
+}
+
+// clear erases the bar's line on a terminal.
+func (p *ProgressBar) clear() {
+	if p.tty {
+		fmt.Fprint(p.w, "\r"+strings.Repeat(" ", 100)+"\r")
+	}
+}
+
+// roughDuration renders an estimate: "40s", "3 min", "1 h 20 min".
+func roughDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()+0.5))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()+0.5))
+	}
+	h := int(d.Hours())
+	return fmt.Sprintf("%d h %d min", h, int(d.Minutes()+0.5)-60*h)
 }
 
 // Done clears the bar's line.
-func (p *ProgressBar) Done() {
-	if p.tty {
-		fmt.Fprint(p.w, "\r"+strings.Repeat(" ", 90)+"\r")
-	}
-}
+func (p *ProgressBar) Done() { p.clear() }

@@ -52,10 +52,11 @@ type Prune struct {
 	// Versions go into the report.
 	Versions prune.Versions
 
-	// Set by Load: the model and the operators unfused when it was read, the calibration set
+	// Set by Load: the model (its encoder) and the operators unfused when it was read, the calibration set
 	// (CalibSet; with the targets the method needs in Targets) and its file's row count, the
 	// held-out batches of the self-check, and whether AutoLowMemory turned LowMemory on.
 	Model           *onnx.ModelProto
+	Encoder         *graph.Encoder
 	Unfused         map[string]int
 	CalibSet        *data.CalibSet
 	Targets         prune.Calibration
@@ -72,7 +73,7 @@ func (j *Prune) Load() error {
 		return err
 	}
 	tok := lm.Tokenizer
-	j.Model, j.Unfused = lm.Model, lm.Unfused
+	j.Model, j.Unfused, j.Encoder = lm.Model, lm.Unfused, lm.Encoder
 	if err := j.Data.fit(j.ModelPath, lm.Model, lm.Encoder); err != nil {
 		return err
 	}

@@ -176,6 +176,9 @@ func optionUsageError(err error) error {
 // run prunes, self-checks and writes the outputs (with --quantize, the int8 model too).
 func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	bar := pipeline.NewProgressBar(stderr)
+	if j.Method == "" || j.Method == "kprune" {
+		bar.SetETA(prune.NewETA(j.Encoder, j.CalibSet.Stats.AvgLen))
+	}
 	res, err := j.Run(ctx, bar.Update)
 	bar.Done()
 	if err != nil {
