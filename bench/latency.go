@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/onnx"
@@ -65,6 +67,28 @@ type LatencyOptions struct {
 	Warmup, Runs int
 	// Threads are the onnxruntime thread counts to measure at (0: its default).
 	Threads []int
+}
+
+// ParseThreads parses a comma-separated list of onnxruntime thread counts ("1,2"; 0 means
+// onnxruntime's default), as LatencyOptions.Threads.
+func ParseThreads(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q: want thread counts (0 or more) separated by commas", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// Validate checks that Runs, Batch and Seq are positive and Warmup not negative.
+func (o *LatencyOptions) Validate() error {
+	if o.Runs <= 0 || o.Warmup < 0 || o.Batch <= 0 || o.Seq <= 0 {
+		return fmt.Errorf("latency runs %d, batch %d and sequence length %d must be positive and warm-up runs %d not negative", o.Runs, o.Batch, o.Seq, o.Warmup)
+	}
+	return nil
 }
 
 // MeasureModels times models on a synthetic batch (random token ids, full attention mask),

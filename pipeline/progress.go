@@ -23,6 +23,7 @@ type ProgressBar struct {
 
 // SetETA makes the bar show the time left of a K-prune run estimated by e, and announce the
 // estimated total once the teacher pass is done (on any writer, terminal or not: it is one line).
+// A nil e shows no estimate.
 func (p *ProgressBar) SetETA(e *prune.ETA) { p.eta = e }
 
 // NewProgressBar returns a bar that writes to w, its clock started.

@@ -58,6 +58,31 @@ func FaithfulOptions() Options {
 	return o
 }
 
+// ApplyPreset sets each algorithm option of o (Lambda, Mu, Temperature, NoTuning, KeepBias,
+// AutoLambda, PerExample, RoundTo, Fisher) to preset p's value, except those for which keep
+// returns true (given the field's Go name): how a command line applies --faithful while
+// honouring the options also given on it.
+func (o *Options) ApplyPreset(p Preset, keep func(option string) bool) error {
+	po, err := PresetOptions(p)
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		set  func()
+	}{
+		{"Lambda", func() { o.Lambda = po.Lambda }}, {"Mu", func() { o.Mu = po.Mu }}, {"Temperature", func() { o.Temperature = po.Temperature }},
+		{"NoTuning", func() { o.NoTuning = po.NoTuning }}, {"KeepBias", func() { o.KeepBias = po.KeepBias }},
+		{"AutoLambda", func() { o.AutoLambda = po.AutoLambda }}, {"PerExample", func() { o.PerExample = po.PerExample }},
+		{"RoundTo", func() { o.RoundTo = po.RoundTo }}, {"Fisher", func() { o.Fisher = po.Fisher }},
+	} {
+		if keep == nil || !keep(f.name) {
+			f.set()
+		}
+	}
+	return nil
+}
+
 // BatchIndependent reports whether the knowledge o measures is the same (up to float rounding)
 // however the calibration sequences are grouped into batches: true with PerExample (squared
 // per-example gradients; Fisher labels are drawn per sequence, not per batch). The reference's squared

@@ -178,3 +178,19 @@ func TestPresets(t *testing.T) {
 		}
 	}
 }
+
+func TestApplyPreset(t *testing.T) {
+	o := DefaultOptions()
+	o.Reduction, o.Lambda, o.KeepBias = 0.6, 1e-3, true
+	if err := o.ApplyPreset(PresetFaithful, func(f string) bool { return f == "Lambda" }); err != nil {
+		t.Fatal(err)
+	}
+	want := FaithfulOptions()
+	want.Reduction, want.Lambda = 0.6, 1e-3
+	if o != want {
+		t.Fatalf("got %+v, want %+v", o, want)
+	}
+	if err := o.ApplyPreset("paper", nil); err == nil {
+		t.Fatal("unknown preset accepted")
+	}
+}

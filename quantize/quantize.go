@@ -48,6 +48,7 @@ package quantize
 
 import (
 	"errors"
+	"strings"
 )
 
 // Mode is the quantization form.
@@ -61,6 +62,18 @@ const (
 	// data.
 	ModeStatic Mode = "static"
 )
+
+// ParseNodeList splits a comma-separated list of node names (as Options.Exclude), dropping
+// empty entries and surrounding spaces.
+func ParseNodeList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 // ParseMode parses "dynamic" or "static".
 func ParseMode(s string) (Mode, error) {

@@ -110,11 +110,9 @@ func parseCompareFlags(args []string, stderr io.Writer) (*compareFlags, error) {
 		return nil, usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
 	}
 	if *faithful {
-		f := prune.FaithfulOptions()
-		f.SeqLen, f.Threads = o.SeqLen, o.Threads
-		*o = f
+		_ = o.ApplyPreset(prune.PresetFaithful, nil)
 	}
-	defaultBucket(fs, &c.Bucket, "kprune", o)
+	c.Bucket = c.Bucket || !given(fs, "bucket") && pipeline.DefaultBucket("kprune", o)
 	if cf.ModelPath == "" || cf.CalibPath == "" || cf.EvalPath == "" {
 		return nil, usageError{"--model, --calib and --eval are required"}
 	}

@@ -53,7 +53,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	finishOptions()
-	defaultBucket(fs, &c.Bucket, j.Method, &j.Options)
+	c.Bucket = c.Bucket || !given(fs, "bucket") && pipeline.DefaultBucket(j.Method, &j.Options)
 	j.ExplicitFisher = given(fs, "fisher")
 	j.AutoLowMemory = !given(fs, "low-memory")
 	if fs.NArg() > 0 {
@@ -116,29 +116,9 @@ func registerOptions(fs *flag.FlagSet, opts *prune.Options) (finish func()) {
 	fs.IntVar(&opts.Threads, "threads", 0, "onnxruntime intra-op threads (0: all cores)")
 	fs.StringVar(&opts.Provider, "provider", "cpu", "execution provider: cpu or cuda")
 	return func() {
-		if !*faithful {
-			return
+		if *faithful {
+			_ = opts.ApplyPreset(prune.PresetFaithful, func(o string) bool { return given(fs, optionFlags[o]) })
 		}
-		f := prune.FaithfulOptions()
-		for flagName, set := range map[string]func(){
-			"lambda": func() { opts.Lambda = f.Lambda }, "mu": func() { opts.Mu = f.Mu }, "temperature": func() { opts.Temperature = f.Temperature },
-			"no-tuning": func() { opts.NoTuning = f.NoTuning }, "keep-bias": func() { opts.KeepBias = f.KeepBias },
-			"auto-lambda": func() { opts.AutoLambda = f.AutoLambda }, "fisher": func() { opts.Fisher = f.Fisher },
-			"per-example": func() { opts.PerExample = f.PerExample }, "round-to": func() { opts.RoundTo = f.RoundTo },
-		} {
-			if !given(fs, flagName) {
-				set()
-			}
-		}
-	}
-}
-
-// defaultBucket turns length grouping of calibration batches on when --bucket is not given and
-// the run's knowledge does not depend on batch composition (prune.Options.BatchIndependent:
-// K-prune's default setting), where it changes nothing but time.
-func defaultBucket(fs *flag.FlagSet, bucket *bool, method string, opts *prune.Options) {
-	if !given(fs, "bucket") {
-		*bucket = (method == "" || method == "kprune") && opts.BatchIndependent()
 	}
 }
 
@@ -160,6 +140,7 @@ func (j *pruneJob) htmlPath() string { return trimExt(j.reportPath) + ".html" }
 var optionFlags = map[string]string{
 	"Reduction": "flops-reduction", "Lambda": "lambda", "Mu": "mu", "Temperature": "temperature", "SeqLen": "seq-len",
 	"RoundTo": "round-to", "MicroBatch": "micro-batch", "Threads": "threads", "Provider": "provider", "Pooling": "pooling",
+	"NoTuning": "no-tuning", "KeepBias": "keep-bias", "AutoLambda": "auto-lambda", "PerExample": "per-example", "Fisher": "fisher",
 }
 
 // optionUsageError turns an invalid prune option into a usage error that names its flag.
@@ -176,9 +157,7 @@ func optionUsageError(err error) error {
 // run prunes, self-checks and writes the outputs (with --quantize, the int8 model too).
 func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	bar := pipeline.NewProgressBar(stderr)
-	if j.Method == "" || j.Method == "kprune" {
-		bar.SetETA(prune.NewETA(j.Encoder, j.CalibSet.Stats.AvgLen))
-	}
+	bar.SetETA(j.ETA())
 	res, err := j.Run(ctx, bar.Update)
 	bar.Done()
 	if err != nil {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/kprune/kprune/bench"
 	"github.com/kprune/kprune/compare"
@@ -70,12 +68,7 @@ func (q *quantFlags) check(modeFlag string) error {
 	if err != nil {
 		return usageError{"--" + modeFlag + ": " + err.Error()}
 	}
-	q.quantMode, q.opts.Exclude = mode, nil
-	for _, e := range strings.Split(q.exclude, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			q.opts.Exclude = append(q.opts.Exclude, e)
-		}
-	}
+	q.quantMode, q.opts.Exclude = mode, quantize.ParseNodeList(q.exclude)
 	return q.bench.check()
 }
 
@@ -84,15 +77,12 @@ func (b *benchFlags) check() error {
 	if b.off {
 		return nil
 	}
-	b.lat.Threads = nil
-	for _, s := range strings.Split(b.threads, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 0 {
-			return usageError{fmt.Sprintf("--bench-threads %q: want thread counts (0 or more) separated by commas", b.threads)}
-		}
-		b.lat.Threads = append(b.lat.Threads, n)
+	threads, err := bench.ParseThreads(b.threads)
+	if err != nil {
+		return usageError{"--bench-threads " + err.Error()}
 	}
-	if b.lat.Runs <= 0 || b.lat.Warmup < 0 || b.lat.Batch <= 0 || b.lat.Seq <= 0 {
+	b.lat.Threads = threads
+	if b.lat.Validate() != nil {
 		return usageError{"--bench-runs, --bench-batch and --bench-seq must be positive and --bench-warmup not negative"}
 	}
 	return nil
