@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -57,6 +58,7 @@ type Prune struct {
 	// held-out batches of the self-check, and whether AutoLowMemory turned LowMemory on.
 	Model           *onnx.ModelProto
 	Encoder         *graph.Encoder
+	tokenizer       *data.Tokenizer
 	Unfused         map[string]int
 	CalibSet        *data.CalibSet
 	Targets         prune.Calibration
@@ -73,6 +75,7 @@ func (j *Prune) Load() error {
 		return err
 	}
 	tok := lm.Tokenizer
+	j.tokenizer = tok
 	j.Model, j.Unfused, j.Encoder = lm.Model, lm.Unfused, lm.Encoder
 	if err := j.Data.fit(j.ModelPath, lm.Model, lm.Encoder); err != nil {
 		return err
@@ -152,8 +155,44 @@ func (j *Prune) Check(ctx context.Context, res *prune.Result, outPath string) er
 		}
 		rep.SelfCheck = sc
 	}
+	if j.EvalPath != "" {
+		task, err := j.taskMetric(ctx, res)
+		if err != nil {
+			return fmt.Errorf("task metric on %s: %w", j.EvalPath, err)
+		}
+		rep.Task = task
+	}
 	rep.Warnings = rep.QualityWarnings()
 	return nil
+}
+
+// taskMetric evaluates the original and the pruned model on the --eval data (eval.Evaluate: the
+// metric by head kind, sentence pairs for embedding models); nil when the data has no labels or
+// scores, or an embedding model's data are not scored pairs.
+func (j *Prune) taskMetric(ctx context.Context, res *prune.Result) (*prune.TaskMetric, error) {
+	d := eval.Data{Path: j.EvalPath, Read: j.Data.Read}
+	o := eval.Options{Tokenizer: j.tokenizer, MaxLen: j.Data.MaxLen, Batch: 64, Threads: j.Options.Threads, Pooling: j.Options.Pooling}
+	before, err := eval.Evaluate(ctx, "original", j.Model, nil, d, o)
+	if errors.Is(err, eval.ErrNotPairs) || (err == nil && before.Unlabelled) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	after, err := eval.Evaluate(ctx, "pruned", res.Model, nil, d, o)
+	if err != nil {
+		return nil, err
+	}
+	t := &prune.TaskMetric{Data: j.EvalPath, Examples: after.Examples, Metric: "accuracy"}
+	switch {
+	case before.Accuracy != nil && after.Accuracy != nil:
+		t.Original, t.Pruned = *before.Accuracy, *after.Accuracy
+	case before.Spearman != nil && after.Spearman != nil:
+		t.Metric, t.Original, t.Pruned = "spearman", *before.Spearman, *after.Spearman
+	default:
+		return nil, nil
+	}
+	return t, nil
 }
 
 // HeldOutFigures are the self-check's held-out batches with their labels or scores, for putting

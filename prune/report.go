@@ -59,6 +59,9 @@ type Report struct {
 	TeacherPeakRSSBytes int64      `json:"teacher_peak_rss_bytes,omitempty"`
 	Versions            Versions   `json:"versions"`
 	SelfCheck           *SelfCheck `json:"self_check,omitempty"`
+	// Task is the task metric of the original and the pruned model on labelled held-out data
+	// (prune --eval with labels or scores), when measured.
+	Task *TaskMetric `json:"task,omitempty"`
 	// Warnings are signs that the result may be poor (see QualityWarnings); the pruning
 	// functions leave them empty, a caller that has finished the run (self-check included) sets
 	// them.
@@ -105,7 +108,10 @@ func (r *Report) QualityWarnings() []Warning {
 	}
 	if r.SelfCheck == nil {
 		ws = append(ws, Warning{Code: "no-self-check", Message: "the pruned model was not checked against the original: no held-out data (give evaluation data, or more calibration rows than are sampled)"})
-	} else if a := r.SelfCheck.Agreement; a < MinAgreement || math.IsNaN(a) {
+	} else if a := r.SelfCheck.Agreement; (a < MinAgreement || math.IsNaN(a)) && r.SelfCheck.Cosine != 0 {
+		ws = append(ws, Warning{Code: "low-agreement", Message: fmt.Sprintf(
+			"the pruned model's outputs have a mean cosine similarity of only %.4f with the original's on %d held-out examples (below %.2f); prune less or check the calibration data", a, r.SelfCheck.Examples, MinAgreement)})
+	} else if a < MinAgreement || math.IsNaN(a) {
 		ws = append(ws, Warning{Code: "low-agreement", Message: fmt.Sprintf(
 			"the pruned model agrees with the original on only %.2f%% of %d held-out examples (below %.0f%%); prune less or check the calibration data", 100*a, r.SelfCheck.Examples, 100*MinAgreement)})
 	}
@@ -169,6 +175,17 @@ type Versions struct {
 	Kprune      string `json:"kprune,omitempty"`
 	Go          string `json:"go,omitempty"`
 	ONNXRuntime string `json:"onnxruntime,omitempty"`
+}
+
+// TaskMetric compares the original and the pruned model on labelled data: Metric is "accuracy"
+// (classification) or "spearman" (regression, and sentence embeddings on scored pairs: the
+// Spearman correlation of the pairs' cosine similarity with the gold scores, as STS-B).
+type TaskMetric struct {
+	Data     string  `json:"data"`
+	Examples int     `json:"examples"`
+	Metric   string  `json:"metric"`
+	Original float64 `json:"original"`
+	Pruned   float64 `json:"pruned"`
 }
 
 // SelfCheck is the verification of a pruned model against its teacher on held-out data.

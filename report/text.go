@@ -36,8 +36,13 @@ func WriteSummary(w io.Writer, r *prune.Report) {
 	}
 	fmt.Fprintf(w, "calibration      %d sequences, %d tokens in %d batches\n", r.Calibration.Sequences, r.Calibration.Tokens, r.Calibration.Batches)
 	fmt.Fprintf(w, "time             %.1fs (onnxruntime %.1fs), peak RSS %.0f MB\n", r.TotalSeconds, r.ORTSeconds, float64(r.PeakRSSBytes)/1e6)
-	if sc := r.SelfCheck; sc != nil {
+	if sc := r.SelfCheck; sc != nil && sc.Cosine != 0 {
+		fmt.Fprintf(w, "self-check       mean cosine similarity with the original's outputs %.4f on %d held-out examples\n", sc.Cosine, sc.Examples)
+	} else if sc != nil {
 		fmt.Fprintf(w, "self-check       agreement with the original %.2f%% on %d held-out examples (mean KL %.4f)\n", 100*sc.Agreement, sc.Examples, sc.MeanKL)
+	}
+	if t := r.Task; t != nil {
+		fmt.Fprintf(w, "task metric      %s %.4f -> %.4f on %s (%d examples)\n", t.Metric, t.Original, t.Pruned, t.Data, t.Examples)
 	}
 }
 
