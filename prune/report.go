@@ -244,6 +244,12 @@ func (r *Report) fill(cost Cost, before, after *graph.Encoder, mb, ma *onnx.Mode
 	r.Hidden, r.HeadDim = cost.Hidden, cost.HeadDim
 	r.Head, r.HeadOutputs = string(before.Head), before.Outputs
 	r.Loss = LossDescription(before, r.Options.Temperature, r.Options.Pooling)
+	if r.Method == "kprune" && r.Options.Fisher && before.Head == graph.HeadClassification && len(before.Outputs) > 0 {
+		r.Loss = fmt.Sprintf("cross-entropy of the student's softmax(logits) on output %q with labels sampled from the teacher's, one per calibration sequence (empirical Fisher) [ours]", before.Outputs[0])
+	}
+	if r.Method == "kprune" && r.Options.PerExample {
+		r.Loss += "; its mask gradients squared per example [ours]"
+	}
 	r.FLOPsBefore = cost.Encoder(before)
 	r.FLOPsAfter = cost.Encoder(after)
 	if r.FLOPsBefore > 0 {
