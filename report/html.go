@@ -183,7 +183,12 @@ func (p *page) summary(r *prune.Report) {
 	ew.print("<h2>Summary</h2>\n<div class=\"cards\">\n")
 	p.card(pct(r.AchievedReduction), "FLOPs removed (requested "+pct(r.RequestedReduction)+")")
 	p.card(intComma(r.ParamsAfter), "parameters (from "+intComma(r.ParamsBefore)+")")
-	if sc := r.SelfCheck; sc != nil {
+	if t := r.Task; t != nil {
+		p.card(strconv.FormatFloat(t.Pruned, 'f', 4, 64), t.Metric+" (original "+strconv.FormatFloat(t.Original, 'f', 4, 64)+")")
+	}
+	if sc := r.SelfCheck; sc != nil && sc.Cosine != 0 {
+		p.card(strconv.FormatFloat(sc.Cosine, 'f', 4, 64), "mean cosine with the original's outputs")
+	} else if sc != nil {
 		p.card(pct(sc.Agreement), "agreement with the original")
 	}
 	p.card(seconds(r.TotalSeconds), "pruning time")
@@ -197,8 +202,14 @@ func (p *page) summary(r *prune.Report) {
 	if r.Head != "" {
 		rows = append(rows, []string{"head", r.Head + " (outputs " + strings.Join(r.HeadOutputs, ", ") + ")"})
 	}
+	if r.Setting != "" {
+		rows = append(rows, []string{"setting", settingText(r.Setting)})
+	}
 	if r.Loss != "" {
 		rows = append(rows, []string{"predictive loss", r.Loss})
+	}
+	if t := r.Task; t != nil {
+		rows = append(rows, []string{"task metric", fmt.Sprintf("%s %.4f → %.4f on %s (%d examples)", t.Metric, t.Original, t.Pruned, t.Data, t.Examples)})
 	}
 	if len(r.Unfused) > 0 {
 		var ops []string

@@ -232,3 +232,21 @@ func lus(v ...int) []prune.LayerUnits {
 	}
 	return out
 }
+
+// TestHTMLSettingAndTask: the page names the K-prune setting and shows the task metric of the
+// original and the pruned model, and an embedding self-check as a cosine.
+func TestHTMLSettingAndTask(t *testing.T) {
+	r := sampleReport(t)
+	r.Setting = "default"
+	r.Task = &prune.TaskMetric{Data: "stsb-dev.csv", Examples: 1500, Metric: "spearman", Original: 0.8672, Pruned: 0.8666}
+	r.SelfCheck = &prune.SelfCheck{Loaded: true, Examples: 10, Agreement: 0.93, Cosine: 0.93}
+	var b strings.Builder
+	if err := HTML(&b, r, Extra{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"per example, automatic lambda", "spearman 0.8672 → 0.8666 on stsb-dev.csv (1500 examples)", "0.9300", "mean cosine with the original"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,60 @@
+"""Developer tooling: prints the markdown tables of docs/results/defaults.md from the sweep
+results (docs/results/sweep.sh's results.tsv files, copied to docs/results/issue12/*.tsv).
+
+  python3 docs/results/sweep_tables.py docs/results/issue12/*.tsv
+"""
+import sys
+
+COLS = ["0.4", "0.5", "0.6", "0.7", "0.8"]
+
+
+def load(paths):
+    d = {}
+    for p in paths:
+        for line in open(p):
+            c = line.rstrip("\n").split("\t")
+            if len(c) >= 8:
+                d[(c[0], c[1], c[2])] = c
+    return d
+
+
+def cell(d, m, t, r):
+    c = d.get((m, t, r))
+    if not c:
+        return "-"
+    spd = "%.2fx" % float(c[7]) if c[7] else "-"
+    return "%.4f (%.1f%%, %ss, %s)" % (float(c[4]), 100 * float(c[5]), c[6], spd)
+
+
+def table(d, model, rows):
+    print("| setting | " + " | ".join(COLS) + " |")
+    print("|---|" + "---|" * len(COLS))
+    for tag, name in rows:
+        print("| %s | " % name + " | ".join(cell(d, model, tag, r) for r in COLS) + " |")
+    print()
+
+
+def main():
+    d = load(sys.argv[1:])
+    small = [("faithful", "faithful (draw order)"), ("default", "**default**"),
+             ("ours", "fisher+per-example+auto-lambda, labels per batch row"),
+             ("pe-al", "per-example+auto-lambda"), ("pe", "per-example")]
+    for m in ("tiny-bert-sst2", "bert-l4-sst2"):
+        print("### %s (100k calibration tokens)\n" % m)
+        table(d, m, small)
+    print("### minilm-l6-sst2 (20k calibration tokens unless marked)\n")
+    table(d, "minilm-l6-sst2", [("faithful-b-20k", "faithful"), ("default-20k", "**default**"),
+                                ("fpe-al-20k", "fisher+per-example+auto-lambda, labels per batch row"),
+                                ("pe-al-20k", "per-example+auto-lambda"), ("fal-20k", "fisher+auto-lambda"),
+                                ("faithful-b", "faithful, 100k tokens"), ("default", "**default**, 100k tokens")])
+    print("### minilm-l6-sst2: calibration size (default setting)\n")
+    print("| tokens | 0.5 | 0.7 |\n|---|---|---|")
+    for t, name in [("default-5k", "5k"), ("default-10k", "10k"), ("default-20k", "20k"), ("default-50k", "50k"), ("default", "100k")]:
+        print("| %s | %s | %s |" % (name, cell(d, "minilm-l6-sst2", t, "0.5"), cell(d, "minilm-l6-sst2", t, "0.7")))
+    print()
+    print("### all-MiniLM-L6-v2 sentence embeddings, STS-B dev Spearman (20k calibration tokens)\n")
+    table(d, "out-pooled", [("faithful-b-20k", "faithful, pooled in graph"), ("ours-20k", "**default** (per-example+auto-lambda), pooled in graph")])
+    table(d, "out-hidden", [("faithful-b-20k", "faithful, hidden states + --pooling mean")])
+
+
+main()
