@@ -48,11 +48,11 @@ def main():
                                 ("pe-al-20k", "per-example+auto-lambda"), ("fal-20k", "fisher+auto-lambda"),
                                 ("faithful-b", "faithful, 100k tokens"), ("default", "**default**, 100k tokens")])
     print("### minilm-l6-sst2: calibration size (default setting)\n")
-    print("| tokens | 0.5 | 0.7 |\n|---|---|---|")
+    print("| tokens | 0.5 | 0.6 | 0.7 |\n|---|---|---|---|")
     for t, name in [("default-5k", "5k"), ("default-10k", "10k"), ("default-20k", "20k"), ("default-50k", "50k"), ("default", "100k")]:
-        print("| %s | %s | %s |" % (name, cell(d, "minilm-l6-sst2", t, "0.5"), cell(d, "minilm-l6-sst2", t, "0.7")))
+        print("| %s | %s |" % (name, " | ".join(cell(d, "minilm-l6-sst2", t, r) for r in ("0.5", "0.6", "0.7"))))
     print()
-    print("### all-MiniLM-L6-v2 sentence embeddings, STS-B dev Spearman (20k calibration tokens)\n")
+    print("### all-MiniLM-L6-v2 sentence embeddings, STS-B dev Spearman (20k calibration tokens; agreement = mean cosine with the original's embeddings; unpruned 0.8672)\n")
     table(d, "out-pooled", [("faithful-b-20k", "faithful, pooled in graph"), ("ours-20k", "**default** (per-example+auto-lambda), pooled in graph")])
     table(d, "out-hidden", [("faithful-b-20k", "faithful, hidden states + --pooling mean")])
 
