@@ -3,7 +3,8 @@ package report
 import (
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -55,11 +56,7 @@ func WriteWarnings(w io.Writer, ws []prune.Warning) {
 
 // OpCounts renders operator counts as "A=2 B=4", sorted by operator.
 func OpCounts(m map[string]int) string {
-	ops := make([]string, 0, len(m))
-	for op := range m {
-		ops = append(ops, op)
-	}
-	sort.Strings(ops)
+	ops := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(ops))
 	for i, op := range ops {
 		parts[i] = fmt.Sprintf("%s=%d", op, m[op])
