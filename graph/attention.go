@@ -68,27 +68,20 @@ func (d *disc) isScalarFactor(t string) bool {
 		return false
 	}
 	seen := map[string]bool{}
-	stack := []string{t}
-	for len(stack) > 0 {
-		x := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[x] {
-			continue
-		}
-		seen[x] = true
+	failed := visitTensors(t, seen, func(x string) ([]string, bool) {
 		if d.ix.IsConstant(x) {
-			continue
+			return nil, false
 		}
 		p := d.ix.Producer(x)
 		if p == nil || len(seen) > 64 {
-			return false
+			return nil, true
 		}
 		if p.GetOpType() == "Shape" || p.GetOpType() == "Size" {
-			continue
+			return nil, false
 		}
-		stack = append(stack, p.GetInput()...)
-	}
-	return true
+		return p.GetInput(), false
+	})
+	return !failed
 }
 
 // parseMHA recognises y = Attention(x) @ W_O + b_O.
@@ -232,10 +225,8 @@ func (d *disc) findScoresMatMul(sm *onnx.NodeProto) (*onnx.NodeProto, error) {
 		default:
 			continue
 		}
-		for _, in := range p.GetInput() {
-			if in != "" && !d.ix.IsConstant(in) {
-				queue = append(queue, item{in, it.depth + 1})
-			}
+		for _, in := range d.ix.nonConstantInputs(p) {
+			queue = append(queue, item{in, it.depth + 1})
 		}
 	}
 	if len(found) != 1 {

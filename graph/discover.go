@@ -525,33 +525,26 @@ func (d *disc) reaches(t, op string) bool {
 // consumers), each once, and reports whether found holds for a visited tensor or a node met on
 // the way (found gets the tensor with a nil node, then each node crossed from it).
 func (d *disc) walk(t string, down bool, found func(tensor string, n *onnx.NodeProto) bool) bool {
-	seen := map[string]bool{}
-	stack := []string{t}
-	for len(stack) > 0 {
-		x := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[x] {
-			continue
-		}
-		seen[x] = true
+	return visitTensors(t, map[string]bool{}, func(x string) ([]string, bool) {
 		if found(x, nil) {
-			return true
+			return nil, true
 		}
+		var next []string
 		if down {
 			for _, c := range d.ix.Consumers(x) {
 				if found(x, c) {
-					return true
+					return nil, true
 				}
-				stack = append(stack, c.GetOutput()...)
+				next = append(next, c.GetOutput()...)
 			}
 		} else if p := d.ix.Producer(x); p != nil {
 			if found(x, p) {
-				return true
+				return nil, true
 			}
-			stack = append(stack, nodeInputs(p)...)
+			next = nodeInputs(p)
 		}
-	}
-	return false
+		return next, false
+	})
 }
 
 // sortedKeys returns m's keys sorted.

@@ -27,19 +27,11 @@ func (d *disc) parseFFN(x, y string) (*sublayer, error) {
 	// The activation: an elementwise region from one tensor h (W_1's output) to act.
 	leaves := map[string]bool{}
 	ops := map[string]bool{}
-	seen := map[string]bool{}
-	stack := []string{act}
-	for len(stack) > 0 {
-		t := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[t] {
-			continue
-		}
-		seen[t] = true
+	visitTensors(act, map[string]bool{}, func(t string) (next []string, stop bool) {
 		p := d.ix.Producer(t)
 		if p == nil || !isDefaultDomain(p) || !activationOps[p.GetOpType()] || d.isLinearAdd(p) {
 			leaves[t] = true
-			continue
+			return nil, false
 		}
 		ops[p.GetOpType()] = true
 		if p.GetOpType() == "Gelu" && onnx.FindAttr(p, "approximate") != nil && string(onnx.FindAttr(p, "approximate").GetS()) == "tanh" {
@@ -51,12 +43,17 @@ func (d *disc) parseFFN(x, y string) (*sublayer, error) {
 			}
 			if c := d.ix.Constant(in); c != nil {
 				if onnx.NumElements(c.GetDims()) != 1 {
-					return nil, unsupported(p, "the activation's %s node %q uses the constant %q of shape %v; expected scalars only (a per-neuron constant cannot be pruned)", p.GetOpType(), p.GetName(), in, c.GetDims())
+					err = unsupported(p, "the activation's %s node %q uses the constant %q of shape %v; expected scalars only (a per-neuron constant cannot be pruned)", p.GetOpType(), p.GetName(), in, c.GetDims())
+					return nil, true
 				}
 				continue
 			}
-			stack = append(stack, in)
+			next = append(next, in)
 		}
+		return next, false
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(leaves) != 1 {
 		names := sortedKeys(leaves)

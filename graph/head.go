@@ -88,27 +88,23 @@ func (d *disc) headOutputs(hL string) (outs []string, down map[string]bool) {
 // and MatMuls by a weight) and reports whether there is a projection among them.
 func (d *disc) checkHeadNodes(outs []string, hL string, down map[string]bool) (hasLinear bool, err error) {
 	for _, o := range outs {
-		seen := map[string]bool{}
-		stack := []string{o}
-		for len(stack) > 0 {
-			t := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if seen[t] || t == hL || !down[t] {
-				continue
-			}
-			seen[t] = true
+		visitTensors(o, map[string]bool{hL: true}, func(t string) ([]string, bool) {
 			p := d.ix.Producer(t)
-			if p == nil {
-				continue
+			if !down[t] || p == nil {
+				return nil, false
 			}
 			op := p.GetOpType()
 			if !headOps[op] || (op == "MatMul" && !d.ix.IsConstant(p.GetInput()[1]) && d.ix.Producer(p.GetInput()[1]) != nil && d.ix.Producer(p.GetInput()[1]).GetOpType() != "Transpose") {
-				return false, fmt.Errorf("output %q: expected an output head (pooler, classifier, span or token projection) on the last encoder LayerNorm output %q, found %s; the graph may have a layer the encoder pattern did not match", o, hL, d.describe(t))
+				err = fmt.Errorf("output %q: expected an output head (pooler, classifier, span or token projection) on the last encoder LayerNorm output %q, found %s; the graph may have a layer the encoder pattern did not match", o, hL, d.describe(t))
+				return nil, true
 			}
 			if op == "MatMul" || op == "Gemm" {
 				hasLinear = true
 			}
-			stack = append(stack, p.GetInput()...)
+			return p.GetInput(), false
+		})
+		if err != nil {
+			return false, err
 		}
 	}
 	return hasLinear, nil

@@ -16,18 +16,10 @@ func (d *disc) findInputs(enc *Encoder, x0 string) {
 		rows  int64
 	}
 	var embs []emb
-	seen := map[string]bool{}
-	stack := []string{x0}
-	for len(stack) > 0 {
-		t := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[t] {
-			continue
-		}
-		seen[t] = true
+	visitTensors(x0, map[string]bool{}, func(t string) ([]string, bool) {
 		p := d.ix.Producer(t)
 		if p == nil {
-			continue
+			return nil, false
 		}
 		if p.GetOpType() == "Gather" {
 			if tab := d.ix.Initializer(p.GetInput()[0]); tab != nil && len(tab.GetDims()) == 2 && infer.IsFloat(onnx.TensorProto_DataType(tab.GetDataType())) {
@@ -35,15 +27,11 @@ func (d *disc) findInputs(enc *Encoder, x0 string) {
 				if d.ix.IsInput(idx) {
 					embs = append(embs, emb{idx, tab.GetDims()[0]})
 				}
-				continue
+				return nil, false
 			}
 		}
-		for _, in := range p.GetInput() {
-			if in != "" && !d.ix.IsConstant(in) {
-				stack = append(stack, in)
-			}
-		}
-	}
+		return d.ix.nonConstantInputs(p), false
+	})
 	sort.SliceStable(embs, func(i, j int) bool { return embs[i].rows > embs[j].rows })
 	claimed := map[string]bool{x0: true}
 	if len(embs) > 0 {

@@ -83,20 +83,14 @@ func CountParams(m *onnx.ModelProto, enc *Encoder) Params {
 
 // walkBack calls fn for every initializer t depends on.
 func walkBack(ix *Index, t string, seen map[string]bool, fn func(string)) {
-	stack := []string{t}
-	for len(stack) > 0 {
-		x := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[x] {
-			continue
-		}
-		seen[x] = true
+	visitTensors(t, seen, func(x string) ([]string, bool) {
 		if ix.Initializer(x) != nil {
 			fn(x)
-			continue
+			return nil, false
 		}
 		if p := ix.Producer(x); p != nil {
-			stack = append(stack, nodeInputs(p)...)
+			return nodeInputs(p), false
 		}
-	}
+		return nil, false
+	})
 }

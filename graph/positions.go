@@ -22,33 +22,21 @@ func MaxPositions(m *onnx.ModelProto, enc *Encoder) int {
 	}
 	ix := NewIndex(m.GetGraph())
 	best := 0
-	seen := map[string]bool{}
-	stack := []string{enc.SublayerInput(0)}
-	for len(stack) > 0 {
-		t := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if t == "" || seen[t] {
-			continue
-		}
-		seen[t] = true
+	visitTensors(enc.SublayerInput(0), map[string]bool{"": true}, func(t string) ([]string, bool) {
 		p := ix.Producer(t)
 		if p == nil {
-			continue
+			return nil, false
 		}
 		if p.GetOpType() == "Gather" && len(p.GetInput()) == 2 && gatherAxis(p) == 0 {
 			if tab := ix.Initializer(p.GetInput()[0]); tab != nil && len(tab.GetDims()) == 2 && isFloatTable(tab) {
 				if n := positionLimit(ix, enc, p.GetInput()[1], int(tab.GetDims()[0])); n > 0 && (best == 0 || n < best) {
 					best = n
 				}
-				continue
+				return nil, false
 			}
 		}
-		for _, in := range p.GetInput() {
-			if in != "" && !ix.IsConstant(in) {
-				stack = append(stack, in)
-			}
-		}
-	}
+		return ix.nonConstantInputs(p), false
+	})
 	return best
 }
 
@@ -93,21 +81,17 @@ func positionLimit(ix *Index, enc *Encoder, idx string, rows int) int {
 	limit := rows
 	fromIDs := false
 	seen := map[string]bool{}
-	stack := []string{idx}
-	for len(stack) > 0 && len(seen) < 256 {
-		t := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[t] {
-			continue
+	visitTensors(idx, seen, func(t string) ([]string, bool) {
+		if len(seen) > 256 {
+			return nil, true
 		}
-		seen[t] = true
 		if enc.InputIDs != "" && t == enc.InputIDs {
 			fromIDs = true
-			continue
+			return nil, false
 		}
 		p := ix.Producer(t)
 		if p == nil || p.GetOpType() == "Shape" { // a Shape carries the length, not the ids
-			continue
+			return nil, false
 		}
 		if p.GetOpType() == "Slice" && len(p.GetInput()) > 0 {
 			if c := ix.Constant(p.GetInput()[0]); c != nil && len(c.GetDims()) > 0 {
@@ -116,12 +100,8 @@ func positionLimit(ix *Index, enc *Encoder, idx string, rows int) int {
 				}
 			}
 		}
-		for _, in := range p.GetInput() {
-			if in != "" && !ix.IsConstant(in) {
-				stack = append(stack, in)
-			}
-		}
-	}
+		return ix.nonConstantInputs(p), false
+	})
 	if fromIDs {
 		limit -= 2
 	}

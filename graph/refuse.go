@@ -93,32 +93,26 @@ func (d *disc) refuseWeight(n *onnx.NodeProto) error {
 func (d *disc) scoreProducts(sm *onnx.NodeProto) int {
 	count := 0
 	seen := map[string]bool{}
-	stack := []string{sm.GetInput()[0]}
-	for len(stack) > 0 && len(seen) < 256 {
-		t := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[t] || d.ix.IsConstant(t) || d.by[t] != nil {
-			continue
+	visitTensors(sm.GetInput()[0], seen, func(t string) ([]string, bool) {
+		if len(seen) > 256 {
+			return nil, true
 		}
-		seen[t] = true
 		p := d.ix.Producer(t)
-		if p == nil {
-			continue
+		if p == nil || d.ix.IsConstant(t) || d.by[t] != nil {
+			return nil, false
 		}
 		switch p.GetOpType() {
 		case "MatMul":
 			if !d.ix.IsConstant(p.GetInput()[0]) && !d.ix.IsConstant(p.GetInput()[1]) {
 				count++
 			}
-			continue
-		case "Add", "Sub", "Mul", "Div", "Where", "Cast", "Identity", "Dropout", "Gather", "GatherElements",
-			"Transpose", "Reshape", "Expand", "Clip", "Max", "Min", "Squeeze", "Unsqueeze", "Tile":
-			stack = append(stack, p.GetInput()[0])
-			if op := p.GetOpType(); op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Where" || op == "Max" || op == "Min" {
-				stack = append(stack, p.GetInput()[1:]...)
-			}
+		case "Add", "Sub", "Mul", "Div", "Where", "Max", "Min":
+			return p.GetInput(), false
+		case "Cast", "Identity", "Dropout", "Gather", "GatherElements", "Transpose", "Reshape", "Expand", "Clip", "Squeeze", "Unsqueeze", "Tile":
+			return p.GetInput()[:1], false
 		}
-	}
+		return nil, false
+	})
 	return count
 }
 

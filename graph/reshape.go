@@ -14,44 +14,37 @@ func (d *disc) adaptiveReshape(r *onnx.NodeProto) bool {
 	}
 	shapes := false
 	seen := map[string]bool{}
-	stack := []string{r.GetInput()[1]}
-	for len(stack) > 0 {
-		t := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[t] || len(seen) > 64 {
-			if len(seen) > 64 {
-				return false
-			}
-			continue
+	refused := visitTensors(r.GetInput()[1], seen, func(t string) ([]string, bool) {
+		if len(seen) > 64 {
+			return nil, true
 		}
-		seen[t] = true
 		if c := d.ix.Constant(t); c != nil {
 			v, err := onnx.Int64s(c)
 			if err != nil {
-				return false
+				return nil, true
 			}
 			for _, x := range v {
 				if x != -1 && x != 0 {
-					return false
+					return nil, true
 				}
 			}
-			continue
+			return nil, false
 		}
 		p := d.ix.Producer(t)
 		if p == nil || !isDefaultDomain(p) || len(p.GetInput()) == 0 {
-			return false
+			return nil, true
 		}
 		switch p.GetOpType() {
 		case "Shape":
 			shapes = true
+			return nil, false
 		case "Slice", "Gather", "Unsqueeze", "Squeeze", "Cast", "Identity":
 			// Only the data input is a piece of the shape; indices and axes are not.
-			stack = append(stack, p.GetInput()[0])
+			return p.GetInput()[:1], false
 		case "Concat", "Mul", "Div", "Max", "Min":
-			stack = append(stack, p.GetInput()...)
-		default:
-			return false
+			return p.GetInput(), false
 		}
-	}
-	return shapes
+		return nil, true
+	})
+	return shapes && !refused
 }

@@ -374,24 +374,20 @@ func checkReshapes(nm *onnx.ModelProto, checks []reshapeCheck) error {
 // markStale records the tensors inside a sublayer (between its input and the output
 // projection's input) whose value infos a rewrite invalidates.
 func (e *editor) markStale(d *disc, sub *sublayer) {
-	seen := map[string]bool{}
-	stack := []string{sub.inner}
+	starts := []string{sub.inner}
 	for _, lin := range sub.inLins {
-		stack = append(stack, lin.Output, lin.node.GetOutput()[0])
+		starts = append(starts, lin.Output, lin.node.GetOutput()[0])
 	}
-	for len(stack) > 0 {
-		t := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[t] || t == sub.x || t == "" {
-			continue
-		}
-		seen[t] = true
-		p := d.ix.Producer(t)
-		if p == nil {
-			continue
-		}
-		e.stale[t] = true
-		stack = append(stack, p.GetInput()...)
+	seen := map[string]bool{sub.x: true, "": true}
+	for i := len(starts) - 1; i >= 0; i-- { // last first, as one stack would
+		visitTensors(starts[i], seen, func(t string) ([]string, bool) {
+			p := d.ix.Producer(t)
+			if p == nil {
+				return nil, false
+			}
+			e.stale[t] = true
+			return p.GetInput(), false
+		})
 	}
 	if sub.consumer != nil && sub.consumer != sub.outLin.node {
 		for _, o := range sub.consumer.GetOutput() {
