@@ -493,17 +493,7 @@ func (t *Tokenizer) genericWords(dst []int32, ns string, lead int, sc *encScratc
 // out of the raw text first, then each remaining segment is normalized, pre-tokenized and
 // run through WordPiece.
 func (t *Tokenizer) encodeText(dst []int32, text string, sc *encScratch) []int32 {
-	pos := 0
-	for len(t.added.toks) > 0 {
-		ms, me, id, ok := t.added.next(text, pos)
-		if !ok {
-			break
-		}
-		dst = t.encodeSegment(dst, text[pos:ms], sc)
-		dst = append(dst, id)
-		pos = me
-	}
-	return t.encodeSegment(dst, text[pos:], sc)
+	return t.added.split(dst, text, func(dst []int32, s string) []int32 { return t.encodeSegment(dst, s, sc) })
 }
 
 // encodeSegment encodes a segment free of raw added tokens.
@@ -516,18 +506,7 @@ func (t *Tokenizer) encodeSegment(dst []int32, s string, sc *encScratch) []int32
 			return out
 		}
 	}
-	ns := t.norm.apply(s)
-	pos := 0
-	for len(t.addedNorm.toks) > 0 {
-		ms, me, id, ok := t.addedNorm.next(ns, pos)
-		if !ok {
-			break
-		}
-		dst = t.encodeWords(dst, ns[pos:ms], sc)
-		dst = append(dst, id)
-		pos = me
-	}
-	return t.encodeWords(dst, ns[pos:], sc)
+	return t.addedNorm.split(dst, t.norm.apply(s), func(dst []int32, s string) []int32 { return t.encodeWords(dst, s, sc) })
 }
 
 // encodeWords pre-tokenizes a normalized segment and runs WordPiece over each word.
@@ -749,6 +728,22 @@ func (a *addedSet) add(tok addedToken) {
 	a.toks = append(a.toks, tok)
 	sort.SliceStable(a.toks, func(i, j int) bool { return len(a.toks[i].content) > len(a.toks[j].content) })
 	a.first[tok.content[0]] = true
+}
+
+// split appends to dst the ids of s: the added tokens found in it by id, the text between them
+// through encode.
+func (a *addedSet) split(dst []int32, s string, encode func(dst []int32, s string) []int32) []int32 {
+	pos := 0
+	for len(a.toks) > 0 {
+		ms, me, id, ok := a.next(s, pos)
+		if !ok {
+			break
+		}
+		dst = encode(dst, s[pos:ms])
+		dst = append(dst, id)
+		pos = me
+	}
+	return encode(dst, s[pos:])
 }
 
 // next finds the first added token in s at or after from. It returns the span it covers

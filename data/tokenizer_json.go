@@ -342,15 +342,7 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 	case "Nmt":
 		return normalizer{{kind: normNmt}}, nil
 	case "Sequence":
-		var out normalizer
-		for _, sub := range c.Normalizers {
-			n, err := parseNormalizer(sub)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, n...)
-		}
-		return out, nil
+		return parseSequence(c.Normalizers, parseNormalizer)
 	}
 	return nil, fmt.Errorf("unsupported normalizer type %q", c.Type)
 }
@@ -386,17 +378,23 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 		}
 		return preTokenizer{st}, nil
 	case "Sequence":
-		var out preTokenizer
-		for _, sub := range c.Pretokenizers {
-			p, err := parsePreTokenizer(sub)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, p...)
-		}
-		return out, nil
+		return parseSequence(c.Pretokenizers, parsePreTokenizer)
 	}
 	return nil, fmt.Errorf("unsupported pre_tokenizer type %q", c.Type)
+}
+
+// parseSequence parses the components of a Sequence normalizer or pre-tokenizer with parse and
+// concatenates their steps in order.
+func parseSequence[S ~[]E, E any](subs []json.RawMessage, parse func(json.RawMessage) (S, error)) (S, error) {
+	var out S
+	for _, sub := range subs {
+		steps, err := parse(sub)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, steps...)
+	}
+	return out, nil
 }
 
 // parseMetaspace reads a Metaspace pre-tokenizer, old style (add_prefix_space) or new
