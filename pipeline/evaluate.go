@@ -23,7 +23,7 @@ func Evaluate(ctx context.Context, modelPath, teacherPath string, tok *data.Toke
 			return nil, err
 		}
 	}
-	return EvaluateModels(ctx, modelPath, m, teacher, tok, dataPath, nil, d, opts)
+	return evaluateModels(ctx, modelPath, m, teacher, []string{modelPath, teacherPath}, tok, dataPath, nil, d, opts)
 }
 
 // EvaluateModels checks the tokenizer against model m (named name), fits d.MaxLen to the
@@ -31,6 +31,13 @@ func Evaluate(ctx context.Context, modelPath, teacherPath string, tok *data.Toke
 // raw, its contents, when not nil) with eval.Evaluate. opts' Tokenizer, MaxLen and Batch come
 // from tok and d.
 func EvaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProto, tok *data.Tokenizer, dataPath string, raw []byte, d Data, opts eval.Options) (*eval.Result, error) {
+	return evaluateModels(ctx, name, m, teacher, nil, tok, dataPath, raw, d, opts)
+}
+
+// evaluateModels is EvaluateModels; an embedding model without a head and without
+// opts.Pooling is pooled as the sentence-transformers configuration next to the first of
+// poolingFrom that has one says (prune.ResolvePooling).
+func evaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProto, poolingFrom []string, tok *data.Tokenizer, dataPath string, raw []byte, d Data, opts eval.Options) (*eval.Result, error) {
 	for _, x := range []struct {
 		name string
 		m    *onnx.ModelProto
@@ -48,6 +55,9 @@ func EvaluateModels(ctx context.Context, name string, m, teacher *onnx.ModelProt
 		if x.m == m {
 			if err := prune.CheckTokenizer(tok, sm, enc); err != nil {
 				return nil, fmt.Errorf("tokenizer does not fit %s: %w", name, err)
+			}
+			if opts.Pooling, _, err = prune.ResolvePooling(opts.Pooling, enc, poolingFrom...); err != nil {
+				return nil, err
 			}
 		}
 		if err := d.fit(x.name, sm, enc); err != nil {

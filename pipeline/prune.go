@@ -65,6 +65,9 @@ type Prune struct {
 	CalibRows       int
 	HeldOut         []data.Batch
 	LowMemorySwitch bool
+	// PoolingSource is the sentence-transformers configuration Load read Options.Pooling from
+	// (prune.ResolvePooling; "" when the caller chose it, or the model has none).
+	PoolingSource string
 }
 
 // Load reads the model, the tokenizer, the calibration set (with its targets when the method
@@ -78,6 +81,9 @@ func (j *Prune) Load() error {
 	j.tokenizer = tok
 	j.Model, j.Unfused, j.Encoder = lm.Model, lm.Unfused, lm.Encoder
 	if err := j.Data.fit(j.ModelPath, lm.Model, lm.Encoder); err != nil {
+		return err
+	}
+	if j.Options.Pooling, j.PoolingSource, err = prune.ResolvePooling(j.Options.Pooling, lm.Encoder, j.ModelPath); err != nil {
 		return err
 	}
 	if st, err := os.Stat(j.ModelPath); err == nil && j.Method == "kprune" && AutoLowMemory(j.AutoLowMemory, st.Size()) {
@@ -144,6 +150,9 @@ func (j *Prune) Check(ctx context.Context, res *prune.Result, outPath string) er
 		rep.Unfused = j.Unfused // unfused when the model was loaded
 	}
 	rep.Calibration.Seed, rep.Calibration.Source = j.Calib.Seed, j.CalibPath
+	if j.PoolingSource != "" {
+		rep.Loss += fmt.Sprintf(" (pooling read from %s)", j.PoolingSource)
+	}
 	rep.Versions = j.Versions
 	if st, err := os.Stat(j.ModelPath); err == nil {
 		rep.InputBytes = st.Size()

@@ -96,14 +96,7 @@ func TestExportsEndToEnd(t *testing.T) {
 			if !bytes.Equal(models[0], models[1]) {
 				t.Fatal("two prune runs wrote different models")
 			}
-			var rep prune.Report
-			b, err := os.ReadFile(filepath.Join(dir, "p0.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(b, &rep); err != nil {
-				t.Fatal(err)
-			}
+			rep := readReport(t, filepath.Join(dir, "p0.json"))
 			if rep.AchievedReduction < 0.45 || rep.Head != x.HeadKind || rep.Loss == "" || len(rep.HeadOutputs) == 0 {
 				t.Fatalf("report: reduction %.3f, head %q, loss %q, outputs %v", rep.AchievedReduction, rep.Head, rep.Loss, rep.HeadOutputs)
 			}
@@ -146,14 +139,7 @@ func TestPoolingFlag(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("prune --pooling cls: code %d: %s", code, errOut)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "p.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep prune.Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := readReport(t, filepath.Join(dir, "p.json"))
 	if rep.Head != "none" || !strings.Contains(rep.Loss, "first-token (CLS)") || rep.Options.Pooling != "cls" {
 		t.Fatalf("report head %q, loss %q, pooling %q", rep.Head, rep.Loss, rep.Options.Pooling)
 	}
@@ -174,5 +160,47 @@ func TestPoolingFlag(t *testing.T) {
 	}
 	if code, _, errOut := runCLI("prune", "--model", model, "--calib", ids, "--out", filepath.Join(dir, "q.onnx"), "--pooling", "max"); code != 2 || !strings.Contains(errOut, "--pooling") {
 		t.Fatalf("--pooling max: code %d: %s", code, errOut)
+	}
+
+	// A sentence-transformers repository (model in onnx/, 1_Pooling/config.json at the top) that
+	// pools by CLS: without --pooling, prune and eval read it and do what --pooling cls does.
+	repo := filepath.Join(dir, "repo")
+	stModel := filepath.Join(repo, "onnx", "model.onnx")
+	poolCfg := filepath.Join(repo, "1_Pooling", "config.json")
+	for _, d := range []string{filepath.Dir(stModel), filepath.Dir(poolCfg)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := onnx.Save(stModel, m, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(poolCfg, []byte(`{"word_embedding_dimension": 16, "pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	auto := filepath.Join(dir, "auto.onnx")
+	if code, _, errOut := runCLI("prune", "--model", stModel, "--calib", ids, "--out", auto, "--samples", "32"); code != 0 {
+		t.Fatalf("prune with 1_Pooling/config.json: code %d: %s", code, errOut)
+	}
+	if a, b := fileSum(t, auto), fileSum(t, out); a != b {
+		t.Fatalf("pooling read from %s: pruned model differs from --pooling cls's", poolCfg)
+	}
+	if rep := readReport(t, filepath.Join(dir, "auto.json")); rep.Options.Pooling != "cls" || !strings.Contains(rep.Loss, poolCfg) {
+		t.Fatalf("report pooling %q, loss %q: want cls read from %s", rep.Options.Pooling, rep.Loss, poolCfg)
+	}
+	code, stdout, errOut := runCLI("eval", "--model", auto, "--teacher", stModel, "--data", ids, "--json")
+	var ev eval.Result
+	if code != 0 || json.Unmarshal([]byte(stdout), &ev) != nil || ev.Agreement == nil || *ev.Agreement != cos[1] {
+		t.Fatalf("eval without --pooling: code %d, %s %s; want the cls cosine %g", code, stdout, errOut, cos[1])
+	}
+	// A pooling the loss does not implement is refused naming the file, unless --pooling is given.
+	if err := os.WriteFile(poolCfg, []byte(`{"pooling_mode_max_tokens": true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI("prune", "--model", stModel, "--calib", ids, "--out", filepath.Join(dir, "r.onnx"), "--samples", "32"); code == 0 || !strings.Contains(errOut, poolCfg) || !strings.Contains(errOut, "max pooling") {
+		t.Fatalf("max pooling config: code %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI("prune", "--model", stModel, "--calib", ids, "--out", filepath.Join(dir, "s.onnx"), "--samples", "32", "--pooling", "mean"); code != 0 {
+		t.Fatalf("max pooling config with --pooling mean: code %d: %s", code, errOut)
 	}
 }

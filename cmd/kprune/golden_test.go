@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,12 +76,7 @@ func TestGoldenOutputs(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("prune %s: exit %d: %s", strings.Join(args, " "), code, errOut)
 			}
-			b, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum := sha256.Sum256(b)
-			got := hex.EncodeToString(sum[:])
+			got := fileSum(t, out)
 			if print {
 				t.Logf("GOLDEN %s %s", g.name, got)
 				return

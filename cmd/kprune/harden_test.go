@@ -197,14 +197,7 @@ func TestPruneWarningsStrictAndStaleTemps(t *testing.T) {
 			t.Errorf("stderr lacks the warning %q: %s", w, errOut)
 		}
 	}
-	var rep prune.Report
-	b, err := os.ReadFile(filepath.Join(dir, "out.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := readReport(t, filepath.Join(dir, "out.json"))
 	codes := map[string]bool{}
 	for _, w := range rep.Warnings {
 		codes[w.Code] = true

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/kprune/kprune/demo"
 	"github.com/kprune/kprune/internal/testutil"
+	"github.com/kprune/kprune/prune"
 	ort "github.com/kprune/kprune/runtime"
 )
 
@@ -20,6 +23,34 @@ func runCLI(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := run(context.Background(), args, &out, &errb)
 	return code, out.String(), errb.String()
+}
+
+// readJSON decodes the JSON file at path into a T, failing the test when it cannot.
+func readJSON[T any](t *testing.T, path string) T {
+	t.Helper()
+	var v T
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return v
+}
+
+// readReport reads a prune report (the JSON file written next to a pruned model).
+func readReport(t *testing.T, path string) prune.Report { return readJSON[prune.Report](t, path) }
+
+// fileSum is the hex SHA-256 of the file at path.
+func fileSum(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // demoFiles writes the embedded demo model, vocabulary and data to a temp folder.
@@ -118,14 +149,7 @@ func TestPruneAndEval(t *testing.T) {
 	if !strings.Contains(stdout, "achieved") {
 		t.Fatalf("no summary table: %s", stdout)
 	}
-	var rep map[string]any
-	b, err := os.ReadFile(filepath.Join(dir, "pruned.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := readJSON[map[string]any](t, filepath.Join(dir, "pruned.json"))
 	for _, k := range []string{"requested_flops_reduction", "achieved_flops_reduction", "layers", "self_check", "iterations"} {
 		if _, ok := rep[k]; !ok {
 			t.Errorf("report lacks %q", k)
