@@ -138,8 +138,13 @@ type ReadOptions struct {
 	// Labels says how to read the label column.
 	Labels LabelKind
 	// LabelNames, if set, fixes the class ids of string labels: LabelNames[i] is class i.
-	// Labels not in the list are errors. Without it string labels get ids in sorted order.
+	// Labels not in the list are errors. Without it string labels get ModelLabels' ids, else
+	// ids in sorted order.
 	LabelNames []string
+	// ModelLabels are the model's class names by id (its config.json's id2label), if known:
+	// string labels get their ids when every label of the file is one of them, compared without
+	// regard to case ("entailment" is "ENTAILMENT"); otherwise they are ignored.
+	ModelLabels []string
 	// MaxLineBytes is the longest line allowed (0: DefaultMaxLineBytes). A longer line, or
 	// a NUL byte anywhere (binary data), stops reading with an error naming the line, so
 	// that memory stays bounded by one line whatever the input.
@@ -614,6 +619,14 @@ func resolveLabels(ds *Dataset, raws []rawLabel, opts ReadOptions) error {
 		return nil
 	}
 
+	if ids, ok := labelIDs(raws, opts.ModelLabels); ok {
+		for i, r := range raws {
+			ds.Records[i].Label = ids[strings.ToLower(r.s)]
+		}
+		ds.LabelNames, ds.NumClasses = slices.Clone(opts.ModelLabels), len(opts.ModelLabels)
+		return nil
+	}
+
 	// String class names, ids in sorted order.
 	set := map[string]int{}
 	for _, r := range raws {
@@ -632,6 +645,28 @@ func resolveLabels(ds *Dataset, raws []rawLabel, opts ReadOptions) error {
 	}
 	ds.LabelNames, ds.NumClasses = names, len(names)
 	return nil
+}
+
+// labelIDs maps the lower-cased names of a model's classes to their ids, and reports whether
+// every raw label is one of them (false when names is empty or two names differ only by case).
+func labelIDs(raws []rawLabel, names []string) (map[string]int, bool) {
+	if len(names) == 0 {
+		return nil, false
+	}
+	ids := make(map[string]int, len(names))
+	for i, n := range names {
+		k := strings.ToLower(n)
+		if _, dup := ids[k]; dup {
+			return nil, false
+		}
+		ids[k] = i
+	}
+	for _, r := range raws {
+		if _, ok := ids[strings.ToLower(r.s)]; !ok {
+			return nil, false
+		}
+	}
+	return ids, true
 }
 
 // EncodeRecord tokenizes one record: one text with tok.Encode, two with tok.EncodePair.

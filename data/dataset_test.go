@@ -261,6 +261,33 @@ func TestReadDatasetVariants(t *testing.T) {
 			labelNames: []string{"entailment", "neutral", "contradiction"},
 		},
 		{
+			name: "string labels get the model's class ids, case aside", file: "m.tsv",
+			body:  "premise\thypothesis\tgold_label\np\th\tneutral\np2\th2\tentailment\np3\th3\tcontradiction\n",
+			opts:  ReadOptions{ModelLabels: []string{"CONTRADICTION", "NEUTRAL", "ENTAILMENT"}},
+			texts: [][]string{{"p", "h"}, {"p2", "h2"}, {"p3", "h3"}}, labels: []int{1, 2, 0}, kind: LabelClass,
+			labelNames: []string{"CONTRADICTION", "NEUTRAL", "ENTAILMENT"},
+		},
+		{
+			name: "model classes that do not cover the labels are ignored", file: "m.tsv",
+			body:  "premise\thypothesis\tlabel\np\th\tneutral\np2\th2\tentailment\n",
+			opts:  ReadOptions{ModelLabels: []string{"LABEL_0", "LABEL_1", "LABEL_2"}},
+			texts: [][]string{{"p", "h"}, {"p2", "h2"}}, labels: []int{1, 0}, kind: LabelClass,
+			labelNames: []string{"entailment", "neutral"},
+		},
+		{
+			name: "explicit names win over the model's", file: "m.tsv",
+			body:  "premise\thypothesis\tlabel\np\th\tneutral\np2\th2\tentailment\n",
+			opts:  ReadOptions{LabelNames: []string{"entailment", "neutral"}, ModelLabels: []string{"neutral", "entailment"}},
+			texts: [][]string{{"p", "h"}, {"p2", "h2"}}, labels: []int{1, 0}, kind: LabelClass,
+			labelNames: []string{"entailment", "neutral"},
+		},
+		{
+			name: "numeric labels ignore the model's names", file: "n.tsv",
+			body:  "sentence\tlabel\nx\t1\ny\t0\n",
+			opts:  ReadOptions{ModelLabels: []string{"POSITIVE", "NEGATIVE"}},
+			texts: [][]string{{"x"}, {"y"}}, labels: []int{1, 0}, kind: LabelClass,
+		},
+		{
 			name: "columns by index, no label", file: "c.tsv",
 			body: "id\ta\tb\n7\tx\ty\n", opts: ReadOptions{TextColumns: []string{"2", "1"}},
 			texts: [][]string{{"y", "x"}}, kind: LabelNone,

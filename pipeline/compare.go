@@ -40,6 +40,9 @@ func CompareSweep(ctx context.Context, o CompareOptions) (*compare.Sweep, error)
 	if err := df.fit(o.ModelPath, m, enc); err != nil {
 		return nil, err
 	}
+	if err := df.classNames(o.ModelPath); err != nil {
+		return nil, err
+	}
 	lat := o.Latency
 	lat.Seq = min(lat.Seq, df.MaxLen)
 	if err := CheckSeqLen("LatencySeq", lat.Seq, o.ModelPath, m, enc); err != nil {

@@ -23,6 +23,9 @@ func Evaluate(ctx context.Context, modelPath, teacherPath string, tok *data.Toke
 			return nil, err
 		}
 	}
+	if err := d.classNames(modelPath, teacherPath); err != nil {
+		return nil, err
+	}
 	return evaluateModels(ctx, modelPath, m, teacher, []string{modelPath, teacherPath}, tok, dataPath, nil, d, opts)
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/onnx"
+	"github.com/kprune/kprune/prune"
 )
 
 // Data says how a run reads its data files.
@@ -35,6 +36,17 @@ type Data struct {
 	// (MaxLen is a default, not the caller's choice); otherwise a MaxLen above it is a
 	// *SeqLenError.
 	FitMaxLen bool
+}
+
+// classNames sets d.Read.ModelLabels to the class names of the config.json beside modelPaths
+// (prune.ClassNames), unless the caller fixed the names (Read.LabelNames).
+func (d *Data) classNames(modelPaths ...string) error {
+	if d.Read.LabelNames != nil || d.Read.ModelLabels != nil {
+		return nil
+	}
+	names, _, err := prune.ClassNames(modelPaths...)
+	d.Read.ModelLabels = names
+	return err
 }
 
 // NoLabels returns read without a label column: for files read for their text only.

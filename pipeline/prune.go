@@ -86,6 +86,9 @@ func (j *Prune) Load() error {
 	if j.Options.Pooling, j.PoolingSource, err = prune.ResolvePooling(j.Options.Pooling, lm.Encoder, j.ModelPath); err != nil {
 		return err
 	}
+	if err := j.Data.classNames(j.ModelPath); err != nil {
+		return err
+	}
 	if st, err := os.Stat(j.ModelPath); err == nil && j.Method == "kprune" && AutoLowMemory(j.AutoLowMemory, st.Size()) {
 		j.Options.LowMemory, j.LowMemorySwitch = true, true
 	}

@@ -3,7 +3,6 @@ package prune
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/kprune/kprune/data"
@@ -43,34 +42,6 @@ func Load(modelPath, tokenizerPath string) (*Loaded, error) {
 		return nil, fmt.Errorf("tokenizer does not fit model %s: %w", modelPath, err)
 	}
 	return &Loaded{Model: m, Encoder: enc, Tokenizer: tok, Unfused: unfused}, nil
-}
-
-// OpenTokenizer loads the tokenizer at path, else a tokenizer.json or vocab.txt next to the
-// first of the models that has one, else in the folder above the first that has one there
-// (Hugging Face repositories keep their ONNX files in onnx/ and the tokenizer at the top). Without either it returns nil and no
-// error: data files of token ids (JSONL input_ids) need no tokenizer, and text records then fail
-// with a message saying a tokenizer is needed.
-func OpenTokenizer(path string, modelPaths ...string) (*data.Tokenizer, error) {
-	if path != "" {
-		return data.LoadTokenizer(path)
-	}
-	for _, up := range []bool{false, true} {
-		for _, mp := range modelPaths {
-			if mp == "" {
-				continue
-			}
-			dir := filepath.Dir(mp)
-			if up {
-				dir = filepath.Dir(dir)
-			}
-			for _, n := range []string{"tokenizer.json", "vocab.txt"} {
-				if p := filepath.Join(dir, n); fileExists(p) {
-					return data.LoadTokenizer(p)
-				}
-			}
-		}
-	}
-	return nil, nil
 }
 
 // CheckTokenizer verifies that the tokenizer's vocabulary fits the model's embedding table (nil

@@ -14,6 +14,7 @@ import (
 type dataFlags struct {
 	fs                                        *flag.FlagSet
 	tokenizer, columns, label, format, header string
+	labelNames                                string
 	// pooling is how embedding models that output hidden states are pooled (eval).
 	pooling       string
 	maxLen, batch int
@@ -32,6 +33,7 @@ func (f *dataFlags) register(fs *flag.FlagSet, label string, batch int, batchUsa
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "the model's tokenizer.json or vocab.txt (default: next to the model)")
 	fs.StringVar(&f.columns, "columns", "", "text columns `a,b` by header name or 0-based index (default: GLUE conventions)")
 	fs.StringVar(&f.label, "label", "", label)
+	fs.StringVar(&f.labelNames, "label-names", "", "the model's class `NAMES`, comma-separated, class 0 first, for data with string labels (default: the id2label of the config.json next to the model or one folder up, when it names the data's labels; else sorted order)")
 	fs.StringVar(&f.format, "format", "", formatUsage)
 	fs.StringVar(&f.header, "header", "auto", headerUsage)
 	fs.IntVar(&f.maxLen, "max-len", 128, "maximum sequence length in tokens")
@@ -64,12 +66,20 @@ func (f *dataFlags) data() pipeline.Data {
 	read := data.ReadOptions{LabelColumn: f.label}
 	read.Format, _ = data.ParseFormat(f.format) // checked by dataFlags.check
 	read.Header, _ = data.ParseHeader(f.header)
-	if f.columns != "" {
-		for _, c := range strings.Split(f.columns, ",") {
-			read.TextColumns = append(read.TextColumns, strings.TrimSpace(c))
-		}
-	}
+	read.TextColumns, read.LabelNames = splitList(f.columns), splitList(f.labelNames)
 	return pipeline.Data{Tokenizer: f.tokenizer, Read: read, MaxLen: f.maxLen, Batch: f.batch, FitMaxLen: !given(f.fs, "max-len")}
+}
+
+// splitList splits a comma-separated flag value into trimmed items (nil for "").
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	var out []string
+	for _, c := range strings.Split(s, ",") {
+		out = append(out, strings.TrimSpace(c))
+	}
+	return out
 }
 
 // given tells whether flag name was set on the command line.

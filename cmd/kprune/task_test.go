@@ -43,3 +43,50 @@ func TestPruneReportsTaskMetric(t *testing.T) {
 		t.Fatalf("setting %q; summary:\n%s", rep.Setting, stdout)
 	}
 }
+
+// TestStringLabels: a data file with string labels is scored with the model's own class order:
+// from the config.json beside the model (id2label, case aside), or from --label-names; a
+// config.json with the classes the other way round gives the complementary accuracy, which
+// shows the order is used.
+func TestStringLabels(t *testing.T) {
+	dir, model, vocab, _, dev := demoFiles(t)
+	b, err := os.ReadFile(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := strings.NewReplacer("\t0\n", "\tnegative\n", "\t1\n", "\tpositive\n").Replace(string(b))
+	namedDev := filepath.Join(dir, "dev-named.tsv")
+	if err := os.WriteFile(namedDev, []byte(named), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	accuracy := func(data string, extra ...string) float64 {
+		t.Helper()
+		code, stdout, errOut := runCLI(append([]string{"eval", "--model", model, "--tokenizer", vocab, "--data", data, "--json", "--threads", "1"}, extra...)...)
+		var r struct {
+			Accuracy *float64 `json:"accuracy"`
+		}
+		if code != 0 || json.Unmarshal([]byte(stdout), &r) != nil || r.Accuracy == nil {
+			t.Fatalf("eval %s %v: exit %d: %s %s", data, extra, code, stdout, errOut)
+		}
+		return *r.Accuracy
+	}
+	want := accuracy(dev)
+	if got := accuracy(namedDev, "--label-names", "negative,positive"); got != want {
+		t.Fatalf("--label-names: accuracy %g, want %g as with integer labels", got, want)
+	}
+	cfg := filepath.Join(dir, "config.json")
+	for _, tc := range []struct {
+		id2label string
+		want     float64
+	}{
+		{`{"0": "NEGATIVE", "1": "POSITIVE"}`, want},
+		{`{"0": "POSITIVE", "1": "NEGATIVE"}`, 1 - want},
+	} {
+		if err := os.WriteFile(cfg, []byte(`{"id2label": `+tc.id2label+`}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := accuracy(namedDev); math.Abs(got-tc.want) > 1e-12 {
+			t.Fatalf("id2label %s: accuracy %g, want %g", tc.id2label, got, tc.want)
+		}
+	}
+}

@@ -51,11 +51,7 @@ token_type_ids only for tokenizers that use them (BERT family), not for RoBERTa,
 	if *tokPath == "" || *dataPath == "" {
 		return usageError{"--tokenizer and --data are required"}
 	}
-	if *columns != "" {
-		for _, c := range strings.Split(*columns, ",") {
-			opts.TextColumns = append(opts.TextColumns, strings.TrimSpace(c))
-		}
-	}
+	opts.TextColumns = splitList(*columns)
 
 	var tok *data.Tokenizer
 	if *cased {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -109,6 +110,93 @@ func TestResolvePooling(t *testing.T) {
 			got, src, err := ResolvePooling(tc.pooling, tc.enc, tc.paths...)
 			if (err != nil) != tc.wantErr || got != tc.want || (src != "") != tc.fromFile {
 				t.Fatalf("got %q from %q, %v", got, src, err)
+			}
+		})
+	}
+}
+
+// TestOpenTokenizerFolders: without a path, the tokenizer comes from the first model folder that
+// has one, then from the folder above (a Hugging Face repository's onnx/ layout); none is no
+// error.
+func TestOpenTokenizerFolders(t *testing.T) {
+	const vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n"
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"repo/vocab.txt": vocab,
+		"repo/onnx/x":    "",
+		"flat/vocab.txt": vocab + "world\n",
+		"out/pruned/x":   "",
+		"empty/x":        "",
+	})
+	p := func(rel string) string { return filepath.Join(dir, rel) }
+	for _, tc := range []struct {
+		name   string
+		models []string
+		want   string // "": no tokenizer
+	}{
+		{"next to the model", []string{p("flat/model.onnx")}, p("flat/vocab.txt")},
+		{"one folder up", []string{p("repo/onnx/model.onnx")}, p("repo/vocab.txt")},
+		{"the teacher's folder before the folder above the model", []string{p("repo/onnx/model.onnx"), p("flat/model.onnx")}, p("flat/vocab.txt")},
+		{"none", []string{p("empty/model.onnx"), ""}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := OpenTokenizer("", tc.models...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.want == "" && tok != nil:
+				t.Fatalf("got %s, want none", tok.Source())
+			case tc.want != "" && (tok == nil || tok.Source() != tc.want):
+				t.Fatalf("got %v, want %s", tok, tc.want)
+			}
+		})
+	}
+}
+
+// TestClassNames reads id2label from a Hugging Face config.json beside the model or one folder
+// up, in id order; generic LABEL_k names and configurations without id2label give nothing;
+// malformed ones are errors naming the file.
+func TestClassNames(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"mnli/config.json":             `{"architectures": ["RobertaForSequenceClassification"], "id2label": {"2": "ENTAILMENT", "0": "CONTRADICTION", "1": "NEUTRAL"}}`,
+		"repo/config.json":             `{"id2label": {"0": "NEGATIVE", "1": "POSITIVE"}}`,
+		"repo/onnx/x":                  "",
+		"generic/config.json":          `{"id2label": {"0": "LABEL_0", "1": "LABEL_1"}}`,
+		"other/config.json":            `{"hidden_size": 384}`,
+		"bad/config.json":              `{"id2label": {"0": "a", "2": "b"}}`,
+		"broken/config.json":           `{"id2label": `,
+		"generic-top/config.json":      `{"id2label": {"0": "neg", "1": "pos"}}`,
+		"generic-top/onnx/config.json": `{"id2label": {"0": "LABEL_0", "1": "LABEL_1"}}`,
+	})
+	p := func(rel string) string { return filepath.Join(dir, rel, "model.onnx") }
+	for _, tc := range []struct {
+		name    string
+		models  []string
+		want    []string
+		source  string
+		wantErr string
+	}{
+		{"next to the model, by id", []string{p("mnli")}, []string{"CONTRADICTION", "NEUTRAL", "ENTAILMENT"}, "mnli/config.json", ""},
+		{"one folder up", []string{p("repo/onnx")}, []string{"NEGATIVE", "POSITIVE"}, "repo/config.json", ""},
+		{"generic names say nothing", []string{p("generic")}, nil, "", ""},
+		{"generic names next to the model, real ones above", []string{p("generic-top/onnx")}, []string{"neg", "pos"}, "generic-top/config.json", ""},
+		{"no id2label", []string{p("other")}, nil, "", ""},
+		{"no config", []string{p("nowhere"), ""}, nil, "", ""},
+		{"ids with a gap", []string{p("bad")}, nil, "", "bad/config.json: id2label: ids must be 0 to 1"},
+		{"malformed", []string{p("broken")}, nil, "", "broken/config.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			names, src, err := ClassNames(tc.models...)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error saying %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(names, tc.want) || (tc.source != "" && src != filepath.Join(dir, tc.source)) {
+				t.Fatalf("got %q from %q, %v; want %q from %s", names, src, err, tc.want, tc.source)
 			}
 		})
 	}

@@ -1,16 +1,111 @@
 package prune
 
+// This file reads what a model's folder says beside the ONNX file: the tokenizer, the class names
+// of a Hugging Face config.json, the pooling of a sentence-transformers model. Each looks in the
+// model file's folder, then in the folder above it (Hugging Face repositories keep their ONNX
+// files in onnx/).
+
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/graph/autodiff"
 )
+
+// OpenTokenizer loads the tokenizer at path, else a tokenizer.json or vocab.txt next to the
+// first of the models that has one, else in the folder above the first that has one there
+// (Hugging Face repositories keep their ONNX files in onnx/ and the tokenizer at the top). Without either it returns nil and no
+// error: data files of token ids (JSONL input_ids) need no tokenizer, and text records then fail
+// with a message saying a tokenizer is needed.
+func OpenTokenizer(path string, modelPaths ...string) (*data.Tokenizer, error) {
+	if path != "" {
+		return data.LoadTokenizer(path)
+	}
+	for _, dir := range searchDirs(modelPaths) {
+		for _, n := range []string{"tokenizer.json", "vocab.txt"} {
+			if p := filepath.Join(dir, n); fileExists(p) {
+				return data.LoadTokenizer(p)
+			}
+		}
+	}
+	return nil, nil
+}
+
+// searchDirs are the folders where files beside the models at modelPaths are looked for, in
+// order: each model's folder, then each model's parent folder; empty paths and repeats left out.
+func searchDirs(modelPaths []string) []string {
+	var dirs []string
+	for _, up := range []bool{false, true} {
+		for _, mp := range modelPaths {
+			if mp == "" {
+				continue
+			}
+			dir := filepath.Dir(mp)
+			if up {
+				dir = filepath.Dir(dir)
+			}
+			if !slices.Contains(dirs, dir) {
+				dirs = append(dirs, dir)
+			}
+		}
+	}
+	return dirs
+}
+
+// ClassNames reads the class names, by id, of the Hugging Face model the first of modelPaths
+// belongs to that has them: the id2label of the config.json in the model file's folder, else
+// of the one in the folder above it. It returns nil and no error when there is none, or when
+// the names are the generic LABEL_0, LABEL_1, ... (which say nothing about the data's labels).
+func ClassNames(modelPaths ...string) (names []string, source string, err error) {
+	for _, dir := range searchDirs(modelPaths) {
+		p := filepath.Join(dir, "config.json")
+		if !fileExists(p) {
+			continue
+		}
+		names, err := readClassNames(p)
+		if err != nil || names != nil {
+			return names, p, err
+		}
+	}
+	return nil, "", nil
+}
+
+// readClassNames reads the id2label of a Hugging Face config.json: nil when it has none or only
+// generic names, an error naming the file when it is malformed or its ids are not 0..n-1.
+func readClassNames(path string) ([]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c struct {
+		ID2Label map[string]string `json:"id2label"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	names := make([]string, len(c.ID2Label))
+	generic := true
+	for k, v := range c.ID2Label {
+		id, err := strconv.Atoi(k)
+		if err != nil || id < 0 || id >= len(names) || names[id] != "" {
+			return nil, fmt.Errorf("%s: id2label: ids must be 0 to %d, found %q", path, len(names)-1, k)
+		}
+		names[id] = v
+		generic = generic && v == fmt.Sprintf("LABEL_%d", id)
+	}
+	if generic {
+		return nil, nil
+	}
+	return names, nil
+}
 
 // ErrUnsupportedPooling is returned (wrapped) by [DetectPooling] when a model folder's
 // sentence-transformers configuration pools in a way the predictive loss does not implement
@@ -45,15 +140,13 @@ type stModule struct {
 	Type string `json:"type"`
 }
 
-// DetectPooling reads the pooling of the sentence-transformers model a model file belongs to:
-// the Pooling module's config.json (named by modules.json, else 1_Pooling/config.json) in the
-// model file's folder or the folder above it (Hugging Face repositories keep their ONNX files in
-// onnx/). It returns nil and no error when there is no such configuration, and an error naming
-// the file when it cannot be read or declares a pooling other than mean or CLS
-// ([ErrUnsupportedPooling]).
-func DetectPooling(modelPath string) (*DetectedPooling, error) {
-	dir := filepath.Dir(modelPath)
-	for _, d := range []string{dir, filepath.Dir(dir)} {
+// DetectPooling reads the pooling of the sentence-transformers model the first of modelPaths
+// belongs to that has one: the Pooling module's config.json (named by modules.json, else
+// 1_Pooling/config.json) in the model file's folder, else in the folder above it. It returns nil
+// and no error when there is no such configuration, and an error naming the file when it cannot
+// be read or declares a pooling other than mean or CLS ([ErrUnsupportedPooling]).
+func DetectPooling(modelPaths ...string) (*DetectedPooling, error) {
+	for _, d := range searchDirs(modelPaths) {
 		p, err := poolingConfigPath(d)
 		if err != nil {
 			return nil, err
@@ -135,25 +228,17 @@ func readPoolingConfig(path string) (string, error) {
 }
 
 // ResolvePooling returns the pooling of a model without a head (hidden states only, enc.Head
-// graph.HeadNone): pooling itself when the caller chose one, else the one the first of
-// modelPaths whose folder has a sentence-transformers configuration declares ([DetectPooling];
-// source names the file), else "" (mean). For other heads it returns pooling unchanged: their
+// graph.HeadNone): pooling itself when the caller chose one, else the one a sentence-transformers
+// configuration beside modelPaths declares ([DetectPooling]; source names the file), else ""
+// (mean). For other heads it returns pooling unchanged: their
 // pooling, if any, is in the graph, and a folder's configuration is not read.
 func ResolvePooling(pooling string, enc *graph.Encoder, modelPaths ...string) (resolved, source string, err error) {
 	if pooling != "" || enc == nil || enc.Head != graph.HeadNone {
 		return pooling, "", nil
 	}
-	for _, p := range modelPaths {
-		if p == "" {
-			continue
-		}
-		d, err := DetectPooling(p)
-		if err != nil {
-			return "", "", err
-		}
-		if d != nil {
-			return d.Pooling, d.Source, nil
-		}
+	d, err := DetectPooling(modelPaths...)
+	if err != nil || d == nil {
+		return "", "", err
 	}
-	return "", "", nil
+	return d.Pooling, d.Source, nil
 }
