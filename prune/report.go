@@ -92,13 +92,17 @@ const (
 	// MinAgreement is the lowest self-check agreement with the original model that does not
 	// warn.
 	MinAgreement = 0.9
+	// MaxTaskDrop is the largest fall of the task metric (accuracy or Spearman, absolute) on
+	// labelled evaluation data that does not warn.
+	MaxTaskDrop = 0.02
 )
 
 // QualityWarnings returns the warnings a finished run deserves: fewer than
-// MinDistinctSequences distinct calibration sequences (methods that read data), no self-check
-// (SelfCheck nil), or a
-// self-check agreement below MinAgreement (for regression heads the share of outputs within 0.5,
-// for embedding models the mean cosine). r is not modified.
+// MinDistinctSequences distinct calibration sequences (methods that read data); then, when the
+// run measured the task metric on labelled data (Task), a fall of more than MaxTaskDrop;
+// otherwise no self-check (SelfCheck nil), or a self-check agreement below MinAgreement (for
+// regression heads the share of outputs within 0.5, for embedding models the mean cosine). r is
+// not modified.
 func (r *Report) QualityWarnings() []Warning {
 	var ws []Warning
 	// Magnitude pruning reads no data: its calibration set only gives the costing length.
@@ -106,7 +110,14 @@ func (r *Report) QualityWarnings() []Warning {
 		ws = append(ws, Warning{Code: "few-calibration-sequences", Message: fmt.Sprintf(
 			"the calibration set has only %d distinct sequences (%d draws); use at least %d different examples, ideally thousands", c.Distinct, c.Sequences, MinDistinctSequences)})
 	}
-	if r.SelfCheck == nil {
+	if t := r.Task; t != nil {
+		// Labelled evaluation data: the task metric, not agreement, says whether quality held
+		// (an embedding's cosine can drift while the ranking it serves stays).
+		if t.Pruned < t.Original-MaxTaskDrop || math.IsNaN(t.Pruned) {
+			ws = append(ws, Warning{Code: "task-drop", Message: fmt.Sprintf(
+				"the pruned model's %s fell from %.4f to %.4f on %s (more than %.2f); prune less or check the calibration data", t.Metric, t.Original, t.Pruned, t.Data, MaxTaskDrop)})
+		}
+	} else if r.SelfCheck == nil {
 		ws = append(ws, Warning{Code: "no-self-check", Message: "the pruned model was not checked against the original: no held-out data (give evaluation data, or more calibration rows than are sampled)"})
 	} else if a := r.SelfCheck.Agreement; (a < MinAgreement || math.IsNaN(a)) && r.SelfCheck.Cosine != 0 {
 		ws = append(ws, Warning{Code: "low-agreement", Message: fmt.Sprintf(

@@ -45,7 +45,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	df.register(fs, "label column of --calib for --method kwon, by name or index (default: label/score or the last column)", 32, "calibration batch size (sequences)")
 	finishOptions := registerOptions(fs, &j.Options)
 	fs.BoolVar(&j.force, "force", false, "overwrite OUT and the report if they exist")
-	fs.BoolVar(&j.strict, "strict", false, fmt.Sprintf("exit with an error (after writing the outputs) when the run has quality warnings: fewer than %d distinct calibration sequences, no self-check, or self-check agreement below %.0f%%", prune.MinDistinctSequences, 100*prune.MinAgreement))
+	fs.BoolVar(&j.strict, "strict", false, fmt.Sprintf("exit with an error (after writing the outputs) when the run has quality warnings: fewer than %d distinct calibration sequences; with labelled --eval data, a task metric down by more than %.2f; otherwise no self-check, or self-check agreement below %.0f%%", prune.MinDistinctSequences, prune.MaxTaskDrop, 100*prune.MinAgreement))
 	var qf quantFlags
 	qf.register(fs, true)
 	setUsage(fs, stderr, "kprune prune --model IN.onnx --out OUT.onnx --calib FILE [--quantize dynamic|static] [flags]")
