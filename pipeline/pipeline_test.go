@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/demo"
@@ -58,5 +59,28 @@ func TestSeqLenError(t *testing.T) {
 	d.FitMaxLen = true
 	if err := d.fit("demo", std, enc); err != nil || d.MaxLen != se.Max {
 		t.Fatalf("FitMaxLen: %v, MaxLen %d, want %d", err, d.MaxLen, se.Max)
+	}
+}
+
+// TestSlowRunAdvice: a long run on more than FastCalibrationTokens tokens is told how long
+// that many would take (time scales with tokens); short runs and small sets get no advice.
+func TestSlowRunAdvice(t *testing.T) {
+	j := &Prune{CalibSet: &data.CalibSet{Stats: data.Stats{Tokens: 100000}}}
+	adv := j.SlowRunAdvice()
+	if adv == nil {
+		t.Fatal("no advice for 100,000 tokens")
+	}
+	if got := adv(30 * time.Minute); !strings.Contains(got, "100000 calibration tokens; --tokens 20000 would take about 6 min") {
+		t.Fatalf("30 min on 100,000 tokens: %q", got)
+	}
+	if got := adv(9 * time.Minute); got != "" {
+		t.Fatalf("9 min: %q, want no advice", got)
+	}
+	j.CalibSet.Stats.Tokens = FastCalibrationTokens
+	if j.SlowRunAdvice() != nil {
+		t.Fatal("advice for a set of FastCalibrationTokens tokens")
+	}
+	if (&Prune{}).SlowRunAdvice() != nil {
+		t.Fatal("advice before Load")
 	}
 }

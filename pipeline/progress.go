@@ -19,6 +19,10 @@ type ProgressBar struct {
 	start time.Time
 	eta   *prune.ETA
 	told  bool
+	// Advice, if set, is appended to the line that announces the estimate: it gets the whole
+	// run's estimated time (teacher pass included) and returns advice ("" for none), such as a
+	// faster setting.
+	Advice func(total time.Duration) string
 }
 
 // SetETA makes the bar show the time left of a K-prune run estimated by e, and announce the
@@ -44,7 +48,11 @@ func (p *ProgressBar) Update(pr prune.Progress) {
 		if left, ok := p.eta.Remaining(pr); ok {
 			p.told = true
 			p.clear()
-			fmt.Fprintf(p.w, "teacher pass done in %.1fs; estimated time left about %s on this machine\n", time.Since(p.start).Seconds(), roughDuration(left))
+			advice := ""
+			if p.Advice != nil {
+				advice = p.Advice(time.Since(p.start) + left)
+			}
+			fmt.Fprintf(p.w, "teacher pass done in %.1fs; estimated time left about %s on this machine%s\n", time.Since(p.start).Seconds(), RoughDuration(left), advice)
 		}
 	}
 	if !p.tty || (time.Since(p.last) < 100*time.Millisecond && pr.Done != pr.Total) {
@@ -67,7 +75,7 @@ func (p *ProgressBar) Update(pr prune.Progress) {
 	left := ""
 	if p.eta != nil {
 		if d, ok := p.eta.Remaining(pr); ok {
-			left = roughDuration(d) + " left"
+			left = RoughDuration(d) + " left"
 		}
 	}
 	fmt.Fprintf(p.w, "\r%-32s [%s%s] %d/%d %5.1fs %s ", label, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), pr.Done, pr.Total, time.Since(p.start).Seconds(), left)
@@ -80,8 +88,8 @@ func (p *ProgressBar) clear() {
 	}
 }
 
-// roughDuration renders an estimate: "40s", "3 min", "1 h 20 min".
-func roughDuration(d time.Duration) string {
+// RoughDuration renders an estimate: "40s", "3 min", "1 h 20 min".
+func RoughDuration(d time.Duration) string {
 	switch {
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", int(d.Seconds()+0.5))

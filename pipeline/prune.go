@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/kprune/kprune/bench"
 	"github.com/kprune/kprune/compare"
@@ -306,4 +307,27 @@ func (j *Prune) ETA() *prune.ETA {
 		return nil
 	}
 	return prune.NewETA(j.Encoder, j.CalibSet.Stats.AvgLen)
+}
+
+// FastCalibrationTokens is the calibration size SlowRunAdvice proposes: about 5x less time
+// than the reference's 100,000 tokens, within 0.3 points of it on minilm-l6-sst2 and
+// bert-l4-sst2 at 40-80% FLOPs removed, but not on tiny-bert-sst2 at 80% (docs/results/defaults.md).
+const FastCalibrationTokens = 20000
+
+// SlowRunAdvice returns a ProgressBar.Advice for this loaded run: when the whole run is
+// estimated to take more than 10 minutes on more than FastCalibrationTokens calibration tokens,
+// it says how long that many tokens would take. Use it only when the calibration size was not
+// the caller's choice. Nil when the calibration set is that small already.
+func (j *Prune) SlowRunAdvice() func(total time.Duration) string {
+	if j.CalibSet == nil || j.CalibSet.Stats.Tokens <= FastCalibrationTokens {
+		return nil
+	}
+	tokens := j.CalibSet.Stats.Tokens
+	return func(total time.Duration) string {
+		if total < 10*time.Minute {
+			return ""
+		}
+		fast := time.Duration(float64(total) * FastCalibrationTokens / float64(tokens))
+		return fmt.Sprintf(" (%d calibration tokens; --tokens %d would take about %s, at some cost in accuracy at high reductions: docs/results/defaults.md)", tokens, FastCalibrationTokens, RoughDuration(fast))
+	}
 }

@@ -158,6 +158,9 @@ func optionUsageError(err error) error {
 func (j *pruneJob) run(ctx context.Context, stdout, stderr io.Writer) error {
 	bar := pipeline.NewProgressBar(stderr)
 	bar.SetETA(j.ETA())
+	if j.Calib.Samples == 0 && j.Calib.Tokens == 0 {
+		bar.Advice = j.SlowRunAdvice()
+	}
 	res, err := j.Run(ctx, bar.Update)
 	bar.Done()
 	if err != nil {
