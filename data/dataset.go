@@ -59,6 +59,18 @@ func DetectFormat(path string) (Format, error) {
 // Header says whether a TSV or CSV file starts with a header row.
 type Header int
 
+// ParseList parses a comma-separated list of column or label names (ReadOptions.TextColumns,
+// LabelNames) as a command line gives it: items trimmed, empty items dropped, nil for none.
+func ParseList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // ParseHeader parses a header mode: "auto" (or ""), "yes"/"true", "no"/"false".
 func ParseHeader(s string) (Header, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {

@@ -48,7 +48,8 @@ package quantize
 
 import (
 	"errors"
-	"strings"
+
+	"github.com/kprune/kprune/data"
 )
 
 // Mode is the quantization form.
@@ -65,15 +66,7 @@ const (
 
 // ParseNodeList splits a comma-separated list of node names (as Options.Exclude), dropping
 // empty entries and surrounding spaces.
-func ParseNodeList(s string) []string {
-	var out []string
-	for _, e := range strings.Split(s, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			out = append(out, e)
-		}
-	}
-	return out
-}
+func ParseNodeList(s string) []string { return data.ParseList(s) }
 
 // ParseMode parses "dynamic" or "static".
 func ParseMode(s string) (Mode, error) {

@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"strings"
 
 	"github.com/kprune/kprune/data"
 	"github.com/kprune/kprune/graph/autodiff"
@@ -66,20 +65,8 @@ func (f *dataFlags) data() pipeline.Data {
 	read := data.ReadOptions{LabelColumn: f.label}
 	read.Format, _ = data.ParseFormat(f.format) // checked by dataFlags.check
 	read.Header, _ = data.ParseHeader(f.header)
-	read.TextColumns, read.LabelNames = splitList(f.columns), splitList(f.labelNames)
+	read.TextColumns, read.LabelNames = data.ParseList(f.columns), data.ParseList(f.labelNames)
 	return pipeline.Data{Tokenizer: f.tokenizer, Read: read, MaxLen: f.maxLen, Batch: f.batch, FitMaxLen: !given(f.fs, "max-len")}
-}
-
-// splitList splits a comma-separated flag value into trimmed items (nil for "").
-func splitList(s string) []string {
-	if s == "" {
-		return nil
-	}
-	var out []string
-	for _, c := range strings.Split(s, ",") {
-		out = append(out, strings.TrimSpace(c))
-	}
-	return out
 }
 
 // given tells whether flag name was set on the command line.

@@ -51,7 +51,7 @@ token_type_ids only for tokenizers that use them (BERT family), not for RoBERTa,
 	if *tokPath == "" || *dataPath == "" {
 		return usageError{"--tokenizer and --data are required"}
 	}
-	opts.TextColumns = splitList(*columns)
+	opts.TextColumns = data.ParseList(*columns)
 
 	var tok *data.Tokenizer
 	if *cased {
