@@ -64,9 +64,13 @@ func LossDescription(enc *graph.Encoder, temperature float64, pooling string) st
 	case graph.HeadEmbedding:
 		return fmt.Sprintf("squared L2 distance to the teacher's sentence embedding on output %s (2 - 2 cos for normalised embeddings) [ours]", out(0))
 	case graph.HeadNone:
+		base, normalize, _ := autodiff.ParsePooling(pooling)
 		how := "mean-pooled"
-		if pooling == autodiff.PoolCLS {
+		if base == autodiff.PoolCLS {
 			how = "first-token (CLS)"
+		}
+		if normalize {
+			return fmt.Sprintf("squared L2 distance of the L2-normalised %s hidden states of output %s to the teacher's (2 - 2 cos) [ours]", how, out(0))
 		}
 		return fmt.Sprintf("squared L2 distance of the %s hidden states of output %s to the teacher's [ours]", how, out(0))
 	}

@@ -196,7 +196,7 @@ func checkProvider(p string) error {
 
 func checkPooling(p string) error {
 	if autodiff.CheckPooling(p) != nil {
-		return &OptionError{Option: "Pooling", Value: p, Reason: "must be mean or cls"}
+		return &OptionError{Option: "Pooling", Value: p, Reason: "must be mean or cls, optionally followed by " + autodiff.NormSuffix}
 	}
 	return nil
 }

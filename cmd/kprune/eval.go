@@ -19,7 +19,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	asJSON := fs.Bool("json", false, "print JSON")
 	threads := fs.Int("threads", 0, "onnxruntime intra-op threads (0: all cores)")
 	df.register(fs, "label or score column by name or index (default: label/score or the last column)", 64, "batch size")
-	fs.StringVar(&df.pooling, "pooling", "", "for embedding models that output hidden states only: pool them by `mean` or cls (the first token) (default: as the sentence-transformers 1_Pooling/config.json next to the model or the teacher, or one folder up, says, else mean)")
+	fs.StringVar(&df.pooling, "pooling", "", "for embedding models that output hidden states only: pool them by `mean` or cls (the first token), +norm to L2-normalise (default: as the sentence-transformers 1_Pooling/config.json next to the model or the teacher, or one folder up, says, else mean)")
 	setUsage(fs, stderr, "kprune eval --model M.onnx --data FILE [--teacher ORIG.onnx] [--json] [flags]",
 		"Evaluates a model on labelled data (accuracy, F1, Matthews; Pearson and Spearman for scores).\nWith --teacher it also measures the agreement with the original model; unlabelled data needs --teacher.")
 	if err := parseFlags(fs, args); err != nil {

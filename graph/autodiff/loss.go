@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/kprune/kprune/graph"
 	"github.com/kprune/kprune/graph/infer"
@@ -43,7 +44,8 @@ type LossOptions struct {
 	// embedding losses do not use it.
 	Temperature float64
 	// Pooling is how a model without a head (hidden states only) turns the last hidden state
-	// into the embedding the loss compares: PoolMean ("" too) or PoolCLS.
+	// into the embedding the loss compares: PoolMean ("" too) or PoolCLS, followed by NormSuffix
+	// when the embedding is L2-normalised (see ParsePooling).
 	Pooling string
 }
 
@@ -53,15 +55,29 @@ const (
 	PoolMean = "mean"
 	// PoolCLS takes the first token ([CLS] or <s>), as BGE/E5-style models do.
 	PoolCLS = "cls"
+	// NormSuffix after a pooling ("mean+norm", "cls+norm") L2-normalises the pooled embedding,
+	// x / max(||x||, 1e-12), as sentence-transformers' Normalize module does; the squared
+	// distance of normalised embeddings is 2 - 2 cos.
+	NormSuffix = "+norm"
 )
 
-// CheckPooling validates a pooling name.
-func CheckPooling(p string) error {
-	switch p {
-	case "", PoolMean, PoolCLS:
-		return nil
+// ParsePooling splits a pooling into its base (PoolMean for "", or PoolCLS) and whether it is
+// normalised (NormSuffix), or returns an error for an unknown pooling.
+func ParsePooling(p string) (base string, normalize bool, err error) {
+	base, normalize = strings.CutSuffix(p, NormSuffix)
+	switch base {
+	case "", PoolMean:
+		return PoolMean, normalize, nil
+	case PoolCLS:
+		return PoolCLS, normalize, nil
 	}
-	return fmt.Errorf("unknown pooling %q (want mean or cls)", p)
+	return "", false, fmt.Errorf("unknown pooling %q (want mean or cls, optionally followed by %s)", p, NormSuffix)
+}
+
+// CheckPooling validates a pooling name (see ParsePooling).
+func CheckPooling(p string) error {
+	_, _, err := ParsePooling(p)
+	return err
 }
 
 // Loss names what AddLoss added to a model.
@@ -253,14 +269,21 @@ func (b *builder) hiddenStateLoss(h, mask, pooling string) (string, []string, er
 	if r := b.info[h].Rank; r != 3 {
 		return "", nil, fmt.Errorf("last hidden state %q has rank %d, want 3 ([batch, seq, hidden])", h, r)
 	}
-	if err := CheckPooling(pooling); err != nil {
+	base, normalize, err := ParsePooling(pooling)
+	if err != nil {
 		return "", nil, err
 	}
-	pooled := b.meanPool(h, mask)
-	if pooling == PoolCLS {
+	var pooled string
+	if base == PoolCLS {
 		// Slice the first token ([batch, 1, D]) and drop the axis.
 		first := b.op("Slice", []string{h, b.constI(0), b.constI(1), b.constI(1)})
 		pooled = b.reduceMean(first, []int{1}, false)
+	} else {
+		pooled = b.meanPool(h, mask)
+	}
+	if normalize {
+		norm := b.op("Sqrt", []string{b.reduceSum(b.mul(pooled, pooled), []int{1}, true)})
+		pooled = b.div(pooled, b.op("Max", []string{norm, b.constF(b.elemOf(h), 1e-12)}))
 	}
 	t := b.targetShaped(TargetEmbedding, h, []int{0, 2})
 	d := b.sub(pooled, t)
@@ -425,22 +448,47 @@ func MeanPool[F Float](hidden []F, mask []int64, batch, seq, dim int) ([]F, erro
 }
 
 // Pool pools a row-major [batch, seq, dim] hidden state as LossOptions.Pooling says: the
-// masked mean (PoolMean or "", see MeanPool) or the first token of each row (PoolCLS).
+// masked mean (PoolMean or "", see MeanPool) or the first token of each row (PoolCLS), then
+// L2-normalised with NormSuffix (see Normalize).
 func Pool[F Float](hidden []F, mask []int64, batch, seq, dim int, pooling string) ([]F, error) {
-	switch pooling {
-	case "", PoolMean:
-		return MeanPool(hidden, mask, batch, seq, dim)
-	case PoolCLS:
+	base, normalize, err := ParsePooling(pooling)
+	if err != nil {
+		return nil, err
+	}
+	var out []F
+	if base == PoolCLS {
 		if batch < 0 || seq < 1 || dim < 0 || len(hidden) != batch*seq*dim {
 			return nil, fmt.Errorf("cls pool: %d values for %d x %d x %d", len(hidden), batch, seq, dim)
 		}
-		out := make([]F, 0, batch*dim)
+		out = make([]F, 0, batch*dim)
 		for i := 0; i < batch; i++ {
 			out = append(out, hidden[i*seq*dim:i*seq*dim+dim]...)
 		}
-		return out, nil
+	} else if out, err = MeanPool(hidden, mask, batch, seq, dim); err != nil {
+		return nil, err
 	}
-	return nil, CheckPooling(pooling)
+	if normalize {
+		Normalize(out, dim)
+	}
+	return out, nil
+}
+
+// Normalize divides each row of a row-major [rows, dim] matrix by max(its L2 norm, 1e-12), in
+// place, as sentence-transformers' Normalize module (torch's F.normalize) does.
+func Normalize[F Float](rows []F, dim int) {
+	if dim <= 0 {
+		return
+	}
+	for r := 0; r+dim <= len(rows); r += dim {
+		var s float64
+		for _, v := range rows[r : r+dim] {
+			s += float64(v) * float64(v)
+		}
+		n := max(math.Sqrt(s), 1e-12)
+		for k := r; k < r+dim; k++ {
+			rows[k] = F(float64(rows[k]) / n)
+		}
+	}
 }
 
 // infoVec1 is the info of a [1] tensor.

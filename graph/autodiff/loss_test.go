@@ -159,7 +159,8 @@ func TestAddLossMatchesGo(t *testing.T) {
 		pooling string
 	}
 	cases := []lcase{{graph.HeadClassification, ""}, {graph.HeadSpan, ""}, {graph.HeadToken, ""}, {graph.HeadRegression, ""},
-		{graph.HeadNone, ""}, {graph.HeadNone, PoolCLS}, {graph.HeadEmbedding, ""}}
+		{graph.HeadNone, ""}, {graph.HeadNone, PoolCLS}, {graph.HeadNone, PoolMean + NormSuffix}, {graph.HeadNone, PoolCLS + NormSuffix},
+		{graph.HeadEmbedding, ""}}
 	for _, c := range cases {
 		h, pooling := c.h, c.pooling
 		t.Run(string(h)+pooling, func(t *testing.T) {
@@ -263,7 +264,32 @@ func TestPool(t *testing.T) {
 	if err != nil || fmt.Sprint(cls) != "[1 2 5 6]" {
 		t.Fatalf("cls %v %v, want [1 2 5 6]", cls, err)
 	}
-	if _, err := Pool(h, mask, 2, 3, 2, "max"); err == nil {
-		t.Fatal("pooling max accepted")
+	for _, bad := range []string{"max", "max" + NormSuffix, "mean+", "norm"} {
+		if _, err := Pool(h, mask, 2, 3, 2, bad); err == nil {
+			t.Fatalf("pooling %q accepted", bad)
+		}
+	}
+	// Normalised: [2 3]/sqrt(13), [7 8]/sqrt(113); [1 2]/sqrt(5), [5 6]/sqrt(61).
+	for _, tc := range []struct {
+		pooling string
+		want    []float64
+	}{
+		{PoolMean + NormSuffix, []float64{2 / math.Sqrt(13), 3 / math.Sqrt(13), 7 / math.Sqrt(113), 8 / math.Sqrt(113)}},
+		{PoolCLS + NormSuffix, []float64{1 / math.Sqrt(5), 2 / math.Sqrt(5), 5 / math.Sqrt(61), 6 / math.Sqrt(61)}},
+	} {
+		got, err := Pool(h, mask, 2, 3, 2, tc.pooling)
+		if err != nil || len(got) != 4 {
+			t.Fatalf("%s: %v %v", tc.pooling, got, err)
+		}
+		for i := range got {
+			if math.Abs(got[i]-tc.want[i]) > 1e-15 {
+				t.Fatalf("%s: %v, want %v", tc.pooling, got, tc.want)
+			}
+		}
+	}
+	zero := []float32{0, 0, 3, 4}
+	Normalize(zero, 2)
+	if fmt.Sprint(zero) != "[0 0 0.6 0.8]" {
+		t.Fatalf("Normalize of a zero row and [3 4]: %v", zero)
 	}
 }

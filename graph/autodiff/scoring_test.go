@@ -19,6 +19,7 @@ type scoringSetup struct {
 	sc         *Scoring
 	in         map[string]*ort.Tensor // model inputs
 	feed       map[string]*ort.Tensor // scoring graph inputs
+	pooling    string                 // ScoringOptions.Pooling
 }
 
 func ones(elem onnx.TensorProto_DataType, shape []int64) *ort.Tensor {
@@ -44,8 +45,8 @@ func newScoring(t testing.TB, m, teacher *onnx.ModelProto, s int, opts ScoringOp
 	if err != nil {
 		t.Fatalf("BuildScoring: %v", err)
 	}
-	st := &scoringSetup{m: m, teacher: teacher, enc: enc, tenc: tenc, sc: sc, in: in}
-	feed := teacherTargets(t, teacher, tenc, sc.LossInfo, in, "")
+	st := &scoringSetup{m: m, teacher: teacher, enc: enc, tenc: tenc, sc: sc, in: in, pooling: opts.Pooling}
+	feed := teacherTargets(t, teacher, tenc, sc.LossInfo, in, opts.Pooling)
 	// teacherTargets keys by the loss's target names, which are the scoring graph's.
 	for k, v := range in {
 		feed[k] = v
@@ -129,7 +130,7 @@ func (st *scoringSetup) checkForward(t *testing.T, tol float64) map[string]*ort.
 		targets = append(targets, st.feed[name])
 	}
 	mask := st.in[enc.AttentionMask].I64
-	want := goLoss(sc.LossInfo, heads, targets, mask, "")
+	want := goLoss(sc.LossInfo, heads, targets, mask, st.pooling)
 	closeTo(t, "loss", values(got[sc.Loss]), []float64{want}, tol)
 	// SqSums and Gram from activations of the original student.
 	for _, u := range sc.Sublayers {
@@ -206,21 +207,24 @@ func TestScoringGeneratedModels(t *testing.T) {
 		gemm  bool
 		// pruned gives per-layer head and FFN counts (a removed sublayer where 0).
 		heads, ffn []int
+		pooling    string
 	}
 	vs := []variant{
-		{graph.HeadClassification, 1, 17, false, []int{2, 0}, []int{12, 5}},
-		{graph.HeadSpan, 0, 14, false, []int{1, 2}, []int{0, 12}},
-		{graph.HeadClassification, 0, 17, false, nil, nil},
-		{graph.HeadClassification, 1, 14, true, nil, nil},
-		{graph.HeadSpan, 0, 14, false, nil, nil},
-		{graph.HeadSpan, 3, 17, false, nil, nil},
-		{graph.HeadToken, 2, 17, false, nil, nil},
-		{graph.HeadRegression, 0, 14, false, nil, nil},
-		{graph.HeadNone, 1, 17, false, nil, nil},
-		{graph.HeadNone, 3, 18, false, nil, nil},
+		{graph.HeadClassification, 1, 17, false, []int{2, 0}, []int{12, 5}, ""},
+		{graph.HeadSpan, 0, 14, false, []int{1, 2}, []int{0, 12}, ""},
+		{graph.HeadClassification, 0, 17, false, nil, nil, ""},
+		{graph.HeadClassification, 1, 14, true, nil, nil, ""},
+		{graph.HeadSpan, 0, 14, false, nil, nil, ""},
+		{graph.HeadSpan, 3, 17, false, nil, nil, ""},
+		{graph.HeadToken, 2, 17, false, nil, nil, ""},
+		{graph.HeadRegression, 0, 14, false, nil, nil, ""},
+		{graph.HeadNone, 1, 17, false, nil, nil, ""},
+		{graph.HeadNone, 3, 18, false, nil, nil, ""},
+		{graph.HeadNone, 1, 17, false, nil, nil, PoolMean + NormSuffix},
+		{graph.HeadNone, 2, 17, false, nil, nil, PoolCLS + NormSuffix},
 	}
 	for _, v := range vs {
-		t.Run(fmt.Sprintf("%s s=%d opset %d gemm=%v heads=%v ffn=%v", v.head, v.s, v.opset, v.gemm, v.heads, v.ffn), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s%s s=%d opset %d gemm=%v heads=%v ffn=%v", v.head, v.pooling, v.s, v.opset, v.gemm, v.heads, v.ffn), func(t *testing.T) {
 			cfg := kindCfg(v.head, 1)
 			cfg.Opset, cfg.Gemm = v.opset, v.gemm
 			cfg.HeadsPerLayer, cfg.FFNPerLayer = v.heads, v.ffn
@@ -235,7 +239,7 @@ func TestScoringGeneratedModels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			st := newScoring(t, m, teacher, v.s, ScoringOptions{Gram: true}, testmodel.Inputs(cfg, 3, 6, 11))
+			st := newScoring(t, m, teacher, v.s, ScoringOptions{Gram: true, Pooling: v.pooling}, testmodel.Inputs(cfg, 3, 6, 11))
 			got := st.checkForward(t, 1e-9)
 			st.checkGradients(t, got, 4, 1e-5, 1e-5)
 		})
