@@ -115,8 +115,7 @@ var ErrUnsupportedPooling = errors.New("unsupported sentence-transformers poolin
 
 // DetectedPooling is the pooling a sentence-transformers model folder declares for its embeddings.
 type DetectedPooling struct {
-	// Pooling is autodiff.PoolMean or autodiff.PoolCLS, followed by autodiff.NormSuffix when a
-	// Normalize module follows the pooling.
+	// Pooling is autodiff.PoolMean or autodiff.PoolCLS.
 	Pooling string
 	// Source is the configuration file it was read from.
 	Source string
@@ -148,7 +147,7 @@ type stModule struct {
 // be read or declares a pooling other than mean or CLS ([ErrUnsupportedPooling]).
 func DetectPooling(modelPaths ...string) (*DetectedPooling, error) {
 	for _, d := range searchDirs(modelPaths) {
-		p, normalize, err := poolingConfigPath(d)
+		p, err := poolingConfigPath(d)
 		if err != nil {
 			return nil, err
 		}
@@ -159,52 +158,37 @@ func DetectPooling(modelPaths ...string) (*DetectedPooling, error) {
 		if err != nil {
 			return nil, err
 		}
-		if normalize {
-			pooling += autodiff.NormSuffix
-		}
 		return &DetectedPooling{Pooling: pooling, Source: p}, nil
 	}
 	return nil, nil
 }
 
-// poolingConfigPath returns the Pooling module's config.json in folder dir ("" when dir has
-// none), and whether a Normalize module follows it (in modules.json, or a 2_Normalize folder
-// without one).
-func poolingConfigPath(dir string) (path string, normalize bool, err error) {
+// poolingConfigPath returns the Pooling module's config.json in folder dir, or "" when dir has
+// none. A Normalize module after it is not read: the loss on the un-normalised pooled embedding
+// did as well or better on all-MiniLM-L6-v2 (docs/results/defaults.md); --pooling mean+norm
+// asks for the normalised one.
+func poolingConfigPath(dir string) (string, error) {
 	modules := filepath.Join(dir, "modules.json")
 	raw, err := os.ReadFile(modules)
 	if err == nil {
 		var ms []stModule
 		if err := json.Unmarshal(raw, &ms); err != nil {
-			return "", false, fmt.Errorf("%s: %w", modules, err)
+			return "", fmt.Errorf("%s: %w", modules, err)
 		}
 		for _, m := range ms {
-			switch {
-			case isModule(m, "Pooling") && path == "":
+			if m.Type == "Pooling" || strings.HasSuffix(m.Type, ".Pooling") {
 				if p := filepath.Join(dir, m.Path, "config.json"); fileExists(p) {
-					path = p
+					return p, nil
 				}
-			case isModule(m, "Normalize") && path != "":
-				normalize = true
 			}
 		}
-		if path != "" {
-			return path, normalize, nil
-		}
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", false, err
+		return "", err
 	}
 	if p := filepath.Join(dir, "1_Pooling", "config.json"); fileExists(p) {
-		st, err := os.Stat(filepath.Join(dir, "2_Normalize"))
-		return p, err == nil && st.IsDir(), nil
+		return p, nil
 	}
-	return "", false, nil
-}
-
-// isModule tells whether a modules.json entry is a sentence-transformers module of the given
-// class ("Pooling", "Normalize").
-func isModule(m stModule, class string) bool {
-	return m.Type == class || strings.HasSuffix(m.Type, "."+class)
+	return "", nil
 }
 
 func fileExists(p string) bool {

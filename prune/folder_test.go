@@ -35,8 +35,6 @@ func TestDetectPooling(t *testing.T) {
 	const modules = `[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
 	 {"idx": 1, "name": "1", "path": "pool", "type": "sentence_transformers.models.Pooling"},
 	 {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]`
-	const modulesNoNorm = `[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-	 {"idx": 1, "name": "1", "path": "pool", "type": "sentence_transformers.models.Pooling"}]`
 	for _, tc := range []struct {
 		name    string
 		files   map[string]string
@@ -48,9 +46,7 @@ func TestDetectPooling(t *testing.T) {
 		{"nothing", map[string]string{"config.json": "{}"}, "model.onnx", "", "", ""},
 		{"cls next to the model", map[string]string{"1_Pooling/config.json": cls}, "model.onnx", "cls", "1_Pooling/config.json", ""},
 		{"mean one folder up", map[string]string{"1_Pooling/config.json": mean}, "onnx/model.onnx", "mean", "1_Pooling/config.json", ""},
-		{"modules.json names the folder, Normalize follows", map[string]string{"modules.json": modules, "pool/config.json": cls, "1_Pooling/config.json": mean}, "model.onnx", "cls+norm", "pool/config.json", ""},
-		{"modules.json without Normalize", map[string]string{"modules.json": modulesNoNorm, "pool/config.json": cls}, "model.onnx", "cls", "pool/config.json", ""},
-		{"a 2_Normalize folder without modules.json", map[string]string{"1_Pooling/config.json": mean, "2_Normalize/x": ""}, "onnx/model.onnx", "mean+norm", "1_Pooling/config.json", ""},
+		{"modules.json names the folder (Normalize not read)", map[string]string{"modules.json": modules, "pool/config.json": cls, "1_Pooling/config.json": mean}, "model.onnx", "cls", "pool/config.json", ""},
 		{"pooling_mode string", map[string]string{"1_Pooling/config.json": `{"pooling_mode": "cls_token"}`}, "model.onnx", "cls", "1_Pooling/config.json", ""},
 		{"max", map[string]string{"1_Pooling/config.json": `{"pooling_mode_max_tokens": true}`}, "model.onnx", "", "", "max pooling"},
 		{"concatenated", map[string]string{"1_Pooling/config.json": `{"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": true}`}, "model.onnx", "", "", "cls + mean concatenated"},
