@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,6 +119,58 @@ func TestExportsEndToEnd(t *testing.T) {
 				t.Fatalf("bench: code %d: %s", code, errOut)
 			}
 		})
+	}
+}
+
+// TestNormalizedPoolingMatchesGraph: the same weights exported with sentence-transformers'
+// mean pooling and L2 normalisation in the graph, and with hidden states only pruned with
+// --pooling mean+norm, take the same loss, so they keep the same units in every layer.
+func TestNormalizedPoolingMatchesGraph(t *testing.T) {
+	cfg, err := testmodel.Preset("sentence-pooled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var layers [2][]prune.LayerUnits
+	var pred [2][]float64 // predictive knowledge mass per sublayer: the loss's gradients
+	for i, pooled := range []bool{true, false} {
+		c := cfg
+		c.Pooling, c.Vocab = pooled, 50
+		m, err := testmodel.Build(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		model := filepath.Join(dir, fmt.Sprintf("m%d.onnx", i))
+		if err := onnx.Save(model, m, onnx.SaveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"prune", "--model", model, "--calib", idsFile(t, dir, c.Vocab, 80), "--samples", "64", "--flops-reduction", "0.5", "--out", filepath.Join(dir, fmt.Sprintf("p%d.onnx", i))}
+		if !pooled {
+			args = append(args, "--pooling", "mean+norm")
+		}
+		if code, _, errOut := runCLI(args...); code != 0 {
+			t.Fatalf("prune (pooled in graph %v): exit %d: %s", pooled, code, errOut)
+		}
+		rep := readReport(t, filepath.Join(dir, fmt.Sprintf("p%d.json", i)))
+		if wantHead := map[bool]string{true: "embedding", false: "none"}[pooled]; rep.Head != wantHead {
+			t.Fatalf("pooled in graph %v: head %q, want %q", pooled, rep.Head, wantHead)
+		}
+		layers[i] = rep.Layers
+		for _, it := range rep.Iterations {
+			pred[i] = append(pred[i], it.PredMass)
+		}
+	}
+	if fmt.Sprint(layers[0]) != fmt.Sprint(layers[1]) {
+		t.Fatalf("units kept with pooling in the graph %v, with --pooling mean+norm %v", layers[0], layers[1])
+	}
+	if len(pred[0]) == 0 || len(pred[0]) != len(pred[1]) {
+		t.Fatalf("iterations: %d and %d", len(pred[0]), len(pred[1]))
+	}
+	top := slices.Max(pred[0]) // sublayer 0's mass is float noise (student = teacher there)
+	for s := range pred[0] {
+		if a, b := pred[0][s], pred[1][s]; math.Abs(a-b) > 1e-4*math.Abs(a)+1e-9*top {
+			t.Fatalf("sublayer %d: predictive knowledge %g with pooling in the graph, %g with --pooling mean+norm", s, a, b)
+		}
 	}
 }
 
