@@ -58,21 +58,14 @@ func pruneDead(g *onnx.GraphProto, keepInputs bool) {
 	}
 	live := make([]bool, len(g.GetNode()))
 	used := map[string]bool{}
-	var stack []string
 	for _, o := range g.GetOutput() {
-		stack = append(stack, o.GetName())
-	}
-	for len(stack) > 0 {
-		t := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if used[t] {
-			continue
-		}
-		used[t] = true
-		if i, ok := producer[t]; ok && !live[i] {
-			live[i] = true
-			stack = append(stack, nodeInputs(g.GetNode()[i])...)
-		}
+		visitTensors(o.GetName(), used, func(t string) ([]string, bool) {
+			if i, ok := producer[t]; ok && !live[i] {
+				live[i] = true
+				return nodeInputs(g.GetNode()[i]), false
+			}
+			return nil, false
+		})
 	}
 	nodes := g.Node[:0:0]
 	defined := map[string]bool{}
