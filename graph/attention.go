@@ -68,7 +68,7 @@ func (d *disc) isScalarFactor(t string) bool {
 		return false
 	}
 	seen := map[string]bool{}
-	failed := visitTensors(t, seen, func(x string) ([]string, bool) {
+	failed := VisitTensors([]string{t}, seen, func(x string) ([]string, bool) {
 		if d.ix.IsConstant(x) {
 			return nil, false
 		}

@@ -525,7 +525,7 @@ func (d *disc) reaches(t, op string) bool {
 // consumers), each once, and reports whether found holds for a visited tensor or a node met on
 // the way (found gets the tensor with a nil node, then each node crossed from it).
 func (d *disc) walk(t string, down bool, found func(tensor string, n *onnx.NodeProto) bool) bool {
-	return visitTensors(t, map[string]bool{}, func(x string) ([]string, bool) {
+	return VisitTensors([]string{t}, nil, func(x string) ([]string, bool) {
 		if found(x, nil) {
 			return nil, true
 		}

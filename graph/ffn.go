@@ -27,7 +27,7 @@ func (d *disc) parseFFN(x, y string) (*sublayer, error) {
 	// The activation: an elementwise region from one tensor h (W_1's output) to act.
 	leaves := map[string]bool{}
 	ops := map[string]bool{}
-	visitTensors(act, map[string]bool{}, func(t string) (next []string, stop bool) {
+	VisitTensors([]string{act}, nil, func(t string) (next []string, stop bool) {
 		p := d.ix.Producer(t)
 		if p == nil || !isDefaultDomain(p) || !activationOps[p.GetOpType()] || d.isLinearAdd(p) {
 			leaves[t] = true

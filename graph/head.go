@@ -88,7 +88,7 @@ func (d *disc) headOutputs(hL string) (outs []string, down map[string]bool) {
 // and MatMuls by a weight) and reports whether there is a projection among them.
 func (d *disc) checkHeadNodes(outs []string, hL string, down map[string]bool) (hasLinear bool, err error) {
 	for _, o := range outs {
-		visitTensors(o, map[string]bool{hL: true}, func(t string) ([]string, bool) {
+		VisitTensors([]string{o}, map[string]bool{hL: true}, func(t string) ([]string, bool) {
 			p := d.ix.Producer(t)
 			if !down[t] || p == nil {
 				return nil, false

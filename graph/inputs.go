@@ -16,7 +16,7 @@ func (d *disc) findInputs(enc *Encoder, x0 string) {
 		rows  int64
 	}
 	var embs []emb
-	visitTensors(x0, map[string]bool{}, func(t string) ([]string, bool) {
+	VisitTensors([]string{x0}, nil, func(t string) ([]string, bool) {
 		p := d.ix.Producer(t)
 		if p == nil {
 			return nil, false

@@ -58,15 +58,17 @@ func pruneDead(g *onnx.GraphProto, keepInputs bool) {
 	}
 	live := make([]bool, len(g.GetNode()))
 	used := map[string]bool{}
+	var outs []string
 	for _, o := range g.GetOutput() {
-		visitTensors(o.GetName(), used, func(t string) ([]string, bool) {
-			if i, ok := producer[t]; ok && !live[i] {
-				live[i] = true
-				return nodeInputs(g.GetNode()[i]), false
-			}
-			return nil, false
-		})
+		outs = append(outs, o.GetName())
 	}
+	VisitTensors(outs, used, func(t string) ([]string, bool) {
+		if i, ok := producer[t]; ok && !live[i] {
+			live[i] = true
+			return nodeInputs(g.GetNode()[i]), false
+		}
+		return nil, false
+	})
 	nodes := g.Node[:0:0]
 	defined := map[string]bool{}
 	for i, n := range g.GetNode() {
@@ -164,28 +166,26 @@ func Extract(m *onnx.ModelProto, inputs, outputs []string) (_ *onnx.ModelProto, 
 	}
 	need := map[*onnx.NodeProto]bool{}
 	used := map[string]bool{}
-	stack := append([]string(nil), outputs...)
-	for len(stack) > 0 {
-		t := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if used[t] {
-			continue
-		}
-		used[t] = true
+	undefined := ""
+	VisitTensors(outputs, used, func(t string) ([]string, bool) {
 		if cut[t] {
-			continue
+			return nil, false
 		}
 		if p := ix.Producer(t); p != nil {
 			if !need[p] {
 				need[p] = true
-				stack = append(stack, nodeInputs(p)...)
+				return nodeInputs(p), false
 			}
-			continue
+			return nil, false
 		}
-		if ix.Initializer(t) != nil || ix.IsInput(t) {
-			continue
+		if ix.Initializer(t) == nil && !ix.IsInput(t) {
+			undefined = t
+			return nil, true
 		}
-		return nil, fmt.Errorf("extract: tensor %q is needed for the outputs but not defined in the graph", t)
+		return nil, false
+	})
+	if undefined != "" {
+		return nil, fmt.Errorf("extract: tensor %q is needed for the outputs but not defined in the graph", undefined)
 	}
 	info := lazyShapes(ix.Graph)
 	src := m.GetGraph()

@@ -83,7 +83,7 @@ func CountParams(m *onnx.ModelProto, enc *Encoder) Params {
 
 // walkBack calls fn for every initializer t depends on.
 func walkBack(ix *Index, t string, seen map[string]bool, fn func(string)) {
-	visitTensors(t, seen, func(x string) ([]string, bool) {
+	VisitTensors([]string{t}, seen, func(x string) ([]string, bool) {
 		if ix.Initializer(x) != nil {
 			fn(x)
 			return nil, false

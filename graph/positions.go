@@ -22,7 +22,7 @@ func MaxPositions(m *onnx.ModelProto, enc *Encoder) int {
 	}
 	ix := NewIndex(m.GetGraph())
 	best := 0
-	visitTensors(enc.SublayerInput(0), map[string]bool{"": true}, func(t string) ([]string, bool) {
+	VisitTensors([]string{enc.SublayerInput(0)}, map[string]bool{"": true}, func(t string) ([]string, bool) {
 		p := ix.Producer(t)
 		if p == nil {
 			return nil, false
@@ -81,7 +81,7 @@ func positionLimit(ix *Index, enc *Encoder, idx string, rows int) int {
 	limit := rows
 	fromIDs := false
 	seen := map[string]bool{}
-	visitTensors(idx, seen, func(t string) ([]string, bool) {
+	VisitTensors([]string{idx}, seen, func(t string) ([]string, bool) {
 		if len(seen) > 256 {
 			return nil, true
 		}

@@ -93,7 +93,7 @@ func (d *disc) refuseWeight(n *onnx.NodeProto) error {
 func (d *disc) scoreProducts(sm *onnx.NodeProto) int {
 	count := 0
 	seen := map[string]bool{}
-	visitTensors(sm.GetInput()[0], seen, func(t string) ([]string, bool) {
+	VisitTensors([]string{sm.GetInput()[0]}, seen, func(t string) ([]string, bool) {
 		if len(seen) > 256 {
 			return nil, true
 		}

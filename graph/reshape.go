@@ -14,7 +14,7 @@ func (d *disc) adaptiveReshape(r *onnx.NodeProto) bool {
 	}
 	shapes := false
 	seen := map[string]bool{}
-	refused := visitTensors(r.GetInput()[1], seen, func(t string) ([]string, bool) {
+	refused := VisitTensors([]string{r.GetInput()[1]}, seen, func(t string) ([]string, bool) {
 		if len(seen) > 64 {
 			return nil, true
 		}

@@ -378,17 +378,14 @@ func (e *editor) markStale(d *disc, sub *sublayer) {
 	for _, lin := range sub.inLins {
 		starts = append(starts, lin.Output, lin.node.GetOutput()[0])
 	}
-	seen := map[string]bool{sub.x: true, "": true}
-	for i := len(starts) - 1; i >= 0; i-- { // last first, as one stack would
-		visitTensors(starts[i], seen, func(t string) ([]string, bool) {
-			p := d.ix.Producer(t)
-			if p == nil {
-				return nil, false
-			}
-			e.stale[t] = true
-			return p.GetInput(), false
-		})
-	}
+	VisitTensors(starts, map[string]bool{sub.x: true, "": true}, func(t string) ([]string, bool) {
+		p := d.ix.Producer(t)
+		if p == nil {
+			return nil, false
+		}
+		e.stale[t] = true
+		return p.GetInput(), false
+	})
 	if sub.consumer != nil && sub.consumer != sub.outLin.node {
 		for _, o := range sub.consumer.GetOutput() {
 			e.stale[o] = true

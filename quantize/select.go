@@ -375,31 +375,19 @@ func (p *plan) embeddingTable(n *onnx.NodeProto) *onnx.TensorProto {
 func (p *plan) finalProjections(outputs []string) map[*onnx.NodeProto]bool {
 	ix := p.ix
 	res := map[*onnx.NodeProto]bool{}
-	seen := map[string]bool{}
-	stack := append([]string(nil), outputs...)
-	for len(stack) > 0 {
-		t := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[t] || ix.IsConstant(t) {
-			continue
-		}
-		seen[t] = true
+	graph.VisitTensors(outputs, map[string]bool{"": true}, func(t string) ([]string, bool) {
 		n := ix.Producer(t)
-		if n == nil {
-			continue
+		if n == nil || ix.IsConstant(t) {
+			return nil, false
 		}
 		if (n.GetOpType() == "MatMul" || n.GetOpType() == "Gemm") && len(n.GetInput()) >= 2 {
 			if w, _ := p.constWeight(n.GetInput()[1]); w != nil {
 				res[n] = true
-				continue
+				return nil, false
 			}
 		}
-		for _, in := range n.GetInput() {
-			if in != "" {
-				stack = append(stack, in)
-			}
-		}
-	}
+		return n.GetInput(), false
+	})
 	return res
 }
 
