@@ -22,9 +22,9 @@ import (
 
 // OpenTokenizer loads the tokenizer at path, else a tokenizer.json or vocab.txt next to the
 // first of the models that has one, else in the folder above the first that has one there
-// (Hugging Face repositories keep their ONNX files in onnx/ and the tokenizer at the top). Without either it returns nil and no
-// error: data files of token ids (JSONL input_ids) need no tokenizer, and text records then fail
-// with a message saying a tokenizer is needed.
+// (Hugging Face repositories keep their ONNX files in onnx/ and the tokenizer at the top).
+// Without either it returns nil and no error: data files of token ids (JSONL input_ids) need no
+// tokenizer, and text records then fail with a message saying a tokenizer is needed.
 func OpenTokenizer(path string, modelPaths ...string) (*data.Tokenizer, error) {
 	if path != "" {
 		return data.LoadTokenizer(path)
