@@ -154,6 +154,9 @@ func (j *Prune) Check(ctx context.Context, res *prune.Result, outPath string) er
 		rep.Unfused = j.Unfused // unfused when the model was loaded
 	}
 	rep.Calibration.Seed, rep.Calibration.Source = j.Calib.Seed, j.CalibPath
+	if j.tokenizer != nil {
+		rep.Calibration.Tokenizer = j.tokenizer.Source()
+	}
 	if j.PoolingSource != "" {
 		rep.Loss += fmt.Sprintf(" (pooling read from %s)", j.PoolingSource)
 	}

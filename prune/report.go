@@ -179,6 +179,8 @@ type CalibStats struct {
 	Batches  int    `json:"batches"`
 	Seed     uint64 `json:"seed"`
 	Source   string `json:"source,omitempty"`
+	// Tokenizer is the tokenizer file the text was tokenized with ("" for token-id data).
+	Tokenizer string `json:"tokenizer,omitempty"`
 }
 
 // Versions records the software that produced a result.

@@ -227,6 +227,9 @@ func (p *page) summary(r *prune.Report) {
 	if c.Source != "" {
 		calib += ", from " + c.Source
 	}
+	if c.Tokenizer != "" {
+		calib += ", tokenized by " + c.Tokenizer
+	}
 	rows = append(rows, []string{"calibration", calib})
 	timing := fmt.Sprintf("total %s, teacher pass %s, in onnxruntime %s", seconds(r.TotalSeconds), seconds(r.TeacherSeconds), seconds(r.ORTSeconds))
 	rows = append(rows, []string{"timings", timing})

@@ -35,7 +35,11 @@ func WriteSummary(w io.Writer, r *prune.Report) {
 	if len(r.Unfused) > 0 {
 		fmt.Fprintf(w, "unfused          onnxruntime operators read as standard ONNX: %s\n", OpCounts(r.Unfused))
 	}
-	fmt.Fprintf(w, "calibration      %d sequences, %d tokens in %d batches\n", r.Calibration.Sequences, r.Calibration.Tokens, r.Calibration.Batches)
+	fmt.Fprintf(w, "calibration      %d sequences, %d tokens in %d batches", r.Calibration.Sequences, r.Calibration.Tokens, r.Calibration.Batches)
+	if t := r.Calibration.Tokenizer; t != "" {
+		fmt.Fprintf(w, ", tokenized by %s", t)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "time             %.1fs (onnxruntime %.1fs), peak RSS %.0f MB\n", r.TotalSeconds, r.ORTSeconds, float64(r.PeakRSSBytes)/1e6)
 	if sc := r.SelfCheck; sc != nil && sc.Cosine != 0 {
 		fmt.Fprintf(w, "self-check       mean cosine similarity with the original's outputs %.4f on %d held-out examples\n", sc.Cosine, sc.Examples)

@@ -21,20 +21,17 @@ func TestPruneReportsTaskMetric(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("prune: exit %d: %s", code, errOut)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "p.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep struct {
+	rep := readJSON[struct {
 		Setting string `json:"setting"`
 		Task    *struct {
 			Metric           string
 			Examples         int
 			Original, Pruned float64
 		} `json:"task"`
-	}
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
+		Calibration struct{ Tokenizer string } `json:"calibration"`
+	}](t, filepath.Join(dir, "p.json"))
+	if rep.Calibration.Tokenizer != vocab || !strings.Contains(stdout, "tokenized by "+vocab) {
+		t.Fatalf("report's tokenizer %q, want %s; summary:\n%s", rep.Calibration.Tokenizer, vocab, stdout)
 	}
 	if rep.Task == nil || rep.Task.Metric != "accuracy" || rep.Task.Examples != 872 || math.Abs(rep.Task.Original-demo.DevAccuracy) > 1e-4 || rep.Task.Pruned <= 0.5 {
 		t.Fatalf("task metric %+v, want accuracy on 872 examples, original %.4f", rep.Task, demo.DevAccuracy)
