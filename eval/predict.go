@@ -99,11 +99,7 @@ func run(ctx context.Context, s *ort.Session, inputs map[string]*ort.Tensor) (ma
 	if err != nil {
 		return nil, err
 	}
-	res := make(map[string]*ort.Tensor, len(out))
-	for _, t := range out {
-		res[t.Name] = t
-	}
-	return res, nil
+	return ort.ByName(out), nil
 }
 
 // add appends the predictions of one batch; pooling is how hidden-state outputs are pooled.

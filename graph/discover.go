@@ -3,7 +3,6 @@ package graph
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/kprune/kprune/graph/infer"
@@ -547,12 +546,4 @@ func (d *disc) walk(t string, down bool, found func(tensor string, n *onnx.NodeP
 	})
 }
 
-// sortedKeys returns m's keys sorted.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+

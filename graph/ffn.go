@@ -2,6 +2,8 @@ package graph
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/kprune/kprune/onnx"
@@ -56,7 +58,7 @@ func (d *disc) parseFFN(x, y string) (*sublayer, error) {
 		return nil, err
 	}
 	if len(leaves) != 1 {
-		names := sortedKeys(leaves)
+		names := slices.Sorted(maps.Keys(leaves))
 		return nil, fmt.Errorf("expected an activation of one tensor (the first projection's output) feeding the second projection %q; it reads %d tensors: %s", w2.Node, len(names), strings.Join(quoteAll(names), ", "))
 	}
 	var h string

@@ -3,7 +3,8 @@ package inspect
 import (
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -15,7 +16,7 @@ func (r Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "model      %s\n", r.Path)
 	fmt.Fprintf(w, "ir version %d, producer %s\n", r.IRVersion, r.Producer)
 	fmt.Fprintf(w, "opsets    ")
-	for _, d := range sortedKeys(r.Opsets) {
+	for _, d := range slices.Sorted(maps.Keys(r.Opsets)) {
 		fmt.Fprintf(w, " %s=%d", d, r.Opsets[d])
 	}
 	fmt.Fprintln(w)
@@ -29,7 +30,7 @@ func (r Report) WriteText(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintf(w, "parameters %d in %d initializers (%.1f MB)\n", r.Parameters, r.Initializers, float64(r.InitializerBytes)/1e6)
 	fmt.Fprintf(w, "nodes      %d:", r.Nodes)
-	for _, op := range sortedKeys(r.OpCounts) {
+	for _, op := range slices.Sorted(maps.Keys(r.OpCounts)) {
 		fmt.Fprintf(w, " %s=%d", op, r.OpCounts[op])
 	}
 	fmt.Fprintln(w)
@@ -60,18 +61,8 @@ func (r Report) WriteText(w io.Writer) {
 // opCounts renders operator counts as "A=2 B=4", sorted by operator.
 func opCounts(m map[string]int) string {
 	var parts []string
-	for _, op := range sortedKeys(m) {
+	for _, op := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s=%d", op, m[op]))
 	}
 	return strings.Join(parts, " ")
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

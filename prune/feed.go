@@ -60,11 +60,7 @@ func (s *session) runInto(ctx context.Context, inputs, dst map[string]*ort.Tenso
 	if err != nil {
 		return nil, err
 	}
-	res := make(map[string]*ort.Tensor, len(out))
-	for _, t := range out {
-		res[t.Name] = t
-	}
-	return res, nil
+	return ort.ByName(out), nil
 }
 
 func (s *session) close() { s.s.Close() }

@@ -163,27 +163,27 @@ func (g MagnitudeMethod) Prune(ctx context.Context, m *onnx.ModelProto, calib Ca
 	return Magnitude(ctx, m, opts)
 }
 
+// perRow returns value(record) for every row of every batch (Batch.Index maps rows to records).
+func perRow[T any](batches []data.Batch, value func(record int) T) [][]T {
+	out := make([][]T, len(batches))
+	for i, b := range batches {
+		out[i] = make([]T, len(b.Index))
+		for r, k := range b.Index {
+			out[i][r] = value(k)
+		}
+	}
+	return out
+}
+
 // CalibrationTargets returns the true labels (classification) or scores (regression) of the rows
 // of the calibration batches, read from the dataset they were drawn from (Batch.Index maps rows
 // to records). It fails, naming the file, when the dataset has no labels.
 func CalibrationTargets(ds *data.Dataset, batches []data.Batch) (labels [][]int, scores [][]float64, err error) {
 	switch ds.Labels {
 	case data.LabelClass:
-		labels = make([][]int, len(batches))
-		for i, b := range batches {
-			labels[i] = make([]int, len(b.Index))
-			for r, k := range b.Index {
-				labels[i][r] = ds.Records[k].Label
-			}
-		}
+		labels = perRow(batches, func(k int) int { return ds.Records[k].Label })
 	case data.LabelScore:
-		scores = make([][]float64, len(batches))
-		for i, b := range batches {
-			scores[i] = make([]float64, len(b.Index))
-			for r, k := range b.Index {
-				scores[i][r] = ds.Records[k].Score
-			}
-		}
+		scores = perRow(batches, func(k int) float64 { return ds.Records[k].Score })
 	default:
 		return nil, nil, fmt.Errorf("%s has no label column: Kwon et al. needs the true label (or score) of every calibration example (name the column \"label\" or give --label)", ds.Source)
 	}

@@ -164,10 +164,7 @@ func (p *plan) calibrate(ctx context.Context, calib []data.Batch, acts []string,
 		if err != nil {
 			return nil, fmt.Errorf("%w: calibration batch %d (%d x %d): %w", ErrCalibration, bi, b.Size, b.SeqLen, err)
 		}
-		byName := map[string]*ort.Tensor{}
-		for _, t := range res {
-			byName[t.Name] = t
-		}
+		byName := ort.ByName(res)
 		for i := range acts {
 			lo, hi := byName[outs[2*i]], byName[outs[2*i+1]]
 			if lo == nil || hi == nil || len(lo.F32) != 1 || len(hi.F32) != 1 {

@@ -301,6 +301,15 @@ func (s *Session) Run(ctx context.Context, inputs map[string]*Tensor) ([]*Tensor
 	return s.RunInto(ctx, inputs, nil)
 }
 
+// ByName indexes tensors (a run's outputs) by name.
+func ByName(ts []*Tensor) map[string]*Tensor {
+	m := make(map[string]*Tensor, len(ts))
+	for _, t := range ts {
+		m[t.Name] = t
+	}
+	return m
+}
+
 // RunInto is Run with caller-owned output buffers: onnxruntime writes each output named in dst
 // straight into that tensor (its element type and shape must be exactly the output's), which is
 // then returned in its place, so a loop of runs allocates nothing for those outputs. Other
